@@ -1,0 +1,161 @@
+import type { Problem } from './problem.ts'
+import { PROBLEM_CONTENT_TYPE, problemFromError, renderProblem } from './problem.ts'
+
+/**
+ * The route value every request that matched no route shares. Metrics and traces use
+ * it instead of the raw path, so unknown URLs never create new series.
+ */
+export const UNMATCHED_ROUTE = '__unmatched__'
+
+/**
+ * One request as a Sturdy middleware sees it, whatever the framework. Router adapters
+ * (`@sturdy/hono`, `@sturdy/express`, ...) build one per request and map it faithfully.
+ *
+ * Fields marked "after `next()`" are meaningful once the downstream chain has settled.
+ */
+export interface Exchange {
+  /** The request method as received (normalize with `normalizeMethod` for labels). */
+  readonly method: string
+  /** The URL path, without query string. */
+  readonly path: string
+  /** `http` or `https`. */
+  readonly scheme: string
+  /** The `Host` the client addressed (may include a port), when known. */
+  readonly host: string | undefined
+  /** A request header (name case-insensitive), or undefined. */
+  header(name: string): string | undefined
+  /** Sets a response header. Set it before `next()` where you can: it is cheaper. */
+  setHeader(name: string, value: string): void
+  /**
+   * The matched route template (`/users/:id`), known after `next()`.
+   * Unmatched requests return `UNMATCHED_ROUTE`; never the raw path.
+   */
+  route(): string
+  /** The response status, after `next()`. */
+  readonly status: number
+  /** The error a handler threw, after `next()`; undefined when none. */
+  readonly error: unknown
+  /** The response body size in bytes when the adapter knows it, after `next()`. */
+  readonly responseSize: number | undefined
+  /**
+   * The request signal: aborts when the client disconnects, when `abort()` is called
+   * (deadline, shutdown) — whichever is first; `signal.reason` tells which (see
+   * `abortKind`). Created lazily on first read.
+   */
+  readonly signal: AbortSignal
+  /** True once the request signal has aborted; reading it creates nothing. */
+  readonly aborted: boolean
+  /** Aborts the request signal with `reason`. Later calls are ignored. */
+  abort(reason: unknown): void
+  /** The request's absolute deadline on the clock's scale, or undefined for none. */
+  deadline: number | undefined
+  /** A per-request value shared with handlers and other middleware. */
+  get<T = unknown>(key: string): T | undefined
+  /**
+   * Shares a per-request value. Adapters expose it in the framework's idiom
+   * (`c.var[key]` in Hono, `res.locals[key]` in Express, `request[key]` in Fastify).
+   */
+  set(key: string, value: unknown): void
+  /**
+   * Answers the request now (short-circuit). Headers already set are kept. Once the
+   * exchange has responded, further `respond` calls are ignored.
+   */
+  respond(status: number, body?: string | null, headers?: Record<string, string>): void
+  /** True once `respond()` has been called. */
+  readonly responded: boolean
+}
+
+/** Continues down the onion; resolves when the rest of the request has run. */
+export type Next = () => Promise<void>
+
+declare const variablesOf: unique symbol
+
+/** No per-request values. */
+export type NoVariables = Record<never, never>
+
+/**
+ * Server middleware: an onion around the rest of the request.
+ *
+ * `V` is a type-only record of the per-request values the middleware shares with
+ * handlers (e.g. `{ signal: AbortSignal }`); adapters use it to type `c.var`.
+ */
+export type Middleware<V extends object = NoVariables> = ((
+  ex: Exchange,
+  next: Next,
+) => Promise<void>) & { readonly [variablesOf]?: V }
+
+/** The per-request values a middleware provides, as a type. */
+export type VariablesOf<M> = M extends Middleware<infer V> ? V : never
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (
+  i: infer I,
+) => void
+  ? I
+  : never
+
+/** The per-request values a list of middleware provides together. */
+export type CombinedVariables<L extends readonly Middleware<object>[]> = [L[number]] extends [never]
+  ? NoVariables
+  : UnionToIntersection<VariablesOf<L[number]>> & object
+
+/**
+ * Composes middleware into one onion. The last `next()` calls `last` (the framework's
+ * own continuation). Calling `next()` twice from one middleware is an error.
+ *
+ * @example
+ * const run = chain([requestLogger(), deadline({ budgetMs: 2000 })])
+ * await run(exchange, () => frameworkNext())
+ */
+export function chain(
+  middleware: readonly Middleware<object>[],
+): (ex: Exchange, last: Next) => Promise<void> {
+  const list = [...middleware]
+  const n = list.length
+  if (n === 0) return (_ex, last) => last()
+  if (n === 1) {
+    const only = list[0] as Middleware<object>
+    return (ex, last) => only(ex, onceNext(last))
+  }
+  return function runChain(ex, last) {
+    const dispatch = (i: number): Promise<void> =>
+      i === n
+        ? last()
+        : (list[i] as Middleware<object>)(
+            ex,
+            onceNext(() => dispatch(i + 1)),
+          )
+    return dispatch(0)
+  }
+}
+
+function onceNext(next: Next): Next {
+  let called = false
+  return () => {
+    if (called) return Promise.reject(new Error('next() called more than once'))
+    called = true
+    return next()
+  }
+}
+
+/**
+ * Answers with RFC 9457 problem+json, built from a problem or from any thrown value
+ * (see `problemFromError`: unknown errors become a bare 500, never a stack).
+ */
+export function respondProblem(
+  ex: Exchange,
+  problem: Problem | unknown,
+  headers?: Record<string, string>,
+): void {
+  const p = isProblem(problem) ? problem : problemFromError(problem)
+  ex.respond(p.status, renderProblem(p), { ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
+}
+
+function isProblem(value: unknown): value is Problem {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !(value instanceof Error) &&
+    typeof (value as Problem).status === 'number' &&
+    typeof (value as Problem).title === 'string'
+  )
+}

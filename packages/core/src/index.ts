@@ -1,0 +1,56 @@
+/**
+ * @module
+ * `@sturdy/core`: the contracts every Sturdy package is written against — server
+ * middleware and the Exchange, policies and `compose()`, deadlines and signals,
+ * branded errors, problem+json, clock/random seams and typed events. Zero runtime
+ * dependencies and web-standard APIs only, so it runs wherever `AbortSignal` does.
+ */
+export type { Clock, Random, TimerHandle } from './clock.ts'
+export { systemClock, systemRandom } from './clock.ts'
+export type { AbortKind, FieldIssue, SturdyErrorOptions } from './errors.ts'
+export {
+  abortKind,
+  ClientClosedError,
+  errorGuard,
+  isClientClosedError,
+  isPayloadTooLargeError,
+  isShutdownError,
+  isSturdyError,
+  isTimeoutError,
+  isValidationError,
+  PayloadTooLargeError,
+  ShutdownError,
+  SturdyError,
+  TimeoutError,
+  ValidationError,
+} from './errors.ts'
+export type { Disposer, Emitter, Events } from './events.ts'
+export { createEmitter } from './events.ts'
+export type {
+  CombinedVariables,
+  Exchange,
+  Middleware,
+  Next,
+  NoVariables,
+  VariablesOf,
+} from './exchange.ts'
+export { chain, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
+export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
+export type { Policy, PolicyContext, PolicyFn } from './policy.ts'
+export { compose, neverAborts, noPolicy } from './policy.ts'
+export type { Problem } from './problem.ts'
+export {
+  PROBLEM_CONTENT_TYPE,
+  problemFromError,
+  renderProblem,
+  statusTitle,
+} from './problem.ts'
+export type { LinkedSignal } from './signals.ts'
+export {
+  deadlineIn,
+  linkSignals,
+  onAbort,
+  outgoingBudget,
+  remaining,
+  throwIfAborted,
+} from './signals.ts'

@@ -1,0 +1,226 @@
+import type { Exchange, Middleware } from '@sturdy/core'
+import { ClientClosedError, respondProblem, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import { sturdy } from './index.ts'
+
+interface Seen {
+  method?: string
+  path?: string
+  scheme?: string
+  host?: string | undefined
+  header?: string | undefined
+  route?: string
+  status?: number
+  error?: unknown
+  size?: number | undefined
+}
+
+/** Records every Exchange field a middleware can observe. */
+function recorder(seen: Seen[]): Middleware {
+  return async function record(ex: Exchange, next) {
+    const s: Seen = {
+      method: ex.method,
+      path: ex.path,
+      scheme: ex.scheme,
+      host: ex.host,
+      header: ex.header('x-test'),
+    }
+    ex.setHeader('x-before', 'yes')
+    await next()
+    s.route = ex.route()
+    s.status = ex.status
+    s.error = ex.error
+    s.size = ex.responseSize
+    seen.push(s)
+  }
+}
+
+function provides<V extends object>(values: V): Middleware<V> {
+  return async (ex, next) => {
+    for (const [k, v] of Object.entries(values)) ex.set(k, v)
+    await next()
+  }
+}
+
+describe('sturdy() on Hono', () => {
+  it('maps request fields, the route template, status and response headers', async () => {
+    const seen: Seen[] = []
+    const app = new Hono()
+    app.use(sturdy(recorder(seen)))
+    app.get('/users/:id', (c) => c.json({ id: c.req.param('id') }))
+    const res = await app.request('http://api.test/users/42?x=1', { headers: { 'X-Test': 'v' } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-before')).toBe('yes')
+    expect(seen).toEqual([
+      {
+        method: 'GET',
+        path: '/users/42',
+        scheme: 'http',
+        host: undefined,
+        header: 'v',
+        route: '/users/:id',
+        status: 200,
+        error: undefined,
+        size: undefined,
+      },
+    ])
+  })
+
+  it('reports errors thrown by handlers, sync and async, with the error response status', async () => {
+    const seen: Seen[] = []
+    const app = new Hono()
+    app.use(sturdy(recorder(seen)))
+    app.get('/sync', () => {
+      throw new Error('boom')
+    })
+    app.get('/async', async () => {
+      await Promise.resolve()
+      throw new TypeError('later')
+    })
+    expect((await app.request('/sync')).status).toBe(500)
+    expect((await app.request('/async')).status).toBe(500)
+    expect(seen.map((s) => [s.route, s.status, (s.error as Error).message])).toEqual([
+      ['/sync', 500, 'boom'],
+      ['/async', 500, 'later'],
+    ])
+  })
+
+  it('gives every unmatched request one fixed route value, never the raw path', async () => {
+    const seen: Seen[] = []
+    const app = new Hono()
+    app.use(sturdy(recorder(seen)))
+    app.use('*', async (_c, next) => {
+      await next()
+    })
+    app.get('/users/:id', (c) => c.text('x'))
+    await app.request('/nope/1')
+    await app.request('/nope/2')
+    await app.request('/users/1', { method: 'DELETE' })
+    expect(seen.map((s) => [s.route, s.status])).toEqual([
+      [UNMATCHED_ROUTE, 404],
+      [UNMATCHED_ROUTE, 404],
+      [UNMATCHED_ROUTE, 404],
+    ])
+  })
+
+  it('a handler 404 on a matched route keeps its template', async () => {
+    const seen: Seen[] = []
+    const app = new Hono()
+    app.use(sturdy(recorder(seen)))
+    app.get('/users/:id', (c) => c.json({ title: 'Not Found' }, 404))
+    await app.request('/users/9')
+    expect(seen[0]?.route).toBe('/users/:id')
+  })
+
+  it('reports the full template of routes in sub-apps mounted with app.route()', async () => {
+    const seen: Seen[] = []
+    const api = new Hono()
+    api.get('/orders/:orderId', (c) => c.text('ok'))
+    const app = new Hono()
+    app.use(sturdy(recorder(seen)))
+    app.route('/api/v1', api)
+    await app.request('/api/v1/orders/7')
+    expect(seen[0]?.route).toBe('/api/v1/orders/:orderId')
+  })
+
+  it('short-circuits: respond() answers without running the handler and keeps earlier headers', async () => {
+    let ran = false
+    const seen: Seen[] = []
+    const reject: Middleware = async (ex) => {
+      respondProblem(ex, new ValidationError('bad', [{ path: 'id', message: 'required' }]))
+    }
+    const app = new Hono()
+    app.use(sturdy(recorder(seen), reject))
+    app.get('/x', (c) => {
+      ran = true
+      return c.text('x')
+    })
+    const res = await app.request('/x')
+    expect(ran).toBe(false)
+    expect(res.status).toBe(400)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.headers.get('x-before')).toBe('yes')
+    expect(await res.json()).toEqual({
+      title: 'Bad Request',
+      status: 400,
+      code: 'VALIDATION',
+      detail: 'bad',
+      errors: [{ path: 'id', message: 'required' }],
+    })
+    expect(seen[0]?.status).toBe(400)
+  })
+
+  it('exposes per-request values on c.var, typed', async () => {
+    const app = new Hono().use(sturdy(provides({ answer: 42 })))
+    app.get('/', (c) => c.json({ answer: c.var.answer satisfies number }))
+    expect(await (await app.request('/')).json()).toEqual({ answer: 42 })
+  })
+
+  it('shares one Exchange across several sturdy() mounts', async () => {
+    const exchanges: Exchange[] = []
+    const grab: Middleware = async (ex, next) => {
+      exchanges.push(ex)
+      await next()
+    }
+    const app = new Hono()
+    app.use(sturdy(grab))
+    app.use(sturdy(grab))
+    app.get('/', (c) => c.text('ok'))
+    await app.request('/')
+    expect(exchanges).toHaveLength(2)
+    expect(exchanges[0]).toBe(exchanges[1])
+  })
+
+  it('aborts the request signal when the client disconnects, with a ClientClosedError reason', async () => {
+    const client = new AbortController()
+    let reason: unknown
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        ex.signal.addEventListener('abort', () => {
+          reason = ex.signal.reason
+        })
+        client.abort()
+        await next()
+      }),
+    )
+    app.get('/', (c) => c.text('ok'))
+    await app.request('/', { signal: client.signal })
+    expect(reason).toBeInstanceOf(ClientClosedError)
+  })
+
+  it('abort() before the signal is read still yields an aborted signal with that reason', async () => {
+    const why = new Error('why')
+    let signal: AbortSignal | undefined
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        expect(ex.aborted).toBe(false)
+        ex.abort(why)
+        ex.abort(new Error('ignored'))
+        expect(ex.aborted).toBe(true)
+        signal = ex.signal
+        await next()
+      }),
+    )
+    app.get('/', (c) => c.text('ok'))
+    await app.request('/')
+    expect(signal?.aborted).toBe(true)
+    expect(signal?.reason).toBe(why)
+  })
+
+  it('rejects a second next() call from one middleware', async () => {
+    let second: unknown
+    const app = new Hono()
+    app.use(
+      sturdy(async (_ex, next) => {
+        await next()
+        second = await next().catch((e: unknown) => e)
+      }),
+    )
+    app.get('/', (c) => c.text('ok'))
+    await app.request('/')
+    expect((second as Error).message).toMatch(/more than once/)
+  })
+})

@@ -36,6 +36,15 @@ export type {
 } from './exchange.ts'
 export { chain, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
+export type {
+  BreakerEventMap,
+  CircuitState,
+  ObservablePolicy,
+  RetryEventMap,
+  TimeoutEventMap,
+  TraceContext,
+} from './observe.ts'
+export { VALUES } from './observe.ts'
 export type { Policy, PolicyContext, PolicyFn } from './policy.ts'
 export { compose, neverAborts, noPolicy } from './policy.ts'
 export type { Problem } from './problem.ts'

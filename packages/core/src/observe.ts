@@ -1,0 +1,99 @@
+/**
+ * The events policies emit, defined here so observers (`@sturdy/metrics`,
+ * `@sturdy/tracing`, `@sturdy/logger`) depend on `@sturdy/core` alone, never on the
+ * policy packages they observe. Every payload carries the policy's `name`, so one
+ * observer can watch many policies (keyed breakers use the key as the name).
+ */
+import type { Events } from './events.ts'
+
+/** The states a circuit breaker can be in. `isolated` is a manual hold-open. */
+export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated'
+
+/** Events of a retry policy. */
+export interface RetryEventMap {
+  /** An attempt is about to start (attempt 1 is the first call). */
+  attempt: { readonly name: string; readonly attempt: number }
+  /** An attempt ended; `durationMs` is its own latency. */
+  attemptEnd: {
+    readonly name: string
+    readonly attempt: number
+    readonly durationMs: number
+    readonly outcome: 'success' | 'failure'
+  }
+  /** An attempt failed and another will start after `delayMs`. */
+  retry: {
+    readonly name: string
+    readonly attempt: number
+    readonly delayMs: number
+    readonly error: unknown
+  }
+  /** The policy stopped retrying and the call failed. */
+  giveUp: {
+    readonly name: string
+    readonly attempts: number
+    readonly error: unknown
+    readonly reason: 'max-attempts' | 'not-retryable' | 'deadline' | 'aborted' | 'pushback'
+  }
+  /** A retry was refused because the shared retry budget is exhausted. */
+  budgetExhausted: { readonly name: string; readonly attempt: number }
+}
+
+/** Events of a circuit breaker. */
+export interface BreakerEventMap {
+  stateChange: {
+    readonly name: string
+    readonly from: CircuitState
+    readonly to: CircuitState
+    /** Why: `consecutive-failures`, `failure-ratio`, `slow-call-ratio`, `timeout-elapsed`, `probe-succeeded`, `probe-failed`, `isolate`, `reset`, ... */
+    readonly reason: string
+  }
+  /** A call was rejected without running (open, isolated, or half-open at capacity). */
+  rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }
+  success: { readonly name: string; readonly durationMs: number; readonly slow: boolean }
+  failure: {
+    readonly name: string
+    readonly durationMs: number
+    readonly slow: boolean
+    readonly error: unknown
+  }
+}
+
+/** Events of a timeout policy or the deadline middleware. */
+export interface TimeoutEventMap {
+  /** A budget ran out and the work was aborted. */
+  timeout: {
+    readonly name: string
+    readonly timeoutMs: number
+    /** `policy` for a per-call timeout, `deadline` for a request deadline. */
+    readonly scope: 'policy' | 'deadline'
+  }
+}
+
+/** Anything an observer can subscribe to: a policy that names itself and emits events. */
+export type ObservablePolicy =
+  | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
+  | { readonly kind: 'breaker'; readonly name: string; readonly events: Events<BreakerEventMap> }
+  | { readonly kind: 'timeout'; readonly name: string; readonly events: Events<TimeoutEventMap> }
+
+/**
+ * Conventional keys for per-request values on the Exchange (`ex.get`/`ex.set`), so
+ * packages find each other's values without importing each other.
+ */
+export const VALUES: {
+  /** `AbortSignal`: the request signal, for handlers. */
+  readonly signal: 'signal'
+  /** `string`: the request id. */
+  readonly requestId: 'requestId'
+  /** the request's child logger. */
+  readonly log: 'log'
+  /** `TraceContext` of the request's span, set by `@sturdy/tracing`. */
+  readonly trace: 'trace'
+} = { signal: 'signal', requestId: 'requestId', log: 'log', trace: 'trace' }
+
+/** The identifiers of the request's span, as the tracing middleware shares them. */
+export interface TraceContext {
+  readonly traceId: string
+  readonly spanId: string
+  /** W3C trace flags; 1 = sampled. */
+  readonly traceFlags: number
+}

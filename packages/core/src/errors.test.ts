@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import {
+  abortKind,
+  ClientClosedError,
+  errorGuard,
+  isClientClosedError,
+  isPayloadTooLargeError,
+  isShutdownError,
+  isSturdyError,
+  isTimeoutError,
+  isValidationError,
+  PayloadTooLargeError,
+  ShutdownError,
+  SturdyError,
+  TimeoutError,
+  ValidationError,
+} from './index.ts'
+
+describe('branded errors', () => {
+  it('carry a code, a status, the cause, and pass their own guard only', () => {
+    const cause = new Error('socket hang up')
+    const e = new TimeoutError('too slow', 250, { cause })
+    expect(e).toBeInstanceOf(Error)
+    expect(e.code).toBe('TIMEOUT')
+    expect(e.status).toBe(504)
+    expect(e.timeoutMs).toBe(250)
+    expect(e.cause).toBe(cause)
+    expect(e.name).toBe('TimeoutError')
+    expect(isTimeoutError(e)).toBe(true)
+    expect(isClientClosedError(e)).toBe(false)
+    expect(isSturdyError(e)).toBe(true)
+  })
+
+  it('omit cause when none is given', () => {
+    expect('cause' in new ShutdownError()).toBe(false)
+  })
+
+  it('guards recognise errors made by another copy of the package (brand, not instanceof)', () => {
+    // What a second copy of @sturdy/core would produce: a different class, the same brand.
+    class ForeignError extends Error {
+      readonly code = 'TIMEOUT'
+    }
+    const foreign = new ForeignError('x')
+    Object.defineProperty(foreign, Symbol.for('@sturdy/error'), { value: true })
+    expect(foreign instanceof SturdyError).toBe(false)
+    expect(isTimeoutError(foreign)).toBe(true)
+    expect(isSturdyError(foreign)).toBe(true)
+  })
+
+  it('guards reject look-alikes without the brand, and non-objects', () => {
+    const fake = Object.assign(new Error('x'), { code: 'TIMEOUT' })
+    for (const v of [fake, null, undefined, 'TIMEOUT', 42, { code: 'TIMEOUT' }]) {
+      expect(isTimeoutError(v)).toBe(false)
+      expect(isSturdyError(v)).toBe(false)
+    }
+  })
+
+  it('errorGuard builds guards for feature errors', () => {
+    class BrokenCircuit extends SturdyError {
+      constructor() {
+        super('BROKEN_CIRCUIT', 'open', 503)
+      }
+    }
+    const guard = errorGuard<BrokenCircuit>('BROKEN_CIRCUIT')
+    expect(guard(new BrokenCircuit())).toBe(true)
+    expect(guard(new TimeoutError())).toBe(false)
+  })
+
+  it('each built-in error maps to its status and guard', () => {
+    const cases: Array<[SturdyError, number, (e: unknown) => boolean]> = [
+      [new TimeoutError(), 504, isTimeoutError],
+      [new ClientClosedError(), 499, isClientClosedError],
+      [new ShutdownError(), 503, isShutdownError],
+      [new ValidationError('bad', [{ path: 'a', message: 'm' }]), 400, isValidationError],
+      [new PayloadTooLargeError(1024), 413, isPayloadTooLargeError],
+    ]
+    for (const [e, status, guard] of cases) {
+      expect(e.status).toBe(status)
+      expect(guard(e)).toBe(true)
+    }
+  })
+
+  it('abortKind tells a deadline from a disconnect from a shutdown', () => {
+    expect(abortKind(new TimeoutError())).toBe('deadline')
+    expect(abortKind(new ClientClosedError())).toBe('client-disconnect')
+    expect(abortKind(new ShutdownError())).toBe('shutdown')
+    expect(abortKind(new DOMException('aborted', 'AbortError'))).toBe('other')
+    expect(abortKind(undefined)).toBe('other')
+  })
+})

@@ -1,0 +1,224 @@
+import type {
+  BreakerEventMap,
+  CircuitState,
+  Disposer,
+  Events,
+  ObservablePolicy,
+  RetryEventMap,
+  TimeoutEventMap,
+} from '@sturdy/core'
+import { boundedLabel, OVERFLOW_VALUE } from './bounded-label.ts'
+import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
+import type { AnyRegistry } from './instruments.ts'
+import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
+
+/**
+ * The value `sturdy_breaker_state` takes per state, ordered by how much traffic the
+ * breaker lets through: `> 0` means "not fully closed", `>= 2` means "rejecting".
+ */
+export const BREAKER_STATE_VALUES: Readonly<Record<CircuitState, number>> = Object.freeze({
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+  isolated: 3,
+})
+
+/** Options of `policyMetrics`. */
+export interface PolicyMetricsOptions {
+  /** Where the metrics live. @default a new private `Registry`, exposed as `.registry` */
+  registry?: AnyRegistry
+  /**
+   * How many distinct policy names get series of their own; later names share
+   * `__other__` (keyed breakers name themselves after their key). @default 100
+   */
+  maxNames?: number
+  /** Bucket boundaries (seconds) of the per-attempt latency histogram. @default SEMCONV_DURATION_BUCKETS */
+  buckets?: readonly number[]
+}
+
+/** Subscribes policies to the metrics. */
+export interface PolicyMetrics {
+  /** The registry the metrics live in. */
+  readonly registry: AnyRegistry
+  /**
+   * Records a policy's events until the returned disposer is called. The disposer also
+   * drops the breaker state series of the names it saw, so a retired breaker does not
+   * report a stale state forever.
+   */
+  observe(policy: ObservablePolicy): Disposer
+}
+
+/**
+ * Prometheus metrics for timeout, retry and breaker policies, fed by the core event maps
+ * (so this package depends on none of the policy packages):
+ *
+ * | metric | type | labels |
+ * |---|---|---|
+ * | `sturdy_breaker_state` | gauge (see `BREAKER_STATE_VALUES`) | `name` |
+ * | `sturdy_breaker_transitions_total` | counter | `name`, `from`, `to` |
+ * | `sturdy_breaker_calls_total` | counter | `name`, `outcome` = success, failure, rejected |
+ * | `sturdy_retry_attempts_total` | counter | `name`, `outcome` = success, failure |
+ * | `sturdy_retry_attempt_duration_seconds` | histogram | `name`, `outcome` |
+ * | `sturdy_retry_giveups_total` | counter | `name`, `reason` |
+ * | `sturdy_retry_budget_exhausted_total` | counter | `name` |
+ * | `sturdy_timeouts_total` | counter | `name`, `scope` = policy, deadline |
+ *
+ * @param options see `PolicyMetricsOptions`
+ * @param options.registry @default a new private Registry
+ * @param options.maxNames @default 100
+ * @param options.buckets @default SEMCONV_DURATION_BUCKETS
+ * @returns `{ registry, observe(policy) }`
+ * @example
+ * import { Registry } from 'prom-client'
+ * import { policyMetrics } from '@sturdy/metrics'
+ * import { circuitBreaker } from '@sturdy/breaker'
+ *
+ * const registry = new Registry()
+ * const breaker = circuitBreaker({ name: 'payments' })
+ * const stop = policyMetrics({ registry }).observe(breaker)
+ * // ... later, when the breaker is retired:
+ * stop()
+ */
+export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics {
+  const registry = options.registry ?? privateRegistry()
+  const guardName = boundedLabel({ maxValues: options.maxNames ?? 100 })
+  const breakerState = gaugeOn(registry, {
+    name: 'sturdy_breaker_state',
+    help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open, 3 isolated.',
+    labelNames: ['name'],
+  })
+  const transitions = counterOn(registry, {
+    name: 'sturdy_breaker_transitions_total',
+    help: 'Circuit breaker state transitions.',
+    labelNames: ['name', 'from', 'to'],
+  })
+  const breakerCalls = counterOn(registry, {
+    name: 'sturdy_breaker_calls_total',
+    help: 'Calls through a circuit breaker, by outcome (rejected = failed fast).',
+    labelNames: ['name', 'outcome'],
+  })
+  const attempts = counterOn(registry, {
+    name: 'sturdy_retry_attempts_total',
+    help: 'Attempts made by retry policies, by outcome.',
+    labelNames: ['name', 'outcome'],
+  })
+  const attemptDuration = histogramOn(registry, {
+    name: 'sturdy_retry_attempt_duration_seconds',
+    help: 'Latency of single attempts made by retry policies.',
+    labelNames: ['name', 'outcome'],
+    buckets: options.buckets ?? SEMCONV_DURATION_BUCKETS,
+    exemplars: false,
+  })
+  const giveUps = counterOn(registry, {
+    name: 'sturdy_retry_giveups_total',
+    help: 'Calls a retry policy stopped retrying, by reason.',
+    labelNames: ['name', 'reason'],
+  })
+  const budgetExhausted = counterOn(registry, {
+    name: 'sturdy_retry_budget_exhausted_total',
+    help: 'Retries refused because the retry budget was exhausted.',
+    labelNames: ['name'],
+  })
+  const timeouts = counterOn(registry, {
+    name: 'sturdy_timeouts_total',
+    help: 'Budgets that ran out, by scope (policy = per call, deadline = per request).',
+    labelNames: ['name', 'scope'],
+  })
+
+  const name = (raw: string): string => guardName(raw) || OVERFLOW_VALUE
+
+  const observeBreaker = (
+    policy: { readonly name: string; readonly events: Events<BreakerEventMap> },
+    seen: Set<string>,
+  ): Disposer[] => {
+    const setState = (raw: string, state: CircuitState): void => {
+      const label = name(raw)
+      // The state of "all other breakers together" means nothing: leave it out.
+      if (label === OVERFLOW_VALUE && raw !== OVERFLOW_VALUE) return
+      seen.add(label)
+      breakerState.set({ name: label }, BREAKER_STATE_VALUES[state])
+    }
+    const own = name(policy.name)
+    for (const outcome of ['success', 'failure', 'rejected'])
+      breakerCalls.inc({ name: own, outcome }, 0)
+    setState(policy.name, initialState(policy))
+    return [
+      policy.events.on('stateChange', (e) => {
+        transitions.inc({ name: name(e.name), from: e.from, to: e.to })
+        setState(e.name, e.to)
+      }),
+      policy.events.on('success', (e) =>
+        breakerCalls.inc({ name: name(e.name), outcome: 'success' }),
+      ),
+      policy.events.on('failure', (e) =>
+        breakerCalls.inc({ name: name(e.name), outcome: 'failure' }),
+      ),
+      policy.events.on('rejected', (e) =>
+        breakerCalls.inc({ name: name(e.name), outcome: 'rejected' }),
+      ),
+    ]
+  }
+
+  const observeRetry = (policy: {
+    readonly name: string
+    readonly events: Events<RetryEventMap>
+  }): Disposer[] => {
+    const own = name(policy.name)
+    for (const outcome of ['success', 'failure']) attempts.inc({ name: own, outcome }, 0)
+    budgetExhausted.inc({ name: own }, 0)
+    return [
+      policy.events.on('attemptEnd', (e) => {
+        const labels = { name: name(e.name), outcome: e.outcome }
+        attempts.inc(labels)
+        attemptDuration.observe(labels, e.durationMs / 1000)
+      }),
+      policy.events.on('giveUp', (e) => giveUps.inc({ name: name(e.name), reason: e.reason })),
+      policy.events.on('budgetExhausted', (e) => budgetExhausted.inc({ name: name(e.name) })),
+    ]
+  }
+
+  const observeTimeout = (policy: {
+    readonly name: string
+    readonly events: Events<TimeoutEventMap>
+  }): Disposer[] => {
+    return [
+      policy.events.on('timeout', (e) => timeouts.inc({ name: name(e.name), scope: e.scope })),
+    ]
+  }
+
+  return {
+    registry,
+    observe(policy: ObservablePolicy): Disposer {
+      const seen = new Set<string>()
+      let disposers: Disposer[]
+      switch (policy.kind) {
+        case 'breaker':
+          disposers = observeBreaker(policy, seen)
+          break
+        case 'retry':
+          disposers = observeRetry(policy)
+          break
+        case 'timeout':
+          disposers = observeTimeout(policy)
+          break
+        default:
+          throw new TypeError(`Unknown policy kind: ${(policy as { kind?: unknown }).kind}`)
+      }
+      let live = true
+      return () => {
+        if (!live) return
+        live = false
+        for (const dispose of disposers) dispose()
+        for (const label of seen) breakerState.remove({ name: label })
+      }
+    },
+  }
+}
+
+const STATES: ReadonlySet<string> = new Set(Object.keys(BREAKER_STATE_VALUES))
+
+/** A breaker that exposes its current `state` starts there; one that does not, closed. */
+function initialState(policy: object): CircuitState {
+  const state = (policy as { state?: unknown }).state
+  return typeof state === 'string' && STATES.has(state) ? (state as CircuitState) : 'closed'
+}

@@ -1,0 +1,21 @@
+/**
+ * @module
+ * `@sturdy/logger`: structured request logging with pino. One child logger per request
+ * binding `req_id` and the OpenTelemetry `trace_id` / `span_id` / `trace_flags` exactly
+ * once, one access line per request with its level chosen by status, client aborts
+ * logged as aborts, secrets redacted and headers not logged by default, and policy
+ * events (breaker transitions, retries, give-ups) written to the logger you inject.
+ */
+export type { PolicyLogLevels, PolicyLogOptions } from './policy-events.ts'
+export { logPolicyEvents, POLICY_MESSAGES } from './policy-events.ts'
+export { DEFAULT_REDACT_PATHS } from './redact.ts'
+export { DEFAULT_MAX_REQUEST_ID_LENGTH, isSafeRequestId, randomRequestId } from './request-id.ts'
+export type {
+  AccessLevels,
+  RequestLoggerOptions,
+  RequestLoggerVariables,
+} from './request-logger.ts'
+export { ACCESS_MESSAGES, requestLogger } from './request-logger.ts'
+export type { SerializedError } from './serialize-error.ts'
+export { serializeError } from './serialize-error.ts'
+export { formatTraceFlags } from './trace-fields.ts'

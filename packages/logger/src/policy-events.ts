@@ -1,0 +1,151 @@
+import type { Disposer, Events, ObservablePolicy } from '@sturdy/core'
+import type { LevelWithSilent, Logger } from 'pino'
+import { serializeError } from './serialize-error.ts'
+
+/** The policy events `logPolicyEvents()` writes, each with its own level. */
+export interface PolicyLogLevels {
+  /** A breaker changed state (closed → open, open → half-open, ...). @default 'warn' */
+  stateChange?: LevelWithSilent
+  /** A breaker refused a call without running it. @default 'debug' */
+  rejected?: LevelWithSilent
+  /** A failed attempt will be retried. @default 'debug' */
+  retry?: LevelWithSilent
+  /** A retry policy stopped retrying and the call failed. @default 'info' */
+  giveUp?: LevelWithSilent
+  /** A retry was refused because the retry budget is spent. @default 'info' */
+  budgetExhausted?: LevelWithSilent
+  /** A timeout or deadline fired. @default 'debug' */
+  timeout?: LevelWithSilent
+}
+
+/** Options of `logPolicyEvents()`. */
+export interface PolicyLogOptions {
+  /** Levels per event; `silent` does not subscribe at all. @default see `PolicyLogLevels` */
+  levels?: PolicyLogLevels
+}
+
+/** Messages of the policy log lines, by event. */
+export const POLICY_MESSAGES: {
+  readonly stateChange: 'circuit breaker state changed'
+  readonly rejected: 'circuit breaker rejected a call'
+  readonly retry: 'retrying after failure'
+  readonly giveUp: 'retries exhausted'
+  readonly budgetExhausted: 'retry budget exhausted'
+  readonly timeout: 'timed out'
+} = {
+  stateChange: 'circuit breaker state changed',
+  rejected: 'circuit breaker rejected a call',
+  retry: 'retrying after failure',
+  giveUp: 'retries exhausted',
+  budgetExhausted: 'retry budget exhausted',
+  timeout: 'timed out',
+}
+
+/**
+ * Logs what resilience policies do: breaker transitions at `warn`, retries at `debug`,
+ * give-ups at `info` (all configurable). Every line carries `policy` (the event's
+ * name: for keyed breakers, the key) and `kind`. Subscribe once, at startup, with
+ * the service's root logger: policies outlive requests, so their lines carry no
+ * `req_id`.
+ *
+ * @param policies one observable policy or several (retry, breaker, timeout)
+ * @param logger the pino logger to write to
+ * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug' }
+ * @returns a disposer that unsubscribes from every policy
+ * @example
+ * import pino from 'pino'
+ * import { circuitBreaker } from '@sturdy/breaker'
+ * import { logPolicyEvents } from '@sturdy/logger'
+ *
+ * const breaker = circuitBreaker({ name: 'payments' })
+ * const stop = logPolicyEvents(breaker, pino())
+ * // later, on shutdown:
+ * stop()
+ */
+export function logPolicyEvents(
+  policies: ObservablePolicy | readonly ObservablePolicy[],
+  logger: Logger,
+  options: PolicyLogOptions = {},
+): Disposer {
+  const levels = options.levels ?? {}
+  const list: readonly ObservablePolicy[] = isPolicyList(policies) ? policies : [policies]
+  const disposers: Disposer[] = []
+  const on = <M, K extends keyof M>(
+    events: Events<M>,
+    event: K,
+    level: LevelWithSilent,
+    line: (payload: M[K]) => Record<string, unknown>,
+  ): void => {
+    if (level === 'silent') return
+    const message = POLICY_MESSAGES[event as keyof typeof POLICY_MESSAGES]
+    disposers.push(events.on(event, (payload) => logger[level](line(payload), message)))
+  }
+
+  for (const policy of list) {
+    switch (policy.kind) {
+      case 'breaker': {
+        const events = policy.events
+        on(events, 'stateChange', levels.stateChange ?? 'warn', (e) => ({
+          policy: e.name,
+          kind: 'breaker',
+          from: e.from,
+          to: e.to,
+          reason: e.reason,
+        }))
+        on(events, 'rejected', levels.rejected ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'breaker',
+          state: e.state,
+          retry_after_ms: e.retryAfterMs,
+        }))
+        break
+      }
+      case 'retry': {
+        const events = policy.events
+        on(events, 'retry', levels.retry ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'retry',
+          attempt: e.attempt,
+          delay_ms: e.delayMs,
+          err: serializeError(e.error, false),
+        }))
+        on(events, 'giveUp', levels.giveUp ?? 'info', (e) => ({
+          policy: e.name,
+          kind: 'retry',
+          attempts: e.attempts,
+          reason: e.reason,
+          err: serializeError(e.error, true),
+        }))
+        on(events, 'budgetExhausted', levels.budgetExhausted ?? 'info', (e) => ({
+          policy: e.name,
+          kind: 'retry',
+          attempt: e.attempt,
+        }))
+        break
+      }
+      case 'timeout': {
+        const events = policy.events
+        on(events, 'timeout', levels.timeout ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'timeout',
+          timeout_ms: e.timeoutMs,
+          scope: e.scope,
+        }))
+        break
+      }
+    }
+  }
+
+  let live = true
+  return () => {
+    if (!live) return
+    live = false
+    for (const dispose of disposers) dispose()
+  }
+}
+
+function isPolicyList(
+  value: ObservablePolicy | readonly ObservablePolicy[],
+): value is readonly ObservablePolicy[] {
+  return Array.isArray(value)
+}

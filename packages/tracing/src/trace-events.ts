@@ -1,0 +1,150 @@
+import type { Attributes, Span } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
+import type { Disposer, ObservablePolicy } from '@sturdy/core'
+import { errorType } from './error-type.ts'
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_STURDY_BREAKER_FROM,
+  ATTR_STURDY_BREAKER_REASON,
+  ATTR_STURDY_BREAKER_RETRY_AFTER_MS,
+  ATTR_STURDY_BREAKER_STATE,
+  ATTR_STURDY_BREAKER_TO,
+  ATTR_STURDY_POLICY_NAME,
+  ATTR_STURDY_RETRY_ATTEMPT,
+  ATTR_STURDY_RETRY_ATTEMPTS,
+  ATTR_STURDY_RETRY_DELAY_MS,
+  ATTR_STURDY_RETRY_GIVE_UP_REASON,
+  ATTR_STURDY_TIMEOUT_MS,
+  EVENT_BREAKER_REJECTED,
+  EVENT_BREAKER_STATE_CHANGE,
+  EVENT_RETRY,
+  EVENT_RETRY_BUDGET_EXHAUSTED,
+  EVENT_RETRY_GIVE_UP,
+  EVENT_TIMEOUT,
+} from './semconv.ts'
+import type { TraceEventsOptions } from './types.ts'
+
+type AddEvent = (name: string, attributes: () => Attributes) => void
+
+/**
+ * Turns what policies do into span events on the span active when they do it, instead
+ * of extra spans: with fetch/http instrumentation on, every attempt already has its own
+ * CLIENT span, so a retry needs a marker, not a fourth span.
+ *
+ * | policy | event | attributes |
+ * |---|---|---|
+ * | retry | `sturdy.retry` | `sturdy.retry.attempt` (the failed one), `sturdy.retry.delay_ms`, `error.type` |
+ * | retry | `sturdy.retry.give_up` | `sturdy.retry.attempts`, `sturdy.retry.give_up_reason`, `error.type` |
+ * | retry | `sturdy.retry.budget_exhausted` | `sturdy.retry.attempt` |
+ * | breaker | `sturdy.breaker.state_change` | `sturdy.breaker.from`, `.to`, `.reason` |
+ * | breaker | `sturdy.breaker.rejected` | `sturdy.breaker.state`, `.retry_after_ms` |
+ * | timeout | `sturdy.timeout` | `sturdy.timeout.ms` (per-call timeouts only) |
+ *
+ * Every event carries `sturdy.policy.name`. Request deadlines are recorded by the
+ * `tracing()` middleware from the exchange instead (`sturdy.deadline.exceeded`): a shared
+ * deadline timer does not fire in the request's context, so "the active span" would be
+ * a guess. Events are dropped when there is no recording span.
+ *
+ * @param policies one observable policy or several (retry, breaker, timeout)
+ * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
+ * @returns a disposer that unsubscribes from every policy
+ * @example
+ * import { compose } from '@sturdy/core'
+ * import { retry } from '@sturdy/retry'
+ * import { circuitBreaker } from '@sturdy/breaker'
+ * import { traceEvents } from '@sturdy/tracing'
+ *
+ * const r = retry({ maxAttempts: 3 })
+ * const b = circuitBreaker({ name: 'inventory' })
+ * const stop = traceEvents([r, b])
+ * const policy = compose(r, b)
+ * // ... on shutdown:
+ * stop()
+ */
+export function traceEvents(
+  policies: ObservablePolicy | readonly ObservablePolicy[],
+  options: TraceEventsOptions = {},
+): Disposer {
+  const activeSpan = options.activeSpan ?? (() => trace.getActiveSpan())
+  const add: AddEvent = (name, attributes) => {
+    const span: Span | undefined = activeSpan()
+    // An ended span is not recording; adding to it would only log an SDK warning.
+    if (span === undefined || !span.isRecording()) return
+    span.addEvent(name, attributes())
+  }
+  const list: readonly ObservablePolicy[] = isList(policies) ? policies : [policies]
+  const disposers = list.flatMap((policy) => subscribe(policy, add))
+  let live = true
+  return () => {
+    if (!live) return
+    live = false
+    for (const dispose of disposers) dispose()
+  }
+}
+
+function isList(
+  value: ObservablePolicy | readonly ObservablePolicy[],
+): value is readonly ObservablePolicy[] {
+  return Array.isArray(value)
+}
+
+function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
+  switch (policy.kind) {
+    case 'retry':
+      return [
+        policy.events.on('retry', (e) =>
+          add(EVENT_RETRY, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_RETRY_ATTEMPT]: e.attempt,
+            [ATTR_STURDY_RETRY_DELAY_MS]: e.delayMs,
+            [ATTR_ERROR_TYPE]: errorType(e.error),
+          })),
+        ),
+        policy.events.on('giveUp', (e) =>
+          add(EVENT_RETRY_GIVE_UP, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_RETRY_ATTEMPTS]: e.attempts,
+            [ATTR_STURDY_RETRY_GIVE_UP_REASON]: e.reason,
+            [ATTR_ERROR_TYPE]: errorType(e.error),
+          })),
+        ),
+        policy.events.on('budgetExhausted', (e) =>
+          add(EVENT_RETRY_BUDGET_EXHAUSTED, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_RETRY_ATTEMPT]: e.attempt,
+          })),
+        ),
+      ]
+    case 'breaker':
+      return [
+        policy.events.on('stateChange', (e) =>
+          add(EVENT_BREAKER_STATE_CHANGE, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_BREAKER_FROM]: e.from,
+            [ATTR_STURDY_BREAKER_TO]: e.to,
+            [ATTR_STURDY_BREAKER_REASON]: e.reason,
+          })),
+        ),
+        policy.events.on('rejected', (e) =>
+          add(EVENT_BREAKER_REJECTED, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_BREAKER_STATE]: e.state,
+            [ATTR_STURDY_BREAKER_RETRY_AFTER_MS]: e.retryAfterMs,
+          })),
+        ),
+      ]
+    case 'timeout':
+      return [
+        policy.events.on('timeout', (e) => {
+          if (e.scope !== 'policy') return
+          add(EVENT_TIMEOUT, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_TIMEOUT_MS]: e.timeoutMs,
+          }))
+        }),
+      ]
+    default:
+      // A policy kind newer than this package: nothing to translate.
+      return []
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @module
+ * `@sturdy/breaker`: a circuit breaker with sony/gobreaker's semantics (closed / open /
+ * half-open, generations, `maxRequests` fail-fast trials, `readyToTrip` on counts, a
+ * two-step API), plus failure-ratio and slow-call-ratio trips over a rolling window,
+ * tri-state outcomes, growing open durations, `BrokenCircuitError` with `retryAfterMs`,
+ * isolate/reset, snapshots, keyed breakers with bounded memory, and a fail-fast server
+ * middleware. Clock-based and lazily evaluated: no timer per breaker.
+ */
+export type {
+  BreakerDone,
+  BreakerSnapshot,
+  CircuitBreaker,
+  CircuitBreakerOptions,
+} from './circuit-breaker.ts'
+export { circuitBreaker } from './circuit-breaker.ts'
+export type { Counts } from './counts.ts'
+export { BrokenCircuitError, isBrokenCircuitError } from './errors.ts'
+export type { KeyBreakerOptions, KeyedBreaker, KeyedBreakerOptions } from './keyed-breaker.ts'
+export { keyedBreaker } from './keyed-breaker.ts'
+export type { BreakerMiddleware, BreakerMiddlewareOptions } from './middleware.ts'
+export { breakerMiddleware } from './middleware.ts'
+export type { OpenBackoffOptions } from './open-backoff.ts'
+export { openBackoff } from './open-backoff.ts'
+export type { Outcome, Settled } from './outcome.ts'
+export { defaultOutcome, defaultReadyToTrip } from './outcome.ts'

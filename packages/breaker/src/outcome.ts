@@ -1,0 +1,60 @@
+import { abortKind } from '@sturdy/core'
+import type { Counts } from './counts.ts'
+
+/**
+ * How a finished call counts: `success` and `failure` move the breaker; `excluded` is
+ * neutral (gobreaker's `IsExcluded`): it is tallied in `totalExclusions` and frees its
+ * half-open trial slot, but neither trips nor closes the circuit.
+ */
+export type Outcome = 'success' | 'failure' | 'excluded'
+
+/** A settled call, as the outcome predicate sees it. */
+export type Settled<T = unknown> =
+  | { readonly ok: true; readonly value: T }
+  | {
+      readonly ok: false
+      readonly error: unknown
+      /**
+       * True when the caller's own signal had aborted for a reason other than a deadline
+       * (client went away, shutdown, a manual abort): the dependency is not to blame.
+       */
+      readonly callerAborted: boolean
+    }
+
+/**
+ * The default outcome predicate: a value is a success, a thrown error a failure —
+ * except an error thrown because the caller gave up (client disconnect, shutdown,
+ * manual abort), which is excluded. A deadline (`TimeoutError` reason) still counts
+ * as a failure: a dependency too slow for the budget is unhealthy.
+ *
+ * gobreaker counts every error as a failure by default; Go code usually excludes
+ * `context.Canceled` by hand, so Sturdy does it out of the box.
+ *
+ * @param settled the settled call
+ * @returns `success`, `failure` or `excluded`
+ * @example
+ * const breaker = circuitBreaker({
+ *   outcome: (s) => (s.ok && (s.value as Response).status >= 500 ? 'failure' : defaultOutcome(s)),
+ * })
+ */
+export function defaultOutcome(settled: Settled): Outcome {
+  if (settled.ok) return 'success'
+  return settled.callerAborted ? 'excluded' : 'failure'
+}
+
+/**
+ * gobreaker's default trip condition: more than 5 consecutive failures (the 6th trips).
+ *
+ * @param counts the breaker's counts after the failure
+ * @returns whether to open the circuit
+ * @example
+ * circuitBreaker({ failureRatio: 0.5, readyToTrip: defaultReadyToTrip }) // both trips
+ */
+export function defaultReadyToTrip(counts: Counts): boolean {
+  return counts.consecutiveFailures > 5
+}
+
+/** Whether the caller's own signal explains an error (see `Settled.callerAborted`). */
+export function callerAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && abortKind(signal.reason) !== 'deadline'
+}

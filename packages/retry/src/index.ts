@@ -1,0 +1,34 @@
+/**
+ * @module
+ * `@sturdy/retry`: retries with exponential backoff and jitter (full, equal,
+ * decorrelated), safe finite defaults, deadline awareness, server pushback
+ * (`Retry-After`, `grpc-retry-pushback-ms`), shareable retry budgets and idempotency
+ * rules for HTTP. The loop is p-retry's; delays, deadlines and budgets are Sturdy's.
+ *
+ * @example
+ * import { retry, httpRetryableResult } from '@sturdy/retry'
+ * const policy = retry({ retryOnResult: httpRetryableResult })
+ * const res = await policy.execute(({ signal }) => fetch('http://users/1', { signal }))
+ */
+export type { Backoff, BackoffOptions, Jitter } from './backoff.ts'
+export { BACKOFF_DEFAULTS, exponentialBackoff } from './backoff.ts'
+export type { RetryBudget, RetryBudgetOptions } from './budget.ts'
+export { retryBudget } from './budget.ts'
+export {
+  DoNotRetryError,
+  doNotRetry,
+  isDoNotRetryError,
+  isRetryBudgetExhaustedError,
+  RetryBudgetExhaustedError,
+} from './errors.ts'
+export type { IdempotencyOptions, RequestLike } from './http.ts'
+export {
+  httpRetryableResult,
+  idempotentOnly,
+  isRetryableRequest,
+  RETRYABLE_STATUSES,
+} from './http.ts'
+export type { HeadersLike, Pushback } from './pushback.ts'
+export { headerValue, parseGrpcPushback, parseRetryAfter, readPushback } from './pushback.ts'
+export type { DelayContext, RetryFailure, RetryOptions, RetryPolicy } from './retry.ts'
+export { defaultRetryOn, RETRY_DEFAULTS, retry } from './retry.ts'

@@ -1,6 +1,6 @@
 import type { Disposer, Events, ObservablePolicy } from '@sturdy/core'
 import type { LevelWithSilent, Logger } from 'pino'
-import { serializeError } from './serialize-error.ts'
+import { errSerializerFor, serializeError } from './serialize-error.ts'
 
 /** The policy events `logPolicyEvents()` writes, each with its own level. */
 export interface PolicyLogLevels {
@@ -68,6 +68,9 @@ export function logPolicyEvents(
   options: PolicyLogOptions = {},
 ): Disposer {
   const levels = options.levels ?? {}
+  // One child, made once, so the errors serialized here keep their shape (see
+  // errSerializerFor); it binds nothing, so no key is added twice.
+  const log = logger.child({}, { serializers: { err: errSerializerFor(logger) } })
   const list: readonly ObservablePolicy[] = isPolicyList(policies) ? policies : [policies]
   const disposers: Disposer[] = []
   const on = <M, K extends keyof M>(
@@ -78,7 +81,7 @@ export function logPolicyEvents(
   ): void => {
     if (level === 'silent') return
     const message = POLICY_MESSAGES[event as keyof typeof POLICY_MESSAGES]
-    disposers.push(events.on(event, (payload) => logger[level](line(payload), message)))
+    disposers.push(events.on(event, (payload) => log[level](line(payload), message)))
   }
 
   for (const policy of list) {

@@ -3,7 +3,7 @@ import { abortKind, isSturdyError, systemClock, VALUES } from '@sturdy/core'
 import type { LevelWithSilent, Logger } from 'pino'
 import { DEFAULT_REDACT_PATHS } from './redact.ts'
 import { DEFAULT_MAX_REQUEST_ID_LENGTH, isSafeRequestId, randomRequestId } from './request-id.ts'
-import { passThroughSerialized, serializeError } from './serialize-error.ts'
+import { errSerializerFor, serializeError } from './serialize-error.ts'
 import { formatTraceFlags, isValidTrace } from './trace-fields.ts'
 
 /** The per-request values `requestLogger()` shares: `c.var.log` and `c.var.requestId` in Hono. */
@@ -125,10 +125,6 @@ const OWN_KEYS: readonly string[] = [
   'hostname',
 ]
 
-// pino registers this symbol globally (`Symbol.for`) so other code can read a logger's
-// serializers without importing pino.
-const PINO_SERIALIZERS = Symbol.for('pino.serializers')
-
 const NOT_THROWN: unique symbol = Symbol('not thrown') as never
 
 /**
@@ -195,17 +191,12 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
 
   // Redaction and serializers are compiled once here, on an intermediate child, never
   // per request: the request loggers inherit them through pino's prototype chain.
-  const inheritedErr = (logger as unknown as Record<symbol, Record<string, never> | undefined>)[
-    PINO_SERIALIZERS
-  ]?.err
+  const serializers = { err: errSerializerFor(logger) }
   const base = logger.child(
     {},
     redact === false
-      ? { serializers: { err: passThroughSerialized(inheritedErr) } }
-      : {
-          serializers: { err: passThroughSerialized(inheritedErr) },
-          redact: [...DEFAULT_REDACT_PATHS, ...redact] as string[],
-        },
+      ? { serializers }
+      : { serializers, redact: [...DEFAULT_REDACT_PATHS, ...redact] as string[] },
   )
 
   // Keys the root already binds (base fields like `service`) cannot be bound again.

@@ -35,14 +35,19 @@ export function serializeError(error: unknown, withStack: boolean): SerializedEr
   return out
 }
 
+// pino registers this symbol globally (`Symbol.for`) so code can read a logger's
+// serializers without importing pino.
+const PINO_SERIALIZERS = Symbol.for('pino.serializers')
+
 /**
- * Wraps a logger's own `err` serializer so values from `serializeError` pass through
- * untouched and everything else (errors handlers log themselves) is serialized as the
- * logger always did.
+ * An `err` serializer for a child of `logger`: values from `serializeError` pass through
+ * untouched, everything else (errors handlers log themselves) is serialized by the
+ * logger's own `err` serializer, as it always was.
  */
-export function passThroughSerialized(
-  inherited: ((value: unknown) => unknown) | undefined,
-): (value: unknown) => unknown {
+export function errSerializerFor(logger: object): (value: unknown) => unknown {
+  const inherited = (logger as Record<symbol, Record<string, (v: unknown) => unknown> | undefined>)[
+    PINO_SERIALIZERS
+  ]?.err
   return function errSerializer(value) {
     if (typeof value === 'object' && value !== null && SERIALIZED.has(value)) return value
     return inherited === undefined ? value : inherited(value)

@@ -62,8 +62,11 @@ export function counterOn(registry: AnyRegistry, shape: Shape): Counter {
   })
 }
 
-/** The registry's gauge `name`, created on first use (see `histogramOn`). */
-export function gaugeOn(registry: AnyRegistry, shape: Shape): Gauge {
+/**
+ * The registry's gauge `name`, created on first use (see `histogramOn`). `collect` runs
+ * before each scrape (only on the instance that created the gauge).
+ */
+export function gaugeOn(registry: AnyRegistry, shape: Shape & { collect?: () => void }): Gauge {
   const existing = reuse(registry, shape, 'gauge')
   if (existing !== undefined) return existing as Gauge
   return new Gauge({
@@ -71,6 +74,7 @@ export function gaugeOn(registry: AnyRegistry, shape: Shape): Gauge {
     help: shape.help,
     labelNames: [...shape.labelNames],
     registers: [registry],
+    ...(shape.collect === undefined ? {} : { collect: shape.collect }),
   })
 }
 

@@ -86,6 +86,7 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
     name: 'sturdy_breaker_state',
     help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open, 3 isolated.',
     labelNames: ['name'],
+    collect: refreshBreakerStates,
   })
   const transitions = counterOn(registry, {
     name: 'sturdy_breaker_transitions_total',
@@ -138,11 +139,23 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
       seen.add(label)
       breakerState.set({ name: label }, BREAKER_STATE_VALUES[state])
     }
-    const own = name(policy.name)
-    for (const outcome of ['success', 'failure', 'rejected'])
-      breakerCalls.inc({ name: own, outcome }, 0)
-    setState(policy.name, initialState(policy))
+    const dispose: Disposer[] = []
+    // A breaker that exposes `state` (a single `circuitBreaker`, not a keyed set) gets its
+    // series at once, and is re-read before each scrape: breakers move open → half-open
+    // lazily, when asked, so without this the gauge would say "open" until the next call.
+    if (hasState(policy)) {
+      const own = name(policy.name)
+      for (const outcome of ['success', 'failure', 'rejected']) {
+        breakerCalls.inc({ name: own, outcome }, 0)
+      }
+      const refresh = (): void => setState(policy.name, policy.state)
+      refresh()
+      const refreshers = refreshersOf(breakerState)
+      refreshers.add(refresh)
+      dispose.push(() => refreshers.delete(refresh))
+    }
     return [
+      ...dispose,
       policy.events.on('stateChange', (e) => {
         transitions.inc({ name: name(e.name), from: e.from, to: e.to })
         setState(e.name, e.to)
@@ -217,8 +230,31 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
 
 const STATES: ReadonlySet<string> = new Set(Object.keys(BREAKER_STATE_VALUES))
 
-/** A breaker that exposes its current `state` starts there; one that does not, closed. */
-function initialState(policy: object): CircuitState {
+function hasState<P extends object>(policy: P): policy is P & { readonly state: CircuitState } {
   const state = (policy as { state?: unknown }).state
-  return typeof state === 'string' && STATES.has(state) ? (state as CircuitState) : 'closed'
+  return typeof state === 'string' && STATES.has(state)
+}
+
+/**
+ * The gauge is shared by every `policyMetrics` on a registry (see `gaugeOn`), so the
+ * breakers to re-read before a scrape hang off the gauge itself, not off one instance.
+ */
+const REFRESHERS: unique symbol = Symbol.for('@sturdy/metrics breaker refreshers') as never
+
+type WithRefreshers = object & { [REFRESHERS]?: Set<() => void> }
+
+function refreshersOf(gauge: object): Set<() => void> {
+  const holder = gauge as WithRefreshers
+  let set = holder[REFRESHERS]
+  if (set === undefined) {
+    set = new Set()
+    holder[REFRESHERS] = set
+  }
+  return set
+}
+
+function refreshBreakerStates(this: object): void {
+  const set = (this as WithRefreshers)[REFRESHERS]
+  if (set === undefined) return
+  for (const refresh of set) refresh()
 }

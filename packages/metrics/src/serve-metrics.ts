@@ -71,6 +71,7 @@ export function serveMetrics(options: ServeMetricsOptions): Promise<MetricsServe
       },
     )
   })
+  let closing: Promise<void> | undefined
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 9090, options.host, () => {
@@ -82,11 +83,14 @@ export function serveMetrics(options: ServeMetricsOptions): Promise<MetricsServe
         port: address.port,
         host,
         url: `http://${shown}:${address.port}${path}`,
-        close: () =>
-          new Promise<void>((done, fail) => {
+        close: () => {
+          closing ??= new Promise<void>((done, fail) => {
             server.close((error) => (error ? fail(error) : done()))
+            // Keep-alive sockets would hold `close` open until they time out.
             server.closeAllConnections()
-          }),
+          })
+          return closing
+        },
       })
     })
   })

@@ -100,6 +100,7 @@ describe('tracing(): errors', () => {
     a.get('/boom/:id', () => {
       throw new RangeError('out of range')
     })
+    a.onError((_error, c) => c.text('failed', 500))
     expect((await a.request('/boom/1')).status).toBe(500)
     const span = otel.spans()[0]
     expect(span?.name).toBe('GET /boom/:id')

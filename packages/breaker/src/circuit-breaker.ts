@@ -367,7 +367,9 @@ class Breaker implements CircuitBreaker {
         if (this.#counts.total.consecutiveSuccesses >= this.#maxRequests) {
           this.#setState('closed', now, 'probe-succeeded')
         }
-      } else if (slow) {
+      } else if (this.#failureRatio !== undefined || this.#slowCallRatio !== undefined) {
+        // A success can still trip a ratio: it may be the call that reaches the
+        // minimum throughput, or a slow one.
         const reason = this.#tripReason(false)
         if (reason !== undefined) this.#setState('open', now, reason)
       }
@@ -394,8 +396,8 @@ class Breaker implements CircuitBreaker {
     if (afterFailure && this.#readyToTrip?.(snapshotCounts(c))) return this.#readyReason
     const finished = c.totalSuccesses + c.totalFailures
     if (finished < this.#minimumThroughput) return undefined
-    if (afterFailure && this.#failureRatio !== undefined) {
-      if (c.totalFailures / finished >= this.#failureRatio) return 'failure-ratio'
+    if (this.#failureRatio !== undefined && c.totalFailures / finished >= this.#failureRatio) {
+      return 'failure-ratio'
     }
     if (this.#slowCallRatio !== undefined && c.slowCalls / finished >= this.#slowCallRatio) {
       return 'slow-call-ratio'

@@ -150,7 +150,10 @@ class Model {
     const m = this.c.mode
     const slowTrips = m.kind === 'rolling' && m.slowCallRatio !== undefined
     if (outcome !== 'excluded' && this.state === 'half-open') {
-      if (outcome === 'failure' || (slow && slowTrips)) return this.to('open')
+      if (outcome === 'failure' || (slow && slowTrips)) {
+        this.to('open')
+        return
+      }
     }
     this.results.push({ age: p.age, outcome, slow })
     if (outcome === 'excluded') return

@@ -65,7 +65,7 @@ describe('retry(): defaults', () => {
       'giveUp',
     ])
     expect(giveUp(log)).toMatchObject({ name: 'retry', attempts: 3, reason: 'max-attempts' })
-    expect((giveUp(log)?.error as Error).message).toBe('boom 3')
+    expect(giveUp(log)?.error).toMatchObject({ message: 'boom 3' })
     expect(clock.pending()).toBe(0)
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0)
   })

@@ -1,0 +1,17 @@
+import type { FrameworkAdapter } from './harness.ts'
+
+/**
+ * One behaviour every framework must show identically. A scenario builds its app from
+ * Sturdy middleware and neutral routes, serves it with `withServer`, and asserts.
+ */
+export interface Scenario {
+  readonly name: string
+  run(adapter: FrameworkAdapter): Promise<void>
+}
+
+/** A group of scenarios, usually one per Sturdy package. */
+export interface Suite {
+  /** The package the scenarios prove, e.g. `@sturdy/timeout`. */
+  readonly feature: string
+  readonly scenarios: readonly Scenario[]
+}

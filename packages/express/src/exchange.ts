@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { UNMATCHED_ROUTE } from '@sturdy/core'
+import { NodeExchange } from '@sturdy/node'
+
+const EXCHANGE: unique symbol = Symbol('@sturdy/express exchange') as never
+
+/** The parts of Express's request and response the adapter reads. */
+interface ExpressRequest extends IncomingMessage {
+  baseUrl?: string
+  originalUrl?: string
+  route?: { path?: unknown }
+}
+interface ExpressResponse extends ServerResponse {
+  locals?: Record<string, unknown>
+  [EXCHANGE]?: ExpressExchange
+}
+
+/**
+ * The Exchange of an Express request, created on first use and shared by every
+ * `sturdy()` mount (and `sturdyErrors()`) on the request.
+ *
+ * @param req the Express request
+ * @param res the Express response
+ * @returns the request's Exchange
+ */
+export function exchangeFor(req: IncomingMessage, res: ServerResponse): ExpressExchange {
+  const holder = res as ExpressResponse
+  let ex = holder[EXCHANGE]
+  if (ex === undefined) {
+    ex = new ExpressExchange(req, res)
+    holder[EXCHANGE] = ex
+  }
+  return ex
+}
+
+/** The Exchange of an Express request, or undefined when no `sturdy()` ran for it. */
+export function existingExchange(res: ServerResponse): ExpressExchange | undefined {
+  return (res as ExpressResponse)[EXCHANGE]
+}
+
+/**
+ * Maps an Express request onto the Exchange: values live on `res.locals`, the route
+ * template is `req.baseUrl + req.route.path` as it was when the route was dispatched.
+ */
+export class ExpressExchange extends NodeExchange {
+  #route: unknown
+  #base = ''
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    super(req, res)
+    this.#watchRoute(req as ExpressRequest)
+  }
+
+  override route(): string {
+    const path = (this.#route as { path?: unknown } | undefined)?.path
+    if (path === undefined) return UNMATCHED_ROUTE
+    const template = typeof path === 'string' ? path : String(path)
+    if (this.#base === '') return template
+    // `router.get('/')` under `app.use('/api', router)` is the route `/api`, as in Hono.
+    return template === '/' ? this.#base : this.#base + template
+  }
+
+  override get<T = unknown>(key: string): T | undefined {
+    return this.#locals()[key] as T | undefined
+  }
+  override set(key: string, value: unknown): void {
+    this.#locals()[key] = value
+  }
+  override values(): Record<string, unknown> {
+    return this.#locals()
+  }
+
+  #locals(): Record<string, unknown> {
+    const res = this.res as ExpressResponse
+    if (res.locals === undefined) res.locals = Object.create(null) as Record<string, unknown>
+    return res.locals
+  }
+
+  /**
+   * Express assigns `req.route` when it dispatches a route, while `req.baseUrl` is the
+   * mount path of that route's router. Both change again when an error leaves a
+   * sub-router (the base is restored to the parent's), so the template is taken at
+   * assignment time: `req.route` becomes an accessor that notes the base alongside.
+   */
+  #watchRoute(req: ExpressRequest): void {
+    const self = this
+    this.#route = req.route
+    this.#base = req.baseUrl ?? ''
+    Object.defineProperty(req, 'route', {
+      configurable: true,
+      enumerable: true,
+      get: () => self.#route,
+      set(route: unknown) {
+        self.#route = route
+        self.#base = req.baseUrl ?? ''
+      },
+    })
+  }
+}

@@ -1,0 +1,91 @@
+import { UNMATCHED_ROUTE } from '@sturdy/core'
+import { NodeExchange } from '@sturdy/node'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+const EXCHANGE: unique symbol = Symbol('@sturdy/fastify exchange') as never
+
+type Holder = FastifyRequest & { [EXCHANGE]?: FastifyExchange }
+
+/**
+ * The Exchange of a Fastify request, created on first use and shared by every
+ * registration of the plugin that the request passes through.
+ *
+ * @param request the Fastify request
+ * @param reply its reply
+ * @returns the request's Exchange
+ */
+export function exchangeFor(request: FastifyRequest, reply: FastifyReply): FastifyExchange {
+  const holder = request as Holder
+  let ex = holder[EXCHANGE]
+  if (ex === undefined) {
+    ex = new FastifyExchange(request, reply)
+    holder[EXCHANGE] = ex
+  }
+  return ex
+}
+
+/** The Exchange of a Fastify request, or undefined when the plugin did not run for it. */
+export function existingExchange(request: FastifyRequest): FastifyExchange | undefined {
+  return (request as Holder)[EXCHANGE]
+}
+
+/**
+ * Maps a Fastify request onto the Exchange: the route template is
+ * `request.routeOptions.url` (prefixes included; undefined for 404s), headers and
+ * short-circuit answers go through the reply so `onSend` hooks and Fastify's header
+ * handling still apply, and values live on `request.sturdy`.
+ */
+export class FastifyExchange extends NodeExchange {
+  readonly #request: FastifyRequest
+  readonly #reply: FastifyReply
+  readonly #values: Record<string, unknown>
+  #route: string | undefined
+
+  constructor(request: FastifyRequest, reply: FastifyReply) {
+    super(request.raw, reply.raw)
+    this.#request = request
+    this.#reply = reply
+    this.#values = {}
+    ;(request as { sturdy?: Record<string, unknown> }).sturdy = this.#values
+  }
+
+  override route(): string {
+    if (this.#route === undefined) {
+      const request = this.#request
+      // `routeOptions` builds a fresh object per read: read it once.
+      this.#route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE)
+    }
+    return this.#route
+  }
+
+  override setHeader(name: string, value: string): void {
+    if (!this.#reply.sent) this.#reply.header(name, value)
+  }
+  override get status(): number {
+    return this.#reply.statusCode
+  }
+
+  override get<T = unknown>(key: string): T | undefined {
+    return this.#values[key] as T | undefined
+  }
+  override set(key: string, value: unknown): void {
+    this.#values[key] = value
+  }
+  override values(): Record<string, unknown> {
+    return this.#values
+  }
+
+  protected override writeResponse(
+    status: number,
+    body: string | null,
+    headers: Record<string, string> | undefined,
+  ): void {
+    const reply = this.#reply
+    if (reply.sent) return
+    reply.code(status)
+    if (headers !== undefined) reply.headers(headers)
+    // A Buffer goes out as is: a string would get `; charset=utf-8` appended to the
+    // content type, and the answer must carry exactly the headers it was given.
+    reply.send(body === null ? undefined : Buffer.from(body))
+  }
+}

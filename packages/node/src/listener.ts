@@ -1,0 +1,159 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Middleware } from '@sturdy/core'
+import { chain, UNMATCHED_ROUTE } from '@sturdy/core'
+import { NodeExchange } from './node-exchange.ts'
+
+/** A node:http request listener, sync or async. */
+export type Listener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
+
+/** Options of `sturdy()` for node:http. */
+export interface SturdyNodeOptions {
+  /** Sturdy middleware, outermost first. @default [] */
+  middleware?: readonly Middleware<object>[]
+  /**
+   * Tells the route template of a request (`/users/:id`), read after the listener has
+   * answered; return `undefined` for "no route". Plain node:http has no router, so
+   * without it (and without `setRoute()` calls) every request reports
+   * `UNMATCHED_ROUTE`: never the raw path, which would blow up metric cardinality.
+   * @default undefined (use `setRoute()` or `UNMATCHED_ROUTE`)
+   */
+  route?: (req: IncomingMessage) => string | undefined
+  /**
+   * Answers an error the listener (or a Sturdy middleware) threw or rejected with.
+   * The error is already recorded on the Exchange. By default the client gets problem+json (a bare 500
+   * for unknown errors, the status of a Sturdy error), or the connection is cut when
+   * the response was already half sent.
+   * @default problem+json answer
+   */
+  onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void
+}
+
+const EXCHANGE: unique symbol = Symbol('@sturdy/node exchange') as never
+const ROUTE: unique symbol = Symbol('@sturdy/node route') as never
+
+type Tagged = IncomingMessage & { [EXCHANGE]?: NodeListenerExchange; [ROUTE]?: string }
+
+const NOT_FINALIZED = 'Sturdy middleware neither called next() nor responded'
+
+/**
+ * Wraps a node:http request listener in Sturdy middleware. The innermost `next()` runs
+ * the listener and resolves once the response has finished (or the client went away),
+ * so middleware read the final status after `await next()`.
+ *
+ * @param listener your `(req, res)` listener; it may be async
+ * @param options the middleware, and how to tell the route template
+ * @returns a named request listener for `http.createServer()`
+ * @example
+ * import { createServer } from 'node:http'
+ * import { setRoute, sturdy, valuesOf } from '@sturdy/node'
+ * import { deadline } from '@sturdy/timeout'
+ *
+ * const server = createServer(
+ *   sturdy(
+ *     async (req, res) => {
+ *       setRoute(req, '/work')
+ *       const { signal } = valuesOf<{ signal: AbortSignal }>(req)
+ *       const upstream = await fetch('http://127.0.0.1:9000/work', { signal })
+ *       res.end(await upstream.text())
+ *     },
+ *     { middleware: [deadline({ budgetMs: 2000 })] },
+ *   ),
+ * )
+ * server.listen(3000)
+ */
+export function sturdy(
+  listener: Listener,
+  options: SturdyNodeOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const run = chain(options.middleware ?? [])
+  const routeOf = options.route
+  const onError = options.onError
+  return function sturdyListener(req, res): void {
+    const ex = new NodeListenerExchange(req, res, routeOf)
+    ;(req as Tagged)[EXCHANGE] = ex
+    const failed = (error: unknown): void => {
+      ex.recordError(error)
+      if (onError === undefined) ex.fail(error)
+      else onError(error, req, res)
+    }
+    let continued = false
+    const last = (): Promise<void> => {
+      continued = true
+      try {
+        const result = listener(req, res)
+        if (result !== undefined && typeof result.then === 'function') {
+          result.then(undefined, failed)
+        }
+      } catch (error) {
+        failed(error)
+      }
+      return ex.settled()
+    }
+    run(ex, last).then(() => {
+      if (!continued && !ex.responded) failed(new Error(NOT_FINALIZED))
+    }, failed)
+  }
+}
+
+/**
+ * The per-request values Sturdy middleware shared (`ex.set`), for a request inside a
+ * `sturdy()` listener: `valuesOf(req).signal`, `valuesOf(req).log`. Outside one, an
+ * empty record.
+ *
+ * @param req the request the listener got
+ * @returns the values record; type it with the values your middleware provide
+ * @example
+ * const { signal, log } = valuesOf<{ signal: AbortSignal; log: Logger }>(req)
+ */
+export function valuesOf<V extends object = Record<string, unknown>>(
+  req: IncomingMessage,
+): Partial<V> {
+  const ex = (req as Tagged)[EXCHANGE]
+  return (ex === undefined ? {} : ex.values()) as Partial<V>
+}
+
+/**
+ * Tells Sturdy the route template of this request (`/users/:id`), for a hand-written
+ * router. It wins over the `route` option.
+ *
+ * @param req the request the listener got
+ * @param template the matched route template, never the raw path
+ * @example
+ * if (match) setRoute(req, '/users/:id')
+ */
+export function setRoute(req: IncomingMessage, template: string): void {
+  ;(req as Tagged)[ROUTE] = template
+}
+
+/**
+ * The Exchange of a request inside a `sturdy()` listener, or undefined outside one.
+ *
+ * @param req the request the listener got
+ * @returns its Exchange
+ */
+export function exchangeOf(req: IncomingMessage): NodeExchange | undefined {
+  return (req as Tagged)[EXCHANGE]
+}
+
+class NodeListenerExchange extends NodeExchange {
+  readonly #routeOf: ((req: IncomingMessage) => string | undefined) | undefined
+  #route: string | undefined
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeOf: ((req: IncomingMessage) => string | undefined) | undefined,
+  ) {
+    super(req, res)
+    this.#routeOf = routeOf
+  }
+
+  override route(): string {
+    if (this.#route !== undefined) return this.#route
+    const req = this.req as Tagged
+    const route = req[ROUTE] ?? this.#routeOf?.(req) ?? UNMATCHED_ROUTE
+    // Cache only once the response is done: before that the listener may still route.
+    if (this.isSettled) this.#route = route
+    return route
+  }
+}

@@ -1,0 +1,229 @@
+import { AsyncResource } from 'node:async_hooks'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Exchange } from '@sturdy/core'
+import {
+  ClientClosedError,
+  PROBLEM_CONTENT_TYPE,
+  problemFromError,
+  renderProblem,
+  UNMATCHED_ROUTE,
+} from '@sturdy/core'
+
+/**
+ * The Exchange of one node:http request/response pair. `@sturdy/node` uses it as is;
+ * `@sturdy/express` and `@sturdy/fastify` extend it and override what their framework
+ * does differently (route template, where per-request values live, how to answer).
+ *
+ * It listens to the response once, at construction: `finish` or `close` settles the
+ * exchange (see `settled()`), and `close` before the response finished is a client
+ * disconnect, which aborts the request signal with a `ClientClosedError`. The signal
+ * itself is created only when something reads it.
+ *
+ * @example
+ * // an adapter for another node:http framework
+ * class MyExchange extends NodeExchange {
+ *   override route(): string {
+ *     return this.req.url === '/health' ? '/health' : UNMATCHED_ROUTE
+ *   }
+ * }
+ * const ex = new MyExchange(req, res)
+ * await chain(middleware)(ex, () => { handle(req, res); return ex.settled() })
+ */
+export class NodeExchange implements Exchange {
+  /** The request. */
+  protected readonly req: IncomingMessage
+  /** The response. */
+  protected readonly res: ServerResponse
+  /** The request's absolute deadline, set by a deadline middleware. */
+  deadline: number | undefined
+  #values: Record<string, unknown> | undefined
+  #error: unknown
+  #controller: AbortController | undefined
+  #reason: unknown
+  #aborted = false
+  #responded = false
+  #done = false
+  #settled: Promise<void> | undefined
+  #resolve: (() => void) | undefined
+  #context: AsyncResource | undefined
+
+  /**
+   * @param req the incoming request
+   * @param res its response
+   */
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.req = req
+    this.res = res
+    // One listener per event for the whole life of the response; they go with it.
+    res.once('finish', () => this.#settle())
+    res.once('close', () => {
+      if (!res.writableFinished) this.abort(new ClientClosedError())
+      this.#settle()
+    })
+  }
+
+  get method(): string {
+    return this.req.method ?? 'GET'
+  }
+  get path(): string {
+    // Routers rewrite `req.url` while they descend (Express strips mount prefixes);
+    // `originalUrl` is what the client asked for.
+    const url = (this.req as { originalUrl?: string }).originalUrl ?? this.req.url ?? '/'
+    const q = url.indexOf('?')
+    return q === -1 ? url : url.slice(0, q)
+  }
+  get scheme(): string {
+    return (this.req.socket as { encrypted?: boolean } | null)?.encrypted === true
+      ? 'https'
+      : 'http'
+  }
+  get host(): string | undefined {
+    return this.req.headers.host
+  }
+  header(name: string): string | undefined {
+    const value = this.req.headers[name.toLowerCase()]
+    return Array.isArray(value) ? value.join(', ') : value
+  }
+  /** Sets a response header; ignored once the headers have been sent. */
+  setHeader(name: string, value: string): void {
+    if (!this.res.headersSent) this.res.setHeader(name, value)
+  }
+
+  /** The route template; plain node:http knows none, so `UNMATCHED_ROUTE` unless overridden. */
+  route(): string {
+    return UNMATCHED_ROUTE
+  }
+
+  get status(): number {
+    return this.res.statusCode
+  }
+  get error(): unknown {
+    return this.#error
+  }
+  get responseSize(): number | undefined {
+    const length = this.res.getHeader('content-length')
+    if (length === undefined) return undefined
+    const n = Number(length)
+    return Number.isFinite(n) ? n : undefined
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller !== undefined) return this.#controller.signal
+    const controller = new AbortController()
+    this.#controller = controller
+    if (this.#aborted) controller.abort(this.#reason)
+    return controller.signal
+  }
+  get aborted(): boolean {
+    return this.#aborted
+  }
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+
+  get<T = unknown>(key: string): T | undefined {
+    return this.#values?.[key] as T | undefined
+  }
+  set(key: string, value: unknown): void {
+    if (this.#values === undefined) this.#values = {}
+    this.#values[key] = value
+  }
+  /** The values shared with `set()`, as one record (empty until the first `set`). */
+  values(): Record<string, unknown> {
+    if (this.#values === undefined) this.#values = {}
+    return this.#values
+  }
+
+  respond(status: number, body?: string | null, headers?: Record<string, string>): void {
+    if (this.#responded) return
+    this.#responded = true
+    // A handler that answered first wins; a second answer cannot be sent.
+    if (this.res.headersSent) return
+    this.writeResponse(status, body ?? null, headers)
+  }
+  get responded(): boolean {
+    return this.#responded
+  }
+
+  /**
+   * Records an error a handler (or a late middleware) threw. The first one is kept:
+   * later ones are usually consequences of it (an aborted fetch after a 504).
+   */
+  recordError(error: unknown): void {
+    if (this.#error === undefined) this.#error = error
+  }
+
+  /**
+   * Resolves once the response has finished, or the connection closed first. It is
+   * what the innermost `next()` of an adapter waits for, so that `status` and
+   * `route()` are final when the middleware resume.
+   */
+  settled(): Promise<void> {
+    if (this.#settled === undefined) {
+      this.#settled = this.#done
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.#resolve = resolve
+          })
+    }
+    return this.#settled
+  }
+  /** True once the response has finished or the connection closed. */
+  get isSettled(): boolean {
+    return this.#done
+  }
+
+  /**
+   * Handles an error nobody else can answer: records it, then answers with
+   * problem+json when nothing was sent yet, or cuts the connection when a response is
+   * half written (the client must not take a truncated body for a whole one).
+   */
+  fail(error: unknown): void {
+    this.recordError(error)
+    if (!this.res.headersSent) {
+      const problem = problemFromError(error)
+      this.writeResponse(problem.status, renderProblem(problem), {
+        'content-type': PROBLEM_CONTENT_TYPE,
+      })
+    } else if (!this.res.writableEnded) {
+      this.res.destroy()
+    }
+  }
+
+  /**
+   * Remembers the current async context (AsyncLocalStorage stores such as the active
+   * OpenTelemetry context), for `runInContext`. Adapters call it where the onion hands
+   * over to the framework, when the framework may lose the context before the handler
+   * runs (body parsing driven by stream events).
+   */
+  captureContext(): void {
+    this.#context = new AsyncResource('SturdyExchange')
+  }
+  /** Runs `fn` in the context captured by `captureContext()`, or directly when none was. */
+  runInContext(fn: () => void): void {
+    if (this.#context === undefined) fn()
+    else this.#context.runInAsyncScope(fn)
+  }
+
+  /** Writes a whole response. Adapters override it to answer through their framework. */
+  protected writeResponse(
+    status: number,
+    body: string | null,
+    headers: Record<string, string> | undefined,
+  ): void {
+    const res = this.res
+    res.statusCode = status
+    if (headers !== undefined)
+      for (const name in headers) res.setHeader(name, headers[name] as string)
+    res.end(body ?? undefined)
+  }
+
+  #settle(): void {
+    if (this.#done) return
+    this.#done = true
+    this.#resolve?.()
+  }
+}

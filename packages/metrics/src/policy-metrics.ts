@@ -128,6 +128,23 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
 
   const name = (raw: string): string => guardName(raw) || OVERFLOW_VALUE
 
+  // Per-call events (every breaker call, every retry attempt) go to cached labelled
+  // children; names are bounded by the guard and outcomes are fixed, so the cache is too.
+  const callChild = cached((label: string, outcome: string) =>
+    breakerCalls.labels({ name: label, outcome }),
+  )
+  const attemptChild = cached((label: string, outcome: string) => {
+    const labels = { name: label, outcome }
+    const count = attempts.labels(labels)
+    const latency = attemptDuration.labels(labels)
+    return {
+      record(seconds: number): void {
+        count.inc()
+        latency.observe(seconds)
+      },
+    }
+  })
+
   const observeBreaker = (
     policy: { readonly name: string; readonly events: Events<BreakerEventMap> },
     seen: Set<string>,
@@ -160,15 +177,9 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
         transitions.inc({ name: name(e.name), from: e.from, to: e.to })
         setState(e.name, e.to)
       }),
-      policy.events.on('success', (e) =>
-        breakerCalls.inc({ name: name(e.name), outcome: 'success' }),
-      ),
-      policy.events.on('failure', (e) =>
-        breakerCalls.inc({ name: name(e.name), outcome: 'failure' }),
-      ),
-      policy.events.on('rejected', (e) =>
-        breakerCalls.inc({ name: name(e.name), outcome: 'rejected' }),
-      ),
+      policy.events.on('success', (e) => callChild(name(e.name), 'success').inc()),
+      policy.events.on('failure', (e) => callChild(name(e.name), 'failure').inc()),
+      policy.events.on('rejected', (e) => callChild(name(e.name), 'rejected').inc()),
     ]
   }
 
@@ -181,9 +192,7 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
     budgetExhausted.inc({ name: own }, 0)
     return [
       policy.events.on('attemptEnd', (e) => {
-        const labels = { name: name(e.name), outcome: e.outcome }
-        attempts.inc(labels)
-        attemptDuration.observe(labels, e.durationMs / 1000)
+        attemptChild(name(e.name), e.outcome).record(e.durationMs / 1000)
       }),
       policy.events.on('giveUp', (e) => giveUps.inc({ name: name(e.name), reason: e.reason })),
       policy.events.on('budgetExhausted', (e) => budgetExhausted.inc({ name: name(e.name) })),
@@ -229,6 +238,26 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
 }
 
 const STATES: ReadonlySet<string> = new Set(Object.keys(BREAKER_STATE_VALUES))
+
+/** Memoizes `make` per (name, outcome) pair, without building a key string. */
+function cached<T>(
+  make: (name: string, outcome: string) => T,
+): (name: string, outcome: string) => T {
+  const byName = new Map<string, Map<string, T>>()
+  return (name, outcome) => {
+    let byOutcome = byName.get(name)
+    if (byOutcome === undefined) {
+      byOutcome = new Map()
+      byName.set(name, byOutcome)
+    }
+    let child = byOutcome.get(outcome)
+    if (child === undefined) {
+      child = make(name, outcome)
+      byOutcome.set(outcome, child)
+    }
+    return child
+  }
+}
 
 function hasState<P extends object>(policy: P): policy is P & { readonly state: CircuitState } {
   const state = (policy as { state?: unknown }).state

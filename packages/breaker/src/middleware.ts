@@ -43,7 +43,10 @@ export interface BreakerMiddlewareOptions {
   maxRoutes?: number
 }
 
-/** The middleware, observable like any breaker (its keys are the events' names). */
+/**
+ * The middleware, observable like any breaker: events are named by route key. Its own
+ * `name` is the function name, `breakerMiddleware`; the set's name is `breakers.name`.
+ */
 export type BreakerMiddleware = Middleware & {
   readonly kind: 'breaker'
   readonly name: string
@@ -116,7 +119,7 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
       })
       return
     }
-    const start = done === undefined && keyOf === undefined ? breakers.clock.now() : 0
+    const start = keyOf === undefined ? breakers.clock.now() : 0
     try {
       await next()
     } catch (error) {
@@ -129,21 +132,23 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
       return
     }
     const route = ex.route()
-    const learnable = route !== UNMATCHED_ROUTE && guarded(route, method)
-    if (learnable) templates.learn(method, route)
-    if (done !== undefined) {
-      done(outcomeOf(ex))
-    } else if (learnable) {
-      // First request of a route ran unguarded; record it if the breaker admits it now.
-      breakers.get(`${method} ${route}`).tryAllow()?.(outcomeOf(ex), breakers.clock.now() - start)
+    const actual =
+      route !== UNMATCHED_ROUTE && guarded(route, method) ? `${method} ${route}` : undefined
+    if (actual !== undefined && actual === key) {
+      done?.(outcomeOf(ex))
+      return
     }
+    // No prediction (first request of a route) or a wrong one (a more specific template
+    // appeared): free the predicted slot, and record the request on its own route's
+    // breaker if that breaker admits it now.
+    done?.('excluded')
+    if (actual === undefined) return
+    templates.learn(method, route)
+    breakers.get(actual).tryAllow()?.(outcomeOf(ex), breakers.clock.now() - start)
   }
-  return Object.assign(middleware, {
-    kind: 'breaker' as const,
-    name: breakers.name,
-    events: breakers.events,
-    breakers,
-  })
+  // `name` stays the function's own ('breakerMiddleware') so stack traces keep it; the
+  // set's name is `breakers.name`, and every event names its key.
+  return Object.assign(middleware, { kind: 'breaker' as const, events: breakers.events, breakers })
 }
 
 function isKeyed(value: KeyedBreaker | KeyedBreakerOptions | undefined): value is KeyedBreaker {
@@ -151,12 +156,13 @@ function isKeyed(value: KeyedBreaker | KeyedBreakerOptions | undefined): value i
 }
 
 function defaultOutcome(ex: Exchange, isFailureStatus: (status: number) => boolean): Outcome {
-  if (ex.aborted) {
-    const kind = abortKind(ex.signal.reason)
-    if (kind === 'client-disconnect' || kind === 'shutdown') return 'excluded'
-  }
-  if (isFailureStatus(ex.status)) return 'failure'
   const error = ex.error
-  if (error === undefined) return 'success'
-  return isSturdyError(error) && error.status < 500 ? 'success' : 'failure'
+  const failed =
+    isFailureStatus(ex.status) ||
+    (error !== undefined && !(isSturdyError(error) && error.status < 500))
+  if (!failed) return 'success'
+  // Only a failure pays for the request signal (it is created lazily): a client that went
+  // away, or a server shutting down, says nothing about the route's health.
+  const kind = ex.signal.aborted ? abortKind(ex.signal.reason) : undefined
+  return kind === 'client-disconnect' || kind === 'shutdown' ? 'excluded' : 'failure'
 }

@@ -1,0 +1,222 @@
+import type { BreakerEventMap } from '@sturdy/core'
+import { ValidationError } from '@sturdy/core'
+import { manualClock } from '@sturdy/core/testing'
+import { sturdy } from '@sturdy/hono'
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import type { BreakerMiddlewareOptions } from './index.ts'
+import { breakerMiddleware, keyedBreaker } from './index.ts'
+
+function setup(options: BreakerMiddlewareOptions = {}) {
+  const clock = manualClock()
+  const mw = breakerMiddleware({
+    breakers: keyedBreaker({ clock, breaker: { openMs: 10_000 } }),
+    ...options,
+  })
+  const ran: string[] = []
+  const app = new Hono()
+  app.use(sturdy(mw))
+  return { app, clock, mw, ran }
+}
+
+describe('breakerMiddleware on Hono', () => {
+  it('learns the route template, opens after 6 failing requests and answers 503 problem+json with Retry-After at once', async () => {
+    const { app, clock, mw, ran } = setup()
+    let healthy = false
+    app.get('/users/:id', (c) => {
+      ran.push(c.req.param('id'))
+      return healthy ? c.json({ ok: true }) : c.json({ title: 'down' }, 500)
+    })
+    app.get('/other', (c) => c.text('fine'))
+    const changes: BreakerEventMap['stateChange'][] = []
+    mw.events.on('stateChange', (e) => changes.push(e))
+
+    for (let i = 1; i <= 6; i++) expect((await app.request(`/users/${i}`)).status).toBe(500)
+    expect(changes).toEqual([
+      { name: 'GET /users/:id', from: 'closed', to: 'open', reason: 'consecutive-failures' },
+    ])
+
+    clock.advance(2500)
+    const res = await app.request('/users/99')
+    expect(res.status).toBe(503)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.headers.get('retry-after')).toBe('8')
+    expect(await res.json()).toEqual({
+      title: 'Service Unavailable',
+      status: 503,
+      code: 'BROKEN_CIRCUIT',
+      detail: 'Circuit "GET /users/:id" is open',
+      retryAfterMs: 7500,
+    })
+    expect(ran).toEqual(['1', '2', '3', '4', '5', '6']) // the handler did not run
+    expect((await app.request('/other')).status).toBe(200) // other routes are unaffected
+
+    clock.advance(7500)
+    healthy = true
+    expect((await app.request('/users/7')).status).toBe(200) // the half-open trial
+    expect(mw.breakers.get('GET /users/:id').state).toBe('closed')
+    expect(clock.pending()).toBe(0)
+  })
+
+  it('rejects a second request while the half-open trial is in flight, with Retry-After 1', async () => {
+    const { app, clock } = setup()
+    let release = (): void => {}
+    let slow = false
+    app.get('/jobs/:id', async (c) => {
+      if (slow) await new Promise<void>((r) => (release = r))
+      return c.text('x', slow ? 200 : 503)
+    })
+    for (let i = 0; i < 6; i++) await app.request('/jobs/1')
+    clock.advance(10_000)
+    slow = true
+    const trial = app.request('/jobs/1')
+    await new Promise((r) => setImmediate(r))
+    const second = await app.request('/jobs/2')
+    expect(second.status).toBe(503)
+    expect(second.headers.get('retry-after')).toBe('1')
+    expect((await second.json()).detail).toBe(
+      'Circuit "GET /jobs/:id" is half-open and all trial calls are taken',
+    )
+    release()
+    expect((await trial).status).toBe(200)
+    slow = false
+    expect((await app.request('/jobs/3')).status).toBe(503) // closed again: runs, and fails
+  })
+
+  it('counts thrown errors and 5xx as failures, 4xx and exposed 4xx errors as successes', async () => {
+    const { app, mw } = setup()
+    app.onError((err, c) =>
+      c.json({ error: err.message }, err instanceof ValidationError ? 400 : 500),
+    )
+    app.get('/t/:kind', (c) => {
+      const kind = c.req.param('kind')
+      if (kind === 'throw') throw new Error('bug')
+      if (kind === 'invalid') throw new ValidationError('bad')
+      return c.text(kind, kind === '404' ? 404 : 502)
+    })
+    await app.request('/t/404') // learns the template (recorded after the fact)
+    await app.request('/t/invalid')
+    await app.request('/t/throw')
+    await app.request('/t/502')
+    expect(mw.breakers.peek('GET /t/:kind')?.counts).toMatchObject({
+      requests: 4,
+      totalSuccesses: 2,
+      totalFailures: 2,
+    })
+  })
+
+  it('makes the failing statuses configurable (429 counts, 5xx does not)', async () => {
+    const { app, mw } = setup({ isFailureStatus: (s) => s === 429 })
+    app.get('/q/:s', (c) => c.text('x', Number(c.req.param('s')) as 200))
+    await app.request('/q/429')
+    await app.request('/q/500')
+    await app.request('/q/429')
+    expect(mw.breakers.peek('GET /q/:s')?.counts).toMatchObject({
+      totalFailures: 2,
+      totalSuccesses: 1,
+    })
+  })
+
+  it('guards only the routes the filter selects, and never creates breakers for unmatched paths', async () => {
+    const { app, mw } = setup({ routes: (route) => route.startsWith('/api/') })
+    app.get('/health', (c) => c.text('x', 500))
+    app.get('/api/items', (c) => c.text('x', 500))
+    for (let i = 0; i < 10; i++) {
+      await app.request('/health')
+      await app.request(`/nope/${i}`)
+    }
+    expect([...mw.breakers.keys()]).toEqual([])
+    for (let i = 0; i < 6; i++) await app.request('/api/items')
+    expect((await app.request('/api/items')).status).toBe(503)
+    expect((await app.request('/health')).status).toBe(500)
+    expect([...mw.breakers.keys()]).toEqual(['GET /api/items'])
+  })
+
+  it('prefers the most specific learned template: /users/me and /users/:id are separate breakers', async () => {
+    const { app, mw } = setup()
+    app.get('/users/me', (c) => c.text('me', 500))
+    app.get('/users/:id', (c) => c.text('id'))
+    await app.request('/users/1')
+    for (let i = 0; i < 6; i++) await app.request('/users/me')
+    expect((await app.request('/users/me')).status).toBe(503)
+    expect((await app.request('/users/2')).status).toBe(200)
+    expect(mw.breakers.peek('GET /users/me')?.state).toBe('open')
+    expect(mw.breakers.peek('GET /users/:id')?.counts.totalSuccesses).toBe(2)
+  })
+
+  it('understands wildcard, optional and regex params, and methods apart', async () => {
+    const { app, mw } = setup()
+    app.get('/files/*', (c) => c.text('x', 500))
+    app.get('/posts/:id{[0-9]+}', (c) => c.text('x', 500))
+    app.get('/posts/:slug', (c) => c.text('slug'))
+    app.post('/files/*', (c) => c.text('ok', 201))
+    for (let i = 0; i < 6; i++) await app.request(`/files/a/b/${i}.txt`)
+    expect((await app.request('/files/z')).status).toBe(503)
+    expect((await app.request('/files/z', { method: 'POST' })).status).toBe(201)
+    for (let i = 0; i < 6; i++) await app.request(`/posts/${i}`)
+    expect((await app.request('/posts/42')).status).toBe(503)
+    expect((await app.request('/posts/hello')).status).toBe(200)
+    expect([...mw.breakers.keys()].sort()).toEqual([
+      'GET /files/*',
+      'GET /posts/:id{[0-9]+}',
+      'GET /posts/:slug',
+      'POST /files/*',
+    ])
+  })
+
+  it('with a key function, guards from the first request and leaves undefined keys alone', async () => {
+    const { app, ran } = setup({ key: (ex) => ex.header('x-tenant') })
+    app.get('/work', (c) => {
+      ran.push(c.req.header('x-tenant') ?? '-')
+      return c.text('x', 500)
+    })
+    const as = (tenant?: string) =>
+      app.request('/work', tenant ? { headers: { 'x-tenant': tenant } } : {})
+    for (let i = 0; i < 6; i++) await as('acme')
+    expect((await as('acme')).status).toBe(503)
+    expect((await as('globex')).status).toBe(500)
+    for (let i = 0; i < 8; i++) expect((await as()).status).toBe(500)
+    expect(ran.filter((t) => t === 'acme')).toHaveLength(6)
+  })
+
+  it('excludes requests whose client went away', async () => {
+    const { app, mw } = setup({ key: () => 'k' })
+    const client = new AbortController()
+    app.get('/x', (c) => {
+      client.abort()
+      return c.text('x', 500)
+    })
+    await app.request('/x', { signal: client.signal })
+    expect(mw.breakers.peek('k')?.counts).toMatchObject({
+      requests: 1,
+      totalExclusions: 1,
+      totalFailures: 0,
+    })
+  })
+
+  it('is observable like a breaker and shares a keyed set passed in', async () => {
+    const clock = manualClock()
+    const shared = keyedBreaker({ name: 'edge', clock })
+    const mw = breakerMiddleware({ breakers: shared, key: () => 'all' })
+    expect(mw.kind).toBe('breaker')
+    expect(mw.name).toBe('breakerMiddleware') // a named function, for stack traces
+    expect(mw.events).toBe(shared.events)
+    expect(mw.breakers).toBe(shared)
+    expect(mw.breakers.name).toBe('edge')
+    const app = new Hono().use(sturdy(mw))
+    app.get('/', (c) => c.text('ok'))
+    shared.get('all').isolate()
+    const res = await app.request('/')
+    expect(res.status).toBe(503)
+    expect((await res.json()).detail).toBe('Circuit "all" is isolated')
+  })
+
+  it('builds its own keyed set from options', async () => {
+    const mw = breakerMiddleware({ breakers: { maxKeys: 5 }, key: () => 'k' })
+    expect(mw.breakers.name).toBe('http-server')
+    const app = new Hono().use(sturdy(mw))
+    app.get('/', (c) => c.text('ok'))
+    expect((await app.request('/')).status).toBe(200)
+    expect(mw.breakers.size).toBe(1)
+  })
+})

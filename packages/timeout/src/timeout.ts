@@ -8,6 +8,8 @@ import type {
   TimeoutEventMap,
 } from '@sturdy/core'
 import { createEmitter, TimeoutError } from '@sturdy/core'
+import type { AbortSubscriber } from './abort-fanout.ts'
+import { AbortFanout } from './abort-fanout.ts'
 import { SETTLED } from './settled.ts'
 import type { TimerWheel, WheelTimer } from './timer-wheel.ts'
 import { timerWheel } from './timer-wheel.ts'
@@ -92,7 +94,8 @@ export function timeout(ms: TimeoutBudget, options: TimeoutOptions = {}): Timeou
   const abortOnReturn = options.abortOnReturn ?? true
   const name = options.name ?? 'timeout'
   const events = createEmitter<TimeoutEventMap>()
-  const settings: Settings = { wheel, aggressive, abortOnReturn, name, events }
+  const callers = new AbortFanout<AbortSubscriber>()
+  const settings: Settings = { wheel, aggressive, abortOnReturn, name, events, callers }
 
   return {
     kind: 'timeout',
@@ -119,6 +122,8 @@ interface Settings {
   readonly abortOnReturn: boolean
   readonly name: string
   readonly events: Emitter<TimeoutEventMap>
+  /** One listener per caller signal, however many calls share it. */
+  readonly callers: AbortFanout<AbortSubscriber>
 }
 
 function checkBudget(ms: number): number {
@@ -128,15 +133,20 @@ function checkBudget(ms: number): number {
   return ms
 }
 
+const NOT_ABORTED: unique symbol = Symbol('not aborted')
+
 /**
  * One execution. A class rather than closures: the state every call needs lives in one
- * object, and the abort listener is a single bound method.
+ * object. Its signal is created only when the function reads `ctx.signal`: a call that
+ * never looks at it costs no AbortController and no abort (each abort costs tens of µs
+ * on Node 20).
  */
-class Call<T> {
+class Call<T> implements AbortSubscriber {
   readonly #s: Settings
   readonly #budget: number
   readonly #caller: AbortSignal | undefined
-  readonly #controller = new AbortController()
+  #controller: AbortController | undefined
+  #reason: unknown = NOT_ABORTED
   #timer: WheelTimer | undefined
   #timedOut: TimeoutError | undefined
   #settled = false
@@ -159,14 +169,14 @@ class Call<T> {
       this.#onDeadline()
       return promise
     }
-    this.#caller?.addEventListener('abort', this.#onCallerAbort)
+    if (this.#caller !== undefined) this.#s.callers.add(this.#caller, this)
     if (this.#budget !== Number.POSITIVE_INFINITY) {
       const wheel = this.#s.wheel
       this.#timer = wheel.schedule(wheel.clock.now() + this.#budget, this.#onDeadline)
     }
     let pending: PromiseLike<T> | T
     try {
-      pending = fn({ signal: this.#controller.signal, attempt })
+      pending = fn(new CallContext(this, attempt))
     } catch (error) {
       this.#failed(error)
       return promise
@@ -175,6 +185,23 @@ class Call<T> {
     // aggressive timeout never surfaces as an unhandled rejection.
     Promise.resolve(pending).then(this.#succeeded, this.#failed)
     return promise
+  }
+
+  /** The call's signal, created on first use (already aborted if the call was). */
+  signal(): AbortSignal {
+    let controller = this.#controller
+    if (controller === undefined) {
+      controller = new AbortController()
+      this.#controller = controller
+      if (this.#reason !== NOT_ABORTED) controller.abort(this.#reason)
+    }
+    return controller.signal
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#reason !== NOT_ABORTED) return
+    this.#reason = reason
+    this.#controller?.abort(reason)
   }
 
   readonly #onDeadline = (): void => {
@@ -186,13 +213,17 @@ class Call<T> {
       s.events.emit('timeout', { name: s.name, timeoutMs: this.#budget, scope: 'policy' })
     }
     // Abort first, so the signal carries the timeout (not abort-on-return's reason).
-    this.#controller.abort(error)
+    this.#abort(error)
     if (this.#budget <= 0 || s.aggressive) this.#settle(false, error)
   }
 
-  readonly #onCallerAbort = (): void => {
-    const reason = (this.#caller as AbortSignal).reason
-    this.#controller.abort(reason)
+  /** The caller's signal aborted (called through the fan-out). */
+  onAbort(reason: unknown): void {
+    // The caller's reason is the cause now; a deadline passing while a cooperative
+    // function winds down must not relabel it as a timeout.
+    this.#timer?.cancel()
+    this.#timer = undefined
+    this.#abort(reason)
     if (this.#s.aggressive) this.#settle(false, reason)
   }
 
@@ -216,9 +247,24 @@ class Call<T> {
     this.#settled = true
     this.#timer?.cancel()
     this.#timer = undefined
-    this.#caller?.removeEventListener('abort', this.#onCallerAbort)
+    if (this.#caller !== undefined) this.#s.callers.remove(this.#caller, this)
     if (ok) this.#resolve(outcome as T)
     else this.#reject(outcome)
-    if (this.#s.abortOnReturn) this.#controller.abort(SETTLED)
+    if (this.#s.abortOnReturn && this.#controller !== undefined) this.#abort(SETTLED)
+  }
+}
+
+/** What the function receives; `signal` is materialized on first read. */
+class CallContext implements PolicyContext {
+  readonly #call: { signal(): AbortSignal }
+  readonly attempt: number
+
+  constructor(call: { signal(): AbortSignal }, attempt: number) {
+    this.#call = call
+    this.attempt = attempt
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal()
   }
 }

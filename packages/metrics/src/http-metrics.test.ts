@@ -314,3 +314,29 @@ describe('httpMetrics', () => {
     expect(m.types.has('nodejs_heap_size_total_bytes')).toBe(true)
   })
 })
+
+describe('httpMetrics robustness', () => {
+  it('never lets recording break the request', async () => {
+    const registry = new Registry()
+    const app = new Hono()
+    app.use(
+      sturdy(
+        httpMetrics({
+          registry,
+          traceContext: () => {
+            throw new Error('tracing bug')
+          },
+        }),
+      ),
+    )
+    app.get('/ok', (c) => c.text('ok'))
+    const res = await app.request('/ok')
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('ok')
+    const m = await scrape(registry)
+    expect(m.value(ACTIVE, { method: 'GET' })).toBe(0)
+    expect(m.value(`${DURATION}_count`, { method: 'GET', route: '/ok', status_code: '200' })).toBe(
+      1,
+    )
+  })
+})

@@ -182,7 +182,7 @@ export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetricsMiddle
     seconds: number,
   ): void => {
     const leaf = leafFor(method, routes, ex.route(), statusLabel(status), ex)
-    const trace: TraceContext | undefined = exemplars ? traceOf(ex) : undefined
+    const trace: TraceContext | undefined = exemplars ? traceSafely(traceOf, ex) : undefined
     if (trace !== undefined && (trace.traceFlags & 1) === 1) {
       duration.observe({
         labels: leaf.labels,
@@ -211,7 +211,12 @@ export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetricsMiddle
       const seconds = (clock.now() - start) / 1000
       // A throw that escaped the adapter has no error response yet: it will be a 500.
       const status = failed && ex.status < 500 ? 500 : ex.status
-      record(method, entry.routes, ex, status, seconds)
+      try {
+        record(method, entry.routes, ex, status, seconds)
+      } catch {
+        // Recording must never replace the request's own outcome (e.g. a trace source
+        // that throws, or an exemplar prom-client rejects as too long).
+      }
     }
   }
   return Object.assign(httpMetricsMiddleware, { registry })
@@ -228,6 +233,15 @@ function step(node: Trie, key: string): Trie {
 
 function makeLeaf(histogram: Histogram, labels: Record<string, string>): Leaf {
   return { labels, observe: histogram.labels(labels).observe }
+}
+
+function traceSafely(source: TraceContextSource, ex: Exchange): TraceContext | undefined {
+  try {
+    return source(ex)
+  } catch {
+    // A broken trace source costs the exemplar, not the observation.
+    return undefined
+  }
 }
 
 function readSafely(read: (ex: Exchange) => string | undefined, ex: Exchange): string | undefined {

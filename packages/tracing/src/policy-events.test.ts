@@ -1,13 +1,16 @@
 /**
  * Span events from the real `@sturdy/retry` and `@sturdy/breaker` policies, run by a
  * handler behind the `tracing()` middleware: one flaky call that a retry saves, and a
- * dependency that keeps failing until the breaker trips.
+ * dependency that keeps failing until the breaker trips. Then a request deadline from the
+ * real `@sturdy/timeout` middleware.
  */
+import { SpanStatusCode } from '@opentelemetry/api'
 import { circuitBreaker } from '@sturdy/breaker'
 import { compose } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
 import { sturdy } from '@sturdy/hono'
 import { retry } from '@sturdy/retry'
+import { deadline } from '@sturdy/timeout'
 import { Hono } from 'hono'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { traceEvents, tracing } from './index.ts'
@@ -110,5 +113,32 @@ describe('span events from the real policies', () => {
       ],
     ])
     expect(breaker.state).toBe('open')
+  })
+})
+
+describe('a deadline from the real @sturdy/timeout', () => {
+  it('becomes sturdy.deadline.exceeded on the request span, read from the exchange', async () => {
+    const clock = manualClock()
+    const app = new Hono().use(sturdy(tracing({ clock }), deadline({ budgetMs: 100, clock })))
+    app.get('/fast/:id', (c) => c.text('in time'))
+    app.get('/slow/:id', async (c) => {
+      // Cooperative work: it stops when the request signal aborts.
+      await new Promise((resolve) =>
+        c.var.signal.addEventListener('abort', resolve, { once: true }),
+      )
+      return c.text('too late')
+    })
+    expect((await app.request('/fast/1')).status).toBe(200)
+    const pending = app.request('/slow/1')
+    await clock.advanceAsync(1000)
+    expect((await pending).status).toBe(504)
+    const [fast, span] = otel.spans()
+    expect(fast?.name).toBe('GET /fast/:id')
+    expect(fast?.events).toEqual([])
+    expect(span?.name).toBe('GET /slow/:id')
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR)
+    expect(span?.attributes['error.type']).toBe('504')
+    expect(span?.events.map((e) => e.name)).toEqual(['sturdy.deadline.exceeded'])
+    expect(clock.pending()).toBe(0)
   })
 })

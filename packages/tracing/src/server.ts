@@ -14,8 +14,15 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api'
-import type { Exchange, Middleware, Next, TraceContext } from '@sturdy/core'
-import { abortKind, normalizeMethod, OTHER_METHOD, UNMATCHED_ROUTE, VALUES } from '@sturdy/core'
+import type { Clock, Exchange, Middleware, Next, TraceContext } from '@sturdy/core'
+import {
+  abortKind,
+  normalizeMethod,
+  OTHER_METHOD,
+  systemClock,
+  UNMATCHED_ROUTE,
+  VALUES,
+} from '@sturdy/core'
 import { errorMessage, errorType, toException } from './error-type.ts'
 import type { HttpRpcMetadata } from './rpc-metadata.ts'
 import { httpRpcMetadata, RPC_METADATA_KEY } from './rpc-metadata.ts'
@@ -61,6 +68,7 @@ const MODES: ReadonlySet<TracingMode> = new Set(['auto', 'always-new', 'enrich-o
  * @param options.tracerProvider where spans come from; @default the global API provider
  * @param options.propagator reads the caller's context from headers; @default the global propagator
  * @param options.skip requests to leave untraced; @default undefined (trace all)
+ * @param options.clock the clock `deadline()` uses, to tell an expired deadline; @default systemClock
  * @returns a named Sturdy middleware that sets `trace` (a `TraceContext`) on the exchange
  * @example
  * import { Hono } from 'hono'
@@ -77,6 +85,7 @@ export function tracing(options: TracingOptions = {}): Middleware<{ trace: Trace
   const tracer = provider.getTracer(TRACER_NAME)
   const propagator = options.propagator ?? propagation
   const skip = options.skip
+  const clock = options.clock ?? systemClock
   const names = spanNames()
 
   return async function traceRequest(ex: Exchange, next: Next): Promise<void> {
@@ -84,12 +93,12 @@ export function tracing(options: TracingOptions = {}): Middleware<{ trace: Trace
     const active = context.active()
     const existing = httpRpcMetadata(active)
     if (existing !== undefined && mode !== 'always-new') {
-      return enrich(ex, next, existing, names)
+      return enrich(ex, next, existing, names, clock)
     }
     if (mode === 'enrich-only') return next()
     // Under an instrumentation's span, nest: it already honoured the caller's headers.
     const parent = existing === undefined ? extract(propagator, active, ex) : active
-    return serve(ex, next, tracer, parent, names)
+    return serve(ex, next, tracer, parent, names, clock)
   }
 }
 
@@ -99,6 +108,7 @@ async function serve(
   tracer: Tracer,
   parent: Context,
   names: SpanNames,
+  clock: Clock,
 ): Promise<void> {
   const method = normalizeMethod(ex.method)
   const attributes: Attributes = {
@@ -149,7 +159,7 @@ async function serve(
         span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) })
       }
     }
-    recordAbort(ex, span)
+    recordAbort(ex, span, clock)
     span.end()
   }
 }
@@ -164,6 +174,7 @@ async function enrich(
   next: Next,
   metadata: HttpRpcMetadata,
   names: SpanNames,
+  clock: Clock,
 ): Promise<void> {
   const span = metadata.span
   shareTraceContext(ex, span)
@@ -187,7 +198,7 @@ async function enrich(
     const error = threw ? thrown : ex.error
     if (error !== undefined) span.recordException(toException(error))
     if (threw) span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(thrown) })
-    recordAbort(ex, span)
+    recordAbort(ex, span, clock)
   }
 }
 
@@ -214,8 +225,18 @@ function shareTraceContext(ex: Exchange, span: Span): void {
   ex.set(VALUES.trace, value)
 }
 
-/** Deadline expiry and client disconnects, read from the exchange (see docs/tracing.md). */
-function recordAbort(ex: Exchange, span: Span): void {
+/**
+ * Deadline expiry and other aborts, read from the exchange rather than from timeout
+ * events (see docs/tracing.md). The deadline middleware answers 504 at once and aborts
+ * the request signal a macrotask later, so an expired deadline is told by the clock;
+ * `ex.aborted` covers aborts that already happened.
+ */
+function recordAbort(ex: Exchange, span: Span, clock: Clock): void {
+  const deadline = ex.deadline
+  if (deadline !== undefined && clock.now() >= deadline) {
+    span.addEvent(EVENT_DEADLINE_EXCEEDED)
+    return
+  }
   if (!ex.aborted) return
   const kind = abortKind(ex.signal.reason)
   if (kind === 'deadline') span.addEvent(EVENT_DEADLINE_EXCEEDED)

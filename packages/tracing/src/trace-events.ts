@@ -14,13 +14,11 @@ import {
   ATTR_STURDY_RETRY_ATTEMPTS,
   ATTR_STURDY_RETRY_DELAY_MS,
   ATTR_STURDY_RETRY_GIVE_UP_REASON,
-  ATTR_STURDY_TIMEOUT_MS,
   EVENT_BREAKER_REJECTED,
   EVENT_BREAKER_STATE_CHANGE,
   EVENT_RETRY,
   EVENT_RETRY_BUDGET_EXHAUSTED,
   EVENT_RETRY_GIVE_UP,
-  EVENT_TIMEOUT,
 } from './semconv.ts'
 import type { TraceEventsOptions } from './types.ts'
 
@@ -38,12 +36,16 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * | retry | `sturdy.retry.budget_exhausted` | `sturdy.retry.attempt` |
  * | breaker | `sturdy.breaker.state_change` | `sturdy.breaker.from`, `.to`, `.reason` |
  * | breaker | `sturdy.breaker.rejected` | `sturdy.breaker.state`, `.retry_after_ms` |
- * | timeout | `sturdy.timeout` | `sturdy.timeout.ms` (per-call timeouts only) |
  *
- * Every event carries `sturdy.policy.name`. Request deadlines are recorded by the
- * `tracing()` middleware from the exchange instead (`sturdy.deadline.exceeded`): a shared
- * deadline timer does not fire in the request's context, so "the active span" would be
- * a guess. Events are dropped when there is no recording span.
+ * Every event carries `sturdy.policy.name`. Events are dropped when there is no
+ * recording span.
+ *
+ * Timeout policies are accepted but their `timeout` events are not recorded: they fire
+ * from a shared timer (`@sturdy/timeout`'s timer wheel), which does not run in the
+ * call's async context, so "the active span" there could be another request's. A
+ * timeout still reaches the span, through paths that are in context: the
+ * `sturdy.deadline.exceeded` event that `tracing()` reads from the exchange, the
+ * `error.type: TimeoutError` of a retry's events, and the recorded exception.
  *
  * @param policies one observable policy or several (retry, breaker, timeout)
  * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
@@ -133,18 +135,8 @@ function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
           })),
         ),
       ]
-    case 'timeout':
-      return [
-        policy.events.on('timeout', (e) => {
-          if (e.scope !== 'policy') return
-          add(EVENT_TIMEOUT, () => ({
-            [ATTR_STURDY_POLICY_NAME]: e.name,
-            [ATTR_STURDY_TIMEOUT_MS]: e.timeoutMs,
-          }))
-        }),
-      ]
     default:
-      // A policy kind newer than this package: nothing to translate.
+      // Timeouts: see above. Kinds newer than this package: nothing to translate.
       return []
   }
 }

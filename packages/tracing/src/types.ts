@@ -1,5 +1,5 @@
 import type { Span, TextMapPropagator, TracerProvider } from '@opentelemetry/api'
-import type { Exchange } from '@sturdy/core'
+import type { Clock, Exchange } from '@sturdy/core'
 
 /**
  * How the server middleware relates to a SERVER span that an HTTP server
@@ -37,6 +37,13 @@ export interface TracingOptions {
    * @default undefined (trace every request)
    */
   skip?: (ex: Exchange) => boolean
+  /**
+   * Tells whether the request's deadline (`ex.deadline`, set by `@sturdy/timeout`'s
+   * `deadline()`) had passed when the request finished. Give it the clock you give
+   * `deadline()`.
+   * @default systemClock
+   */
+  clock?: Clock
 }
 
 /** Options of `traceEvents()`. */

@@ -1,5 +1,17 @@
 import type { Suite } from '../scenario.ts'
+import { breakerScenarios } from './breaker.ts'
 import { coreScenarios } from './core.ts'
+import { loggerScenarios } from './logger.ts'
+import { metricsScenarios } from './metrics.ts'
+import { timeoutScenarios } from './timeout.ts'
+import { tracingScenarios } from './tracing.ts'
 
 /** Every feature the suite proves. A new feature joins by adding its suite here. */
-export const suites: readonly Suite[] = [{ feature: '@sturdy/core', scenarios: coreScenarios }]
+export const suites: readonly Suite[] = [
+  { feature: '@sturdy/core', scenarios: coreScenarios },
+  { feature: '@sturdy/timeout', scenarios: timeoutScenarios },
+  { feature: '@sturdy/breaker', scenarios: breakerScenarios },
+  { feature: '@sturdy/metrics', scenarios: metricsScenarios },
+  { feature: '@sturdy/tracing', scenarios: tracingScenarios },
+  { feature: '@sturdy/logger', scenarios: loggerScenarios },
+]

@@ -1,0 +1,66 @@
+/** `@sturdy/timeout`: the deadline answers 504 at once and aborts the handler's signal. */
+import { abortKind, PROBLEM_CONTENT_TYPE } from '@sturdy/core'
+import { manualClock } from '@sturdy/core/testing'
+import { deadline } from '@sturdy/timeout'
+import { expect } from 'vitest'
+import { deferred, within, withServer } from '../harness.ts'
+import type { Scenario } from '../scenario.ts'
+import type { Seen } from './core.ts'
+import { recorder } from './core.ts'
+
+export const timeoutScenarios: Scenario[] = [
+  {
+    name: 'deadline: 504 problem+json at the deadline, the handler signal aborted with a TimeoutError',
+    async run(adapter) {
+      const clock = manualClock(1000)
+      const seen: Seen[] = []
+      const started = deferred()
+      const aborted = deferred<unknown>()
+      let deadlineValue: unknown
+      await withServer(
+        adapter,
+        {
+          middleware: [recorder(seen), deadline({ budgetMs: 100, clock })],
+          routes: [
+            {
+              method: 'GET',
+              path: '/slow/:id',
+              handler: async (c) => {
+                const signal = c.value('signal') as AbortSignal
+                deadlineValue = c.value('deadline')
+                started.resolve()
+                await new Promise((resolve) =>
+                  signal.addEventListener('abort', resolve, { once: true }),
+                )
+                aborted.resolve(signal.reason)
+                // What real work does when its fetch/query is aborted.
+                throw signal.reason
+              },
+            },
+          ],
+        },
+        async (url) => {
+          const pending = fetch(`${url}/slow/1`)
+          await within(started.promise, 2000, 'handler start')
+          expect(deadlineValue).toBe(1100)
+          await clock.advanceAsync(99)
+          await clock.advanceAsync(1)
+          const res = await within(pending, 2000, '504 answer')
+          expect(res.status).toBe(504)
+          expect(res.headers.get('content-type')).toBe(PROBLEM_CONTENT_TYPE)
+          expect(await res.json()).toMatchObject({ status: 504, code: 'TIMEOUT' })
+          const reason = await within(aborted.promise, 2000, 'signal abort')
+          expect(abortKind(reason)).toBe('deadline')
+          expect(seen.map((s) => [s.route, s.status])).toEqual([['/slow/:id', 504]])
+          // The connection survives: the late failure of the handler writes nothing.
+          const again = await fetch(`${url}/nope`)
+          await again.arrayBuffer()
+          expect(again.status).toBe(404)
+          // No timer outlives its request (the wheel may tick once more to find that out).
+          await clock.advanceAsync(1000)
+          expect(clock.pending()).toBe(0)
+        },
+      )
+    },
+  },
+]

@@ -1,0 +1,209 @@
+/**
+ * `pnpm bench [part...] [flags]`: builds the contenders, runs the parts asked for (all by
+ * default), merges them into results/latest.json (parts not run keep their previous
+ * record, stamped with its own time), and regenerates the table and chart in README.md.
+ */
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { BENCH_DIR, buildEntries } from './build.ts'
+import { canPin } from './child.ts'
+import {
+  type BenchConfig,
+  type PartName,
+  parseConfig,
+  profileOf,
+  type RuntimeName,
+  USAGE,
+} from './config.ts'
+import { type LoadGenerator, loadGenerator } from './load.ts'
+import { runClient } from './parts/client.ts'
+import type { PartContext } from './parts/context.ts'
+import { runHttp } from './parts/http.ts'
+import { runMetrics } from './parts/metrics.ts'
+import { runPolicies } from './parts/policies.ts'
+import { runSoak } from './parts/soak.ts'
+import { injectBetweenMarkers, type ResultsFile, renderMarkdown, renderSvg } from './report.ts'
+import {
+  type Measurements,
+  type PartRecord,
+  RATIOS,
+  REFERENCE_RATIOS,
+  ratiosFor,
+} from './results.ts'
+import { findRuntime } from './runtimes.ts'
+
+const RUNNERS: Record<PartName, (ctx: PartContext) => Promise<unknown>> = {
+  http: runHttp,
+  policies: runPolicies,
+  client: runClient,
+  metrics: runMetrics,
+  soak: runSoak,
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2)
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const config = parseConfig(args, process.env)
+  const began = Date.now()
+  const log = (line: string): void => {
+    process.stdout.write(
+      `[bench ${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}\n`,
+    )
+  }
+  log(
+    `parts: ${config.parts.join(', ')}; rounds ${config.rounds} × ${config.durationSec} s, warm-up ${config.warmupSec} s`,
+  )
+  const availability = await buildEntries()
+  log(`Sturdy packages bundled: ${availability.present.join(', ')}`)
+  const runtimes = {
+    node20: findRuntime('node20', log),
+    node24: config.runtimes.includes('node24')
+      ? findRuntime('node24', log)
+      : { name: 'node24' as const, reason: 'not asked for (--runtimes)' },
+  }
+  let generator: LoadGenerator | undefined
+  const ctx: PartContext = {
+    config,
+    runtimes,
+    availability,
+    loadGenerator: () => {
+      generator ??= loadGenerator(config.loadGenerator, log)
+      return generator
+    },
+    log,
+  }
+  if (!canPin()) log('taskset unavailable: server and load are NOT pinned to separate cores')
+
+  const outFile = resolve(BENCH_DIR, config.out)
+  const previous = readPrevious(outFile)
+  const measurements: Measurements = { ...previous.measurements }
+  for (const part of config.parts) {
+    log(`--- ${part}`)
+    const results = await RUNNERS[part](ctx)
+    ;(measurements as Record<string, PartRecord<unknown>>)[part] = {
+      measuredAt: new Date().toISOString(),
+      settings: settingsOf(config, part),
+      results,
+    }
+  }
+  if (config.parts.includes('http')) ctx.loadGenerator()
+
+  const file = assemble(config, measurements, availability, runtimes, generator, previous.machine)
+  mkdirSync(dirname(outFile), { recursive: true })
+  writeFileSync(outFile, `${JSON.stringify(file, null, 2)}\n`)
+  log(`wrote ${outFile}`)
+  if (config.readme) {
+    const readmeFile = join(BENCH_DIR, 'README.md')
+    const chartFile = join(BENCH_DIR, 'results', 'chart.svg')
+    writeFileSync(chartFile, renderSvg(file.http?.results))
+    const block = `${renderMarkdown(file)}\n\n![HTTP throughput relative to bare Hono](results/chart.svg)`
+    const readme = existsSync(readmeFile) ? readFileSync(readmeFile, 'utf8') : '# @sturdy/bench\n'
+    writeFileSync(readmeFile, injectBetweenMarkers(readme, block))
+    log('updated README.md and results/chart.svg')
+  }
+  for (const [key, value] of Object.entries(file.ratios)) {
+    log(`${key}: node24 ${value ?? 'null'} / node20 ${file.ratios_node20[key] ?? 'null'}`)
+  }
+  log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`)
+}
+
+function settingsOf(config: BenchConfig, part: PartName): Record<string, unknown> {
+  const common = { rounds: config.rounds, profile: profileOf(config), only: config.only }
+  switch (part) {
+    case 'http':
+      return {
+        ...common,
+        durationSec: config.durationSec,
+        warmupSec: config.warmupSec,
+        connections: config.connections,
+        runtimes: config.runtimes,
+        attributionRuntimes: config.attributionRuntimes,
+        serverCpu: config.serverCpu,
+        loadCpu: config.loadCpu,
+      }
+    case 'client':
+      return {
+        ...common,
+        durationSec: config.durationSec,
+        connections: config.connections,
+        runtimes: config.runtimes,
+      }
+    case 'policies':
+      return { ...common, sampleMs: config.policySampleMs, runtimes: config.runtimes }
+    case 'metrics':
+      return { ...common, sampleMs: config.policySampleMs }
+    case 'soak':
+      return { requests: config.soakRequests, connections: config.connections }
+  }
+}
+
+function readPrevious(file: string): {
+  measurements: Measurements
+  machine?: Record<string, unknown>
+} {
+  if (!existsSync(file)) return { measurements: {} }
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as ResultsFile
+    if (json.schema !== 1) return { measurements: {} }
+    const { http, policies, client, metrics, soak } = json
+    return { measurements: { http, policies, client, metrics, soak }, machine: json.machine }
+  } catch {
+    return { measurements: {} }
+  }
+}
+
+function assemble(
+  config: BenchConfig,
+  m: Measurements,
+  availability: { present: readonly string[]; missing: Readonly<Record<string, string>> },
+  runtimes: Record<RuntimeName, { name: RuntimeName; version?: string; reason?: string }>,
+  generator: LoadGenerator | undefined,
+  previousMachine: Record<string, unknown> | undefined,
+): ResultsFile & { schema: 1 } {
+  const r24 = ratiosFor(RATIOS, m, 'node24')
+  const r20 = ratiosFor(RATIOS, m, 'node20')
+  const parts = Object.values(m).filter(Boolean) as PartRecord<unknown>[]
+  const profile =
+    parts.every((p) => p.settings.profile === 'full' || p.settings.requests !== undefined) &&
+    parts.every((p) =>
+      p.settings.requests === undefined ? true : Number(p.settings.requests) >= 200_000,
+    )
+      ? 'full'
+      : 'reduced'
+  return {
+    schema: 1,
+    generatedAt: new Date().toISOString(),
+    profile: profileOf(config) === 'full' && profile === 'full' ? 'full' : 'reduced',
+    machine: {
+      ...previousMachine,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
+      node20: runtimes.node20.version ?? runtimes.node20.reason,
+      node24: runtimes.node24.version ?? runtimes.node24.reason,
+      loadGenerator: generator?.version ?? previousMachine?.loadGenerator ?? 'none',
+      pinned: canPin() ? `server cpu ${config.serverCpu}, load cpu ${config.loadCpu}` : false,
+    },
+    sturdyPackages: availability,
+    ratios: r24.values,
+    ratios_node20: r20.values,
+    ratio_details: { node24: r24.details, node20: r20.details } as ResultsFile['ratio_details'],
+    reference_ratios: {
+      node24: ratiosFor(REFERENCE_RATIOS, m, 'node24').values,
+      node20: ratiosFor(REFERENCE_RATIOS, m, 'node20').values,
+    },
+    ...m,
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
+  process.exitCode = 1
+})

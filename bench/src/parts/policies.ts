@@ -1,0 +1,99 @@
+import { join } from 'node:path'
+import { BUILD_DIR } from '../build.ts'
+import { type Child, startChild } from '../child.ts'
+import type { RuntimeName } from '../config.ts'
+import { type Summary, summarize } from '../stats.ts'
+import { available, type PartContext, rotate, selected, type Unmeasured } from './context.ts'
+
+/** The policy contenders; `sturdy-*` ones need their package. */
+export const POLICY_CONTENDERS: readonly { name: string; label: string }[] = [
+  { name: 'bare', label: 'bare call' },
+  { name: 'sturdy-timeout', label: '@sturdy/timeout timeout()' },
+  { name: 'sturdy-retry', label: '@sturdy/retry retry()' },
+  { name: 'sturdy-breaker', label: '@sturdy/breaker circuitBreaker()' },
+  { name: 'sturdy-composed', label: 'Sturdy compose(retry, breaker, timeout)' },
+  { name: 'cockatiel-timeout', label: 'cockatiel timeout (aggressive)' },
+  { name: 'cockatiel-retry', label: 'cockatiel retry' },
+  { name: 'cockatiel-breaker', label: 'cockatiel circuitBreaker' },
+  { name: 'cockatiel-wrap', label: 'cockatiel wrap(retry, breaker, timeout)' },
+  { name: 'opossum-fire', label: 'opossum fire()' },
+  { name: 'p-retry', label: 'p-retry' },
+]
+
+export const POLICY_PATHS = ['success', 'failure'] as const
+export type PolicyPath = (typeof POLICY_PATHS)[number]
+
+export type PolicyResult =
+  | { status: 'ok'; label: string; nsPerOp: Summary; missing: readonly string[] }
+  | (Unmeasured & { label: string })
+
+export type PolicyResults = Partial<
+  Record<RuntimeName, Record<PolicyPath, Record<string, PolicyResult>>>
+>
+
+/**
+ * Runs the policies part: one worker per contender and path, pinned to the load CPU,
+ * warmed up, then sampled in interleaved rounds.
+ */
+export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
+  const out: PolicyResults = {}
+  const { config } = ctx
+  const file = join(BUILD_DIR, 'policies.mjs')
+  for (const runtime of available(ctx, config.runtimes)) {
+    const byPath = { success: {}, failure: {} } as Record<PolicyPath, Record<string, PolicyResult>>
+    for (const path of POLICY_PATHS) {
+      const workers: {
+        name: string
+        label: string
+        child: Child
+        missing: string[]
+        samples: number[]
+      }[] = []
+      try {
+        for (const c of POLICY_CONTENDERS) {
+          if (!selected(ctx, c.name)) continue
+          const child = startChild(runtime.node, file, config.loadCpu, {
+            BENCH_CONTENDER: c.name,
+            BENCH_PATH: path,
+          })
+          const ready = await child.next<{ type: 'ready'; available: boolean; missing: string[] }>(
+            'ready',
+          )
+          if (!ready.available) {
+            await child.stop()
+            byPath[path][c.name] = {
+              status: 'null',
+              label: c.label,
+              reason: ready.missing.join('; '),
+            }
+            continue
+          }
+          workers.push({ ...c, child, missing: ready.missing, samples: [] })
+        }
+        const ask = (w: (typeof workers)[number], ms: number) =>
+          w.child.ask<{ type: 'sample'; nsPerOp: number }>(
+            { type: 'sample', ms },
+            'sample',
+            ms * 50 + 30_000,
+          )
+        for (const w of workers) await ask(w, config.policySampleMs)
+        for (let round = 0; round < config.rounds; round++) {
+          for (const w of rotate(workers, round))
+            w.samples.push((await ask(w, config.policySampleMs)).nsPerOp)
+        }
+        for (const w of workers) {
+          const nsPerOp = summarize(w.samples)
+          byPath[path][w.name] =
+            nsPerOp === undefined
+              ? { status: 'null', label: w.label, reason: 'no sample' }
+              : { status: 'ok', label: w.label, nsPerOp, missing: w.missing }
+        }
+      } finally {
+        await Promise.all(workers.map((w) => w.child.stop()))
+      }
+      ctx.log(`policies ${runtime.name} ${path}: ${workers.length} contenders measured`)
+    }
+    out[runtime.name] = byPath
+  }
+  return out
+}

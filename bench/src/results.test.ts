@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest'
+import type { HttpResult } from './parts/http.ts'
+import { type Measurements, RATIOS, ratiosFor } from './results.ts'
+import { summarize } from './stats.ts'
+
+const REQUIRED = [
+  'sturdy_hono_stack_vs_bare_hono',
+  'sturdy_hono_stack_vs_anchor_hono_stack',
+  'sturdy_express_vs_anchor_express_stack',
+  'policies_vs_cockatiel',
+  'policies_vs_opossum',
+  'client_vs_undici_pool',
+  'client_vs_fetch',
+  'rss_sturdy_stack_vs_anchor_hono_stack',
+]
+
+function server(rps: number[], rssMb: number, missing: string[] = [], errors = 0): HttpResult {
+  return {
+    status: 'ok',
+    label: 'x',
+    stack: [],
+    missing,
+    reqPerSec: summarize(rps)!,
+    p50Ms: undefined,
+    p99Ms: undefined,
+    rssMb,
+    peakRssMb: undefined,
+    heapUsedMb: 10,
+    errors,
+    checks: {},
+  }
+}
+
+function record<T>(results: T) {
+  return { measuredAt: 'now', settings: {}, results }
+}
+
+describe('ratiosFor', () => {
+  it('always has every key of the issue, null with a reason when nothing was measured', () => {
+    const { values, details } = ratiosFor(RATIOS, {}, 'node24')
+    for (const key of REQUIRED) {
+      expect(values[key]).toBeNull()
+      expect((details[key] as { reason: string }).reason).toMatch(/not run/)
+    }
+  })
+
+  it('computes HTTP throughput and RSS ratios and checks them against the targets', () => {
+    const m: Measurements = {
+      http: record({
+        node24: {
+          'bare-hono': server([1000, 1000], 50),
+          'sturdy-hono-stack': server([500, 400], 60),
+          'anchor-hono-stack': server([100, 200], 120),
+        },
+      }),
+    }
+    const { values, details } = ratiosFor(RATIOS, m, 'node24')
+    expect(values.sturdy_hono_stack_vs_bare_hono).toBe(0.45)
+    expect(values.sturdy_hono_stack_vs_anchor_hono_stack).toBe(3.5)
+    expect(values.rss_sturdy_stack_vs_anchor_hono_stack).toBe(0.5)
+    expect(details.sturdy_hono_stack_vs_bare_hono).toMatchObject({
+      met: true,
+      target: '>= 0.45',
+      min: 0.4,
+      max: 0.5,
+    })
+    expect(details.rss_sturdy_stack_vs_anchor_hono_stack).toMatchObject({
+      met: true,
+      target: '<= 0.75',
+    })
+  })
+
+  it('refuses a ratio for an incomplete Sturdy stack or a contender that answered errors', () => {
+    const m: Measurements = {
+      http: record({
+        node20: {
+          'bare-hono': server([1000], 50),
+          'sturdy-hono-stack': server([900], 60, ['@sturdy/tracing has no src/index.ts yet']),
+          'anchor-hono-stack': server([100], 120, [], 12),
+        },
+      }),
+    }
+    const { values, details } = ratiosFor(RATIOS, m, 'node20')
+    expect(values.sturdy_hono_stack_vs_bare_hono).toBeNull()
+    expect((details.sturdy_hono_stack_vs_bare_hono as { reason: string }).reason).toMatch(
+      /incomplete/,
+    )
+    const anchor = ratiosFor(
+      RATIOS,
+      {
+        http: record({
+          node20: { ...m.http!.results.node20, 'sturdy-hono-stack': server([500], 60) },
+        }),
+      },
+      'node20',
+    )
+    expect(
+      (anchor.details.sturdy_hono_stack_vs_anchor_hono_stack as { reason: string }).reason,
+    ).toMatch(/12 errors/)
+  })
+
+  it('inverts ns/op for policies so that > 1 means Sturdy is faster', () => {
+    const ns = (x: number) => ({
+      status: 'ok' as const,
+      label: 'x',
+      nsPerOp: summarize([x])!,
+      missing: [],
+    })
+    const m: Measurements = {
+      policies: record({
+        node24: {
+          success: {
+            'sturdy-composed': ns(500),
+            'cockatiel-wrap': ns(17_000),
+            'opossum-fire': ns(1300),
+          },
+          failure: {},
+        },
+      }),
+    }
+    const { values } = ratiosFor(RATIOS, m, 'node24')
+    expect(values.policies_vs_cockatiel).toBe(34)
+    expect(values.policies_vs_opossum).toBe(2.6)
+  })
+
+  it('passes the reason of a null contender through', () => {
+    const m: Measurements = {
+      client: record({
+        node24: {
+          'sturdy-client': {
+            status: 'null' as const,
+            label: 'x',
+            reason: '@sturdy/client does not exist yet',
+          },
+          fetch: {
+            status: 'ok' as const,
+            label: 'f',
+            reqPerSec: summarize([1])!,
+            p50Ms: undefined,
+            p99Ms: undefined,
+            errors: 0,
+          },
+        },
+      }),
+    }
+    const { details } = ratiosFor(RATIOS, m, 'node24')
+    expect((details.client_vs_fetch as { reason: string }).reason).toMatch(/does not exist yet/)
+  })
+})

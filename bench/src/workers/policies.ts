@@ -1,0 +1,147 @@
+// Policy worker: runs ONE contender (BENCH_CONTENDER) on ONE path (BENCH_PATH: success |
+// failure) and answers `sample` requests with ns/op. One process per contender keeps the
+// JIT of one library from shaping another's; the orchestrator interleaves samples.
+import {
+  ConsecutiveBreaker,
+  ConstantBackoff,
+  circuitBreaker as cbBreaker,
+  retry as cbRetry,
+  timeout as cbTimeout,
+  handleAll,
+  TimeoutStrategy,
+  wrap,
+} from 'cockatiel'
+import CircuitBreaker from 'opossum'
+import pRetry from 'p-retry'
+import { send } from '../lib/entry.ts'
+import { Wiring } from '../lib/sturdy.ts'
+
+type Op = () => Promise<unknown>
+const path = process.env.BENCH_PATH === 'failure' ? 'failure' : 'success'
+const name = process.env.BENCH_CONTENDER ?? 'bare'
+const fail = path === 'failure'
+
+// The call under every policy: resolves at once, or rejects at once on the failure path.
+const boom = (): Promise<never> => Promise.reject(new Error('boom'))
+const ok = (): Promise<number> => Promise.resolve(1)
+const call = fail ? boom : ok
+
+const wiring = new Wiring()
+
+/** Sturdy policies, as documented; retries without delay so the failure path measures work, not sleep. */
+function sturdy(
+  kind: 'timeout' | 'retry' | 'breaker',
+): { execute: (fn: Op) => Promise<unknown> } | undefined {
+  if (kind === 'timeout') {
+    const timeout = wiring.factory('timeout', ['timeout'])
+    wiring.use('@sturdy/timeout timeout(1000)')
+    return timeout?.(1000)
+  }
+  if (kind === 'retry') {
+    const retry = wiring.factory('retry', ['retry'])
+    wiring.use('@sturdy/retry retry({ maxAttempts: 3, delay: 0 })')
+    return retry?.({ maxAttempts: 3, delay: () => 0 })
+  }
+  const breaker = wiring.factory('breaker', ['circuitBreaker'])
+  wiring.use(
+    fail
+      ? '@sturdy/breaker circuitBreaker({ readyToTrip: never })'
+      : '@sturdy/breaker circuitBreaker()',
+  )
+  // On the failure path the breaker must stay closed, or we would time its open-state fast path.
+  return breaker?.(fail ? { readyToTrip: () => false } : {})
+}
+
+function sturdyComposed(): Op | undefined {
+  const compose = wiring.factory('core', ['compose'])
+  const parts = [sturdy('retry'), sturdy('breaker'), sturdy('timeout')]
+  if (compose === undefined || parts.some((p) => p === undefined)) return undefined
+  const policy = compose(...parts)
+  return () => policy.execute(call)
+}
+
+function cockatielRetry() {
+  return cbRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(0) })
+}
+function cockatielBreaker() {
+  return cbBreaker(handleAll, {
+    halfOpenAfter: 10_000,
+    breaker: new ConsecutiveBreaker(fail ? Number.MAX_SAFE_INTEGER : 5),
+  })
+}
+function cockatielTimeout() {
+  return cbTimeout(1000, TimeoutStrategy.Aggressive)
+}
+
+function contender(): Op | undefined {
+  switch (name) {
+    case 'bare':
+      return call
+    case 'sturdy-timeout':
+    case 'sturdy-retry':
+    case 'sturdy-breaker': {
+      const p = sturdy(name.slice('sturdy-'.length) as 'timeout' | 'retry' | 'breaker')
+      return p === undefined ? undefined : () => p.execute(call)
+    }
+    case 'sturdy-composed':
+      return sturdyComposed()
+    case 'cockatiel-timeout': {
+      const p = cockatielTimeout()
+      return () => p.execute(call)
+    }
+    case 'cockatiel-retry': {
+      const p = cockatielRetry()
+      return () => p.execute(call)
+    }
+    case 'cockatiel-breaker': {
+      const p = cockatielBreaker()
+      return () => p.execute(call)
+    }
+    case 'cockatiel-wrap': {
+      const p = wrap(cockatielRetry(), cockatielBreaker(), cockatielTimeout())
+      return () => p.execute(call)
+    }
+    case 'opossum-fire': {
+      // Its defaults on the success path; on the failure path errorThresholdPercentage 100
+      // (the trip test is strict `>`) keeps the circuit closed.
+      const breaker = new CircuitBreaker(call, fail ? { errorThresholdPercentage: 100 } : {})
+      return () => breaker.fire()
+    }
+    case 'p-retry':
+      return () => pRetry(call, { retries: 2, minTimeout: 0, factor: 1 })
+    default:
+      throw new Error(`unknown policy contender ${name}`)
+  }
+}
+
+const op = contender()
+
+/** Runs `op` for about `ms` and returns ns per op. Batches grow so timing reads stay rare. */
+async function sample(ms: number): Promise<{ nsPerOp: number; ops: number }> {
+  const run = op as Op
+  let ops = 0
+  let batch = 1
+  const start = process.hrtime.bigint()
+  const end = start + BigInt(Math.round(ms * 1e6))
+  for (;;) {
+    const b0 = process.hrtime.bigint()
+    for (let i = 0; i < batch; i++) {
+      try {
+        await run()
+      } catch {
+        // the failure path rejects by design
+      }
+    }
+    ops += batch
+    const now = process.hrtime.bigint()
+    if (now >= end) return { nsPerOp: Number(now - start) / ops, ops }
+    if (now - b0 < 1_000_000n) batch *= 2
+  }
+}
+
+process.on('message', (msg: { type: string; ms?: number }) => {
+  if (msg.type !== 'sample') return
+  sample(msg.ms ?? 100).then((r) => send({ type: 'sample', ...r }))
+})
+process.on('disconnect', () => process.exit(0))
+send({ type: 'ready', available: op !== undefined, missing: wiring.missing, stack: wiring.stack })

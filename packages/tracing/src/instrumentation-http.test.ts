@@ -10,6 +10,7 @@
  * `@hono/node-server` (imported dynamically).
  */
 
+import type * as NodeHttp from 'node:http'
 import type { Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
@@ -22,7 +23,7 @@ import type { Middleware, TraceContext } from '@sturdy/core'
 import { sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { tracing } from './index.ts'
+import { injectTraceHeaders, tracing } from './index.ts'
 import { registerOtel } from './otel.fixture.ts'
 
 const otel = registerOtel()
@@ -32,7 +33,7 @@ const unregisterInstrumentations = registerInstrumentations({
   instrumentations: [instrumentation],
   meterProvider: recordingMeterProvider(),
 })
-createRequire(import.meta.url)('node:http')
+const nodeHttp = createRequire(import.meta.url)('node:http') as typeof NodeHttp
 const { serve } = await import('@hono/node-server')
 
 const servers: Server[] = []
@@ -48,6 +49,26 @@ async function start(mw: Middleware<{ trace: TraceContext }>): Promise<string> {
   })
   app.get('/fail/:id', () => {
     throw new Error('handler failed')
+  })
+  app.get('/echo-traceparent', (c) => c.text(c.req.header('traceparent') ?? ''))
+  // Calls the echo route of another service through node:http, which the instrumentation
+  // patches: it makes the CLIENT span, and our injected header must not be duplicated.
+  app.get('/call', async (c) => {
+    const target = new URL(c.req.query('to') ?? '')
+    const headers = injectTraceHeaders({ Traceparent: 'stale' }, c.var.trace)
+    const body = await new Promise<string>((resolve, reject) => {
+      nodeHttp
+        .get(target, { headers }, (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => {
+            text += chunk
+          })
+          res.on('end', () => resolve(text))
+        })
+        .on('error', reject)
+    })
+    return c.text(body)
   })
   // Hono's default handler would print the stack; the span is what this test reads.
   app.onError((_error, c) => c.text('failed', 500))
@@ -85,6 +106,27 @@ afterAll(async () => {
 })
 
 describe("with instrumentation-http registered, 'auto' mode", () => {
+  it('an outgoing call gets one CLIENT span (the instrumentation’s) and one traceparent', async () => {
+    const back = await start(tracing())
+    const front = await start(tracing())
+    const res = await fetch(`${front}/call?to=${encodeURIComponent(`${back}/echo-traceparent`)}`)
+    const received = await res.text()
+    await settled(2)
+    const spans = otel.spans()
+    const clients = spans.filter((s) => s.kind === SpanKind.CLIENT)
+    expect(clients).toHaveLength(1)
+    const [frontSpan, backSpan] = ['GET /call', 'GET /echo-traceparent'].map((name) =>
+      spans.find((s) => s.kind === SpanKind.SERVER && s.name === name),
+    )
+    // front SERVER -> instrumentation's CLIENT -> back SERVER, one trace, one header value.
+    expect(clients[0]?.parentSpanContext?.spanId).toBe(frontSpan?.spanContext().spanId)
+    expect(backSpan?.parentSpanContext?.spanId).toBe(clients[0]?.spanContext().spanId)
+    expect(backSpan?.spanContext().traceId).toBe(frontSpan?.spanContext().traceId)
+    expect(received).toBe(
+      `00-${clients[0]?.spanContext().traceId}-${clients[0]?.spanContext().spanId}-01`,
+    )
+  })
+
   it('enriches the instrumentation’s SERVER span instead of nesting a second one', async () => {
     const base = await start(tracing())
     const res = await fetch(`${base}/users/7`)

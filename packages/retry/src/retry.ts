@@ -345,7 +345,7 @@ async function run<T>(
       !c.consumeAttempt(failure)
     )
 
-    const push = c.pushback?.(failure, c.wallClock())
+    const push = validPushback(c.pushback?.(failure, c.wallClock()))
     if (push === 'stop' || (push !== undefined && push > c.maxPushbackMs)) stop(failure, 'pushback')
     const backoffMs = nextBackoff(c, failure, consumed + free, previousDelayMs)
     // gRFC A6: pushback replaces the backoff for this retry; the server knows best.
@@ -365,7 +365,13 @@ async function run<T>(
       const error = failure.kind === 'error' ? failure.error : failure.result
       events.emit('retry', { name, attempt, delayMs, error })
     }
-    if (failure.kind === 'result') c.discardResult(failure.result)
+    if (failure.kind === 'result') {
+      try {
+        c.discardResult(failure.result)
+      } catch {
+        // Freeing the old result is best effort; it must not cost the retry.
+      }
+    }
     if (consumeLast) consumed++
     else free++
     previousDelayMs = backoffMs
@@ -391,7 +397,15 @@ async function run<T>(
       end('failure')
       throw new AttemptFailed({ kind: 'error', attempt, error })
     }
-    if (c.retryOnResult?.(result, attempt) === true) {
+    let retryable: boolean
+    try {
+      retryable = c.retryOnResult?.(result, attempt) === true
+    } catch (error) {
+      // A throwing predicate fails the attempt like any error, so retryOn still decides.
+      end('failure')
+      throw new AttemptFailed({ kind: 'error', attempt, error })
+    }
+    if (retryable) {
       end('failure')
       throw new AttemptFailed({ kind: 'result', attempt, result })
     }
@@ -456,6 +470,12 @@ function nextBackoff(
   })
   if (custom === undefined) return c.backoff(retry, previousDelayMs, c.random)
   return Number.isNaN(custom) ? 0 : Math.min(c.maxDelayMs, Math.max(0, custom))
+}
+
+/** A custom `pushback` returning NaN, Infinity or a negative number is treated as silence. */
+function validPushback(push: Pushback): Pushback {
+  if (push === 'stop' || push === undefined) return push
+  return Number.isFinite(push) && push >= 0 ? push : undefined
 }
 
 /** The default `pushback`: `readPushback` on the error, or on the result. */

@@ -1,4 +1,6 @@
 /** What the breaker does past gobreaker: ratio and slow-call trips, backoff, errors, snapshots. */
+
+import { getEventListeners } from 'node:events'
 import type { BreakerEventMap } from '@sturdy/core'
 import { ClientClosedError, problemFromError, SturdyError, TimeoutError } from '@sturdy/core'
 import type { ManualClock } from '@sturdy/core/testing'
@@ -417,6 +419,10 @@ describe('outcomes and cancellation', () => {
     ac.abort(why)
     await expect(cb.execute(async () => 1, ac.signal)).rejects.toBe(why)
     expect(cb.counts.requests).toBe(2)
+    // The breaker never listens to the caller's signal: nothing to leak.
+    const live = new AbortController()
+    await cb.execute(async () => 1, live.signal)
+    expect(getEventListeners(live.signal, 'abort')).toHaveLength(0)
   })
 
   it('a caller that gives up mid-call is excluded; a deadline is a failure', async () => {

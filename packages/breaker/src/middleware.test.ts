@@ -1,5 +1,5 @@
-import type { BreakerEventMap } from '@sturdy/core'
-import { ValidationError } from '@sturdy/core'
+import type { BreakerEventMap, Exchange } from '@sturdy/core'
+import { UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
 import { sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
@@ -218,5 +218,67 @@ describe('breakerMiddleware on Hono', () => {
     app.get('/', (c) => c.text('ok'))
     expect((await app.request('/')).status).toBe(200)
     expect(mw.breakers.size).toBe(1)
+  })
+
+  it('uses a custom outcome classifier', async () => {
+    const { app, mw } = setup({
+      key: () => 'k',
+      outcome: (ex) => (ex.status === 404 ? 'failure' : ex.status === 500 ? 'excluded' : 'success'),
+    })
+    app.get('/s/:n', (c) => c.text('x', Number(c.req.param('n')) as 200))
+    await app.request('/s/404')
+    await app.request('/s/500')
+    await app.request('/s/200')
+    expect(mw.breakers.peek('k')?.counts).toMatchObject({
+      totalFailures: 1,
+      totalExclusions: 1,
+      totalSuccesses: 1,
+    })
+  })
+})
+
+/** A bare Exchange for adapters whose `next()` rejects (Express/Fastify-style). */
+function bareExchange(path: string): Exchange & { sent?: number } {
+  const values = new Map<string, unknown>()
+  const ex: Exchange & { sent?: number } = {
+    method: 'GET',
+    path,
+    scheme: 'http',
+    host: undefined,
+    header: () => undefined,
+    setHeader: () => {},
+    route: () => UNMATCHED_ROUTE,
+    status: 200,
+    error: undefined,
+    responseSize: undefined,
+    signal: new AbortController().signal,
+    aborted: false,
+    abort: () => {},
+    deadline: undefined,
+    get: <T>(k: string) => values.get(k) as T | undefined,
+    set: (k, v) => values.set(k, v),
+    respond(status) {
+      ex.sent = status
+    },
+    responded: false,
+  }
+  return ex
+}
+
+describe('breakerMiddleware with an adapter whose next() rejects', () => {
+  it('records the rejection as a failure and rethrows it', async () => {
+    const clock = manualClock()
+    const mw = breakerMiddleware({ breakers: keyedBreaker({ clock }), key: () => 'k' })
+    const boom = new Error('handler blew up')
+    for (let i = 0; i < 6; i++) {
+      await expect(mw(bareExchange('/x'), () => Promise.reject(boom))).rejects.toBe(boom)
+    }
+    const ex = bareExchange('/x')
+    let ran = false
+    await mw(ex, async () => {
+      ran = true
+    })
+    expect(ran).toBe(false)
+    expect(ex.sent).toBe(503)
   })
 })

@@ -122,6 +122,21 @@ describe('requestLogger: fields', () => {
   })
 })
 
+describe('requestLogger: option callbacks', () => {
+  it('a throwing callback is ignored; it never breaks the request', async () => {
+    const boom = (): never => {
+      throw new Error('bad option')
+    }
+    const { app, lines } = setup({ bindings: boom, fields: boom, skip: boom, traceContext: boom })
+    app.get('/', (c) => c.text('ok'))
+    const res = await app.request('/')
+    expect(res.status).toBe(200)
+    expect(lines()).toEqual([
+      expect.objectContaining({ req_id: 'id-1', status: 200, msg: 'request completed' }),
+    ])
+  })
+})
+
 describe('requestLogger: each key exactly once', () => {
   it('detects duplicates in raw JSON (the check can fail)', () => {
     expect(() => parseStrict('{"a":1,"b":{"c":2},"a":3}')).toThrow(/duplicate key "a"/)

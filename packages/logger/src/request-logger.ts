@@ -213,7 +213,7 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
     const requestId = id as string
     if (requestIdHeader !== false) ex.setHeader(requestIdHeader, requestId)
 
-    const trace = ex.get<TraceContext>(VALUES.trace) ?? traceContext?.(ex)
+    const trace = ex.get<TraceContext>(VALUES.trace) ?? attempt(traceContext, ex)
     // One object, one child() call: pino never de-duplicates keys, so every key is
     // written into the bindings exactly once, here.
     const bound: Record<string, unknown> = isValidTrace(trace)
@@ -226,9 +226,12 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
       : { req_id: requestId }
     let userBound: Record<string, unknown> | undefined
     if (extraBindings !== undefined) {
-      userBound = extraBindings(ex)
-      for (const key in userBound) {
-        if (!reserved.has(key)) bound[key] = userBound[key]
+      const extra = attempt(extraBindings, ex)
+      if (typeof extra === 'object' && extra !== null) {
+        userBound = extra
+        for (const key in extra) {
+          if (!reserved.has(key)) bound[key] = extra[key]
+        }
       }
     }
     const log = base.child(bound) as Logger
@@ -244,7 +247,7 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
       thrown = error
       throw error
     } finally {
-      if (skip === undefined || !skip(ex)) writeAccessLine(log, ex, start, thrown, userBound)
+      if (attempt(skip, ex) !== true) writeAccessLine(log, ex, start, thrown, userBound)
     }
   }
 
@@ -293,10 +296,12 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
       headers: headerNames.length === 0 ? undefined : pickHeaders(ex, headerNames),
     }
     if (extraFields !== undefined) {
-      const extra = extraFields(ex)
-      for (const key in extra) {
-        if (!reserved.has(key) && (userBound === undefined || !(key in userBound))) {
-          line[key] = extra[key]
+      const extra = attempt(extraFields, ex)
+      if (typeof extra === 'object' && extra !== null) {
+        for (const key in extra) {
+          if (!reserved.has(key) && (userBound === undefined || !(key in userBound))) {
+            line[key] = extra[key]
+          }
         }
       }
     }
@@ -319,4 +324,17 @@ function pickHeaders(ex: Exchange, names: readonly string[]): Record<string, str
     }
   }
   return out
+}
+
+/**
+ * Runs an option callback; a callback that throws counts as absent. The logger observes
+ * the request and must never be what breaks it.
+ */
+function attempt<T>(fn: ((ex: Exchange) => T) | undefined, ex: Exchange): T | undefined {
+  if (fn === undefined) return undefined
+  try {
+    return fn(ex)
+  } catch {
+    return undefined
+  }
 }

@@ -11,13 +11,16 @@ import {
 import type { ManualClock } from '@sturdy/core/testing'
 import { manualClock } from '@sturdy/core/testing'
 import { sturdy } from '@sturdy/hono'
+import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { DeadlineOptions } from './index.ts'
 import { deadline, timerWheel } from './index.ts'
 
 /** Renders every error as problem+json and keeps the test output quiet. */
-function quiet<A extends Hono>(app: A): A {
+function quiet<A extends { onError(handler: (error: Error, c: Context) => Response): unknown }>(
+  app: A,
+): A {
   app.onError((error, c) => {
     const p = problemFromError(error)
     return c.body(renderProblem(p), p.status as 500, { 'content-type': 'application/problem+json' })
@@ -163,7 +166,7 @@ describe('deadline() incoming deadlines', () => {
   })
 
   it('ignores malformed values, never failing the request', async () => {
-    for (const headers of [
+    const malformed: Array<Record<string, string>> = [
       { 'grpc-timeout': '123456789m' },
       { 'grpc-timeout': '10' },
       { 'grpc-timeout': '10ms' },
@@ -173,7 +176,8 @@ describe('deadline() incoming deadlines', () => {
       { 'connect-timeout-ms': '12345678901' },
       { 'x-request-timeout-ms': 'soon' },
       { 'x-request-timeout-ms': '10, 20' },
-    ]) {
+    ]
+    for (const headers of malformed) {
       const r = await budgetOf(headers)
       expect([headers, r.status, r.body]).toEqual([headers, 200, { budget: 1000 }])
     }
@@ -334,7 +338,7 @@ describe('deadline() client disconnect and shutdown', () => {
       }
     })
     const client = new AbortController()
-    const pending = app.request('/', { signal: client.signal })
+    const pending = Promise.resolve(app.request('/', { signal: client.signal }))
     await clock.advanceAsync(10)
     client.abort()
     await pending.catch(() => undefined)

@@ -96,7 +96,7 @@ describe('timeout() aggressive (default)', () => {
     })
     expect(value).toBe(42)
     expect(signal?.aborted).toBe(true)
-    expect((signal?.reason as DOMException).name).toBe('AbortError')
+    expect((signal!.reason as DOMException).name).toBe('AbortError')
     expect(isTimeoutError(signal?.reason)).toBe(false)
   })
 

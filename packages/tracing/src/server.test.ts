@@ -268,8 +268,15 @@ describe('tracing(): context for handlers', () => {
   it('a second tracing() mount enriches the first span instead of nesting a duplicate', async () => {
     const a = new Hono().use(sturdy(tracing()), sturdy(tracing()))
     a.get('/twice/:id', (c) => c.text('ok'))
+    a.get('/fail', () => {
+      throw new Error('once')
+    })
+    a.onError((_error, c) => c.text('failed', 500))
     await a.request('/twice/1')
-    expect(otel.spans().map((s) => s.name)).toEqual(['GET /twice/:id'])
+    await a.request('/fail')
+    expect(otel.spans().map((s) => s.name)).toEqual(['GET /twice/:id', 'GET /fail'])
+    // Recorded once, by the mount that owns the span.
+    expect(otel.spans()[1]?.events.map((e) => e.name)).toEqual(['exception'])
   })
 
   it("'always-new' nests its own span even under another SERVER span", async () => {

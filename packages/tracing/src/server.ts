@@ -47,6 +47,10 @@ export const TRACER_NAME = '@sturdy/tracing'
 
 const MODES: ReadonlySet<TracingMode> = new Set(['auto', 'always-new', 'enrich-only'])
 
+/** Marks the RPC metadata of our own spans; `Symbol.for` so duplicate package copies agree. */
+const OWN: unique symbol = Symbol.for('@sturdy/tracing.own') as never
+type OwnMetadata = HttpRpcMetadata & { [OWN]?: true }
+
 /**
  * Server middleware that gives every request one SERVER span, named `METHOD route`
  * once the route is known, with the stable HTTP semantic-convention attributes.
@@ -93,6 +97,8 @@ export function tracing(options: TracingOptions = {}): Middleware<{ trace: Trace
     const active = context.active()
     const existing = httpRpcMetadata(active)
     if (existing !== undefined && mode !== 'always-new') {
+      // Another tracing() mount owns this span and records everything once, itself.
+      if ((existing as OwnMetadata)[OWN] === true) return next()
       return enrich(ex, next, existing, names, clock)
     }
     if (mode === 'enrich-only') return next()
@@ -125,7 +131,7 @@ async function serve(
   shareTraceContext(ex, span)
   // Our span carries HTTP RPC metadata too, so a second `tracing()` mount (or any
   // framework layer that reports routes this way) enriches it instead of nesting.
-  const metadata: HttpRpcMetadata = { type: 'http', span }
+  const metadata: OwnMetadata = { type: 'http', span, [OWN]: true }
   const ctx = trace.setSpan(parent, span).setValue(RPC_METADATA_KEY, metadata)
 
   let threw = false

@@ -357,6 +357,27 @@ describe('snapshot and restore', () => {
       },
     })
     expect(junk.state).toBe('closed')
+    const hostile = circuitBreaker({
+      clock,
+      initialState: {
+        state: 'closed',
+        openRemainingMs: 0,
+        trips: 0,
+        counts: JSON.parse('{"requests":2.7,"totalFailures":-4,"__proto__":{"x":1},"extra":9}'),
+      },
+    })
+    expect(hostile.counts).toEqual({
+      requests: 2,
+      totalSuccesses: 0,
+      totalFailures: 0,
+      totalExclusions: 0,
+      consecutiveSuccesses: 0,
+      consecutiveFailures: 0,
+      slowCalls: 0,
+    })
+    expect(
+      circuitBreaker({ clock, initialState: { ...hostile.toJSON(), counts: null as never } }).state,
+    ).toBe('closed')
   })
 })
 

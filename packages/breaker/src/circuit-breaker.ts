@@ -482,7 +482,7 @@ class Breaker implements CircuitBreaker {
     if (state === 'open') {
       const left = Number.isFinite(s.openRemainingMs) ? Math.max(0, s.openRemainingMs) : 0
       this.#expiry = now + left
-    } else if (state === 'closed' && s.counts !== undefined) {
+    } else if (state === 'closed' && typeof s.counts === 'object' && s.counts !== null) {
       this.#counts.restore(s.counts)
     }
   }

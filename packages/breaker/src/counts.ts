@@ -106,10 +106,12 @@ export class RollingCounts {
   }
 
   /** Adds restored counts to the current bucket (snapshot restore). */
-  restore(c: Counts): void {
+  restore(c: Partial<Counts>): void {
     const b = this.#buckets[this.age % this.#buckets.length] as Tally
-    for (const k of Object.keys(c) as (keyof Counts)[]) {
-      const v = Number.isFinite(c[k]) && c[k] > 0 ? Math.floor(c[k]) : 0
+    // Only known fields, only non-negative integers: snapshots may come from storage.
+    for (const k of Object.keys(this.total) as (keyof Counts)[]) {
+      const raw = c[k]
+      const v = typeof raw === 'number' && Number.isFinite(raw) && raw > 0 ? Math.floor(raw) : 0
       this.total[k] = v
       b[k] = v
     }

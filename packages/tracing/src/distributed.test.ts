@@ -72,7 +72,7 @@ afterAll(async () => {
     await new Promise((r) => server.close(r))
   }
   // undici's pooled client sockets see the server hang up a few ticks later.
-  for (let i = 0; i < 100 && handles() > handlesBefore; i++) {
+  for (let i = 0; i < 500 && handles() > handlesBefore; i++) {
     await new Promise((r) => setTimeout(r, 10))
   }
   expect(process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP'))).toHaveLength(

@@ -82,7 +82,7 @@ async function start(mw: Middleware<{ trace: TraceContext }>): Promise<string> {
 async function settled(count: number): Promise<void> {
   for (
     let i = 0;
-    i < 200 && otel.spans().filter((s) => s.kind === SpanKind.SERVER).length < count;
+    i < 600 && otel.spans().filter((s) => s.kind === SpanKind.SERVER).length < count;
     i++
   ) {
     await new Promise((r) => setTimeout(r, 5))

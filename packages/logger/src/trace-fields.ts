@@ -9,6 +9,11 @@ const FLAG_STRINGS: readonly string[] = ['00', '01']
 /**
  * W3C trace flags as the two hex digits OpenTelemetry's pino instrumentation logs
  * (`01` = sampled), so logs look the same with or without auto-instrumentation.
+ *
+ * @param flags the span context's `traceFlags` (0–255)
+ * @returns two lower-case hex digits
+ * @example
+ * formatTraceFlags(1) // '01'
  */
 export function formatTraceFlags(flags: number): string {
   return FLAG_STRINGS[flags] ?? (flags & 0xff).toString(16).padStart(2, '0')

@@ -144,6 +144,19 @@ describe('breakerMiddleware on Hono', () => {
     expect(mw.breakers.peek('GET /users/:id')?.counts.totalSuccesses).toBe(2)
   })
 
+  it('records a first request after the fact without reporting a rejection when its breaker is open', async () => {
+    const { app, mw } = setup({ key: undefined })
+    const rejected: string[] = []
+    mw.events.on('rejected', (e) => rejected.push(e.name))
+    app.get('/r/:id', (c) => c.text('x', 500))
+    mw.breakers.get('GET /r/:id').isolate() // open before the route was ever seen
+    expect((await app.request('/r/1')).status).toBe(500) // unguarded: not yet learned
+    expect(rejected).toEqual([])
+    expect(mw.breakers.peek('GET /r/:id')?.counts.requests).toBe(0)
+    expect((await app.request('/r/2')).status).toBe(503)
+    expect(rejected).toEqual(['GET /r/:id'])
+  })
+
   it('understands wildcard, optional and regex params, and methods apart', async () => {
     const { app, mw } = setup()
     app.get('/files/*', (c) => c.text('x', 500))

@@ -144,7 +144,10 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
     done?.('excluded')
     if (actual === undefined) return
     templates.learn(method, route)
-    breakers.get(actual).tryAllow()?.(outcomeOf(ex), breakers.clock.now() - start)
+    const own = breakers.get(actual)
+    // Ask first, so a breaker that would refuse does not report a rejection that never
+    // happened (this request has already been served).
+    if (own.retryAfterMs() === 0) own.tryAllow()?.(outcomeOf(ex), breakers.clock.now() - start)
   }
   // `name` stays the function's own ('breakerMiddleware') so stack traces keep it; the
   // set's name is `breakers.name`, and every event names its key.

@@ -238,6 +238,19 @@ describe('retry(): what to retry', () => {
     expect(await res.text()).toBe('hi')
   })
 
+  it('a throwing retryOnResult fails the attempt like an error; a bad pushback value is ignored', async () => {
+    const { run, log } = setup({
+      maxAttempts: 2,
+      jitter: 'none',
+      retryOnResult: () => {
+        throw new Error('predicate broke')
+      },
+      pushback: () => Number.NaN,
+    })
+    await expect(run(() => 'x')).rejects.toThrow('predicate broke')
+    expect(retries(log).map((r) => r.delayMs)).toEqual([100])
+  })
+
   it('consumeAttempt lets failures retry for free, but never more than maxFreeRetries', async () => {
     const { run, log } = setup({
       maxAttempts: 2,
@@ -381,6 +394,23 @@ describe('retry(): abort and deadlines', () => {
     expect(reasons).toEqual(['aborted'])
   })
 
+  it('an abort during an attempt ends the call with the reason; no retry follows', async () => {
+    const { run, log, clock } = setup()
+    const caller = new AbortController()
+    let calls = 0
+    const p = run(({ signal }) => {
+      calls++
+      clock.setTimeout(() => caller.abort(new Error('bye')), 5)
+      return work(clock, 1_000, signal)
+    }, caller.signal)
+    await expect(p).rejects.toThrow('bye')
+    expect(calls).toBe(1)
+    expect(clock.now()).toBe(5)
+    expect(giveUp(log)).toMatchObject({ attempts: 1, reason: 'aborted' })
+    expect(retries(log)).toHaveLength(0)
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0)
+  })
+
   it('an already-aborted signal runs nothing', async () => {
     const { run, log } = setup()
     let calls = 0
@@ -460,7 +490,8 @@ describe('retry(): abort and deadlines', () => {
     const { policy, log, clock } = setup({ jitter: 'none', baseDelayMs: 100 })
     const bounded = policy.withDeadline(clock.now() + 50)
     expect(bounded.events).toBe(policy.events)
-    expect(policy.withDeadline(undefined)).toBe(policy)
+    const { withDeadline } = policy // works unbound too
+    expect(withDeadline(undefined)).toBe(policy)
     let calls = 0
     await expect(
       drive(
@@ -527,6 +558,8 @@ describe('retry(): options are validated', () => {
     expect(() => retry({ minAttemptMs: -1 })).toThrow(RangeError)
     expect(() => retry({ maxPushbackMs: Number.NaN })).toThrow(RangeError)
     expect(() => retry({ maxDelayMs: Number.POSITIVE_INFINITY })).toThrow(RangeError)
+    expect(() => retry({ deadline: Number.NaN })).toThrow(RangeError)
+    expect(() => retry().withDeadline(Number.NaN)).toThrow(RangeError)
     expect(retry({ maxAttempts: Number.POSITIVE_INFINITY, deadline: 10 }).kind).toBe('retry')
   })
 })

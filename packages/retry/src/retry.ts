@@ -156,6 +156,7 @@ export function defaultRetryOn(error: unknown): boolean {
  */
 export function retry(options: RetryOptions = {}): RetryPolicy {
   const config = resolve(options)
+  if (options.deadline !== undefined) assertDeadline(options.deadline)
   return build(config, createEmitter<RetryEventMap>(), options.deadline)
 }
 
@@ -231,12 +232,13 @@ function build(
   emitter: Emitter<RetryEventMap>,
   fixedDeadline: number | undefined,
 ): RetryPolicy {
-  return {
+  const policy: RetryPolicy = {
     kind: 'retry',
     name: config.name,
     events: emitter,
     withDeadline(deadline) {
-      if (deadline === undefined) return this
+      if (deadline === undefined) return policy
+      assertDeadline(deadline)
       const d = fixedDeadline === undefined ? deadline : Math.min(fixedDeadline, deadline)
       return build(config, emitter, d)
     },
@@ -245,6 +247,11 @@ function build(
       return run(config, emitter, fixedDeadline, fn, signal ?? neverAborts())
     },
   }
+  return policy
+}
+
+function assertDeadline(deadline: number): void {
+  if (Number.isNaN(deadline)) throw new RangeError('deadline must be a number, got NaN')
 }
 
 /** Carries a failed attempt through p-retry. An `Error` that is not a `TypeError`, so

@@ -22,16 +22,15 @@ export { exchangeFor } from './exchange.ts'
 
 /**
  * The per-request values Sturdy middleware share, as `request.sturdy` sees them. The
- * conventional keys are typed; augment this interface to type your own:
- * `declare module '@sturdy/fastify' { interface SturdyRequestValues { log: Logger } }`.
+ * conventional keys are typed; augment this interface to type others, such as the
+ * logger type you use:
+ * `declare module '@sturdy/fastify' { interface SturdyRequestValues { log?: Logger } }`.
  */
 export interface SturdyRequestValues {
   /** The request signal (`@sturdy/timeout`'s deadline, or a client disconnect). */
   signal?: AbortSignal
   /** The request id (`@sturdy/logger`). */
   requestId?: string
-  /** The request's child logger (`@sturdy/logger`). */
-  log?: unknown
   /** The request's span identifiers (`@sturdy/tracing`). */
   trace?: TraceContext
   [key: string]: unknown

@@ -178,12 +178,15 @@ export class NodeExchange implements Exchange {
 
   /**
    * Handles an error nobody else can answer: records it, then answers with
-   * problem+json when nothing was sent yet, or cuts the connection when a response is
-   * half written (the client must not take a truncated body for a whole one).
+   * problem+json when nothing was sent yet (which counts as `respond()`, so a
+   * handler's later write is dropped the same way), or cuts the connection when a
+   * response is half written (the client must not take a truncated body for a whole one).
    */
   fail(error: unknown): void {
     this.recordError(error)
     if (!this.res.headersSent) {
+      if (this.#responded) return
+      this.#responded = true
       const problem = problemFromError(error)
       this.writeResponse(problem.status, renderProblem(problem), {
         'content-type': PROBLEM_CONTENT_TYPE,

@@ -1,0 +1,170 @@
+// node:http-specific behaviour: route templates, error answers, value access. What every
+// adapter must do alike is proven in packages/conformance.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer, request as httpRequest } from 'node:http'
+import type { Exchange, Middleware } from '@sturdy/core'
+import { UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Listener, SturdyNodeOptions } from './index.ts'
+import { exchangeOf, setRoute, sturdy, valuesOf } from './index.ts'
+
+const open: Server[] = []
+afterEach(async () => {
+  await Promise.all(
+    open.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeAllConnections()
+        }),
+    ),
+  )
+})
+
+async function serve(listener: Listener, options: SturdyNodeOptions): Promise<string> {
+  const server = createServer(sturdy(listener, options))
+  open.push(server)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return `http://127.0.0.1:${address.port}`
+}
+
+function record(into: Array<Record<string, unknown>>): Middleware {
+  return async function recordExchange(ex: Exchange, next) {
+    await next()
+    into.push({ route: ex.route(), status: ex.status, error: ex.error, size: ex.responseSize })
+  }
+}
+
+const ok = (_req: IncomingMessage, res: ServerResponse): void => {
+  res.setHeader('content-length', '2')
+  res.end('ok')
+}
+
+describe('sturdy() around a node:http listener', () => {
+  it('takes the route from setRoute(), else the route option, else UNMATCHED_ROUTE', async () => {
+    const seen: Array<Record<string, unknown>> = []
+    const url = await serve(
+      (req, res) => {
+        if (req.url === '/set/1') setRoute(req, '/set/:id')
+        ok(req, res)
+      },
+      {
+        middleware: [record(seen)],
+        route: (req) => (req.url?.startsWith('/opt/') ? '/opt/:id' : undefined),
+      },
+    )
+    for (const path of ['/set/1', '/opt/2', '/raw/3']) await (await fetch(url + path)).text()
+    expect(seen.map((s) => [s.route, s.status, s.size])).toEqual([
+      ['/set/:id', 200, 2],
+      ['/opt/:id', 200, 2],
+      [UNMATCHED_ROUTE, 200, 2],
+    ])
+  })
+
+  it('answers listener errors with problem+json by default, keeping a Sturdy status', async () => {
+    const seen: Array<Record<string, unknown>> = []
+    const invalid = new ValidationError('bad id')
+    const url = await serve(
+      async () => {
+        throw invalid
+      },
+      { middleware: [record(seen)] },
+    )
+    const res = await fetch(url)
+    expect(res.status).toBe(400)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(await res.json()).toEqual({
+      title: 'Bad Request',
+      status: 400,
+      code: 'VALIDATION',
+      detail: 'bad id',
+    })
+    expect(seen).toEqual([{ route: UNMATCHED_ROUTE, status: 400, error: invalid, size: undefined }])
+  })
+
+  it('lets onError answer instead', async () => {
+    const boom = new Error('boom')
+    const errors: unknown[] = []
+    const url = await serve(
+      () => {
+        throw boom
+      },
+      {
+        onError: (error, _req, res) => {
+          errors.push(error)
+          res.statusCode = 502
+          res.end('upstream trouble')
+        },
+      },
+    )
+    const res = await fetch(url)
+    expect([res.status, await res.text()]).toEqual([502, 'upstream trouble'])
+    expect(errors).toEqual([boom])
+  })
+
+  it('cuts the connection when the listener fails after starting the response', async () => {
+    const url = await serve(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('partial')
+      await new Promise((resolve) => setImmediate(resolve))
+      throw new Error('mid-stream')
+    }, {})
+    // A truncated chunked body must reach the client as an error, not as a whole body.
+    const outcome = await new Promise<string>((resolve) => {
+      const req = httpRequest(url, (res) => {
+        res.on('data', () => {})
+        res.on('end', () => resolve('complete'))
+        res.on('error', () => resolve('cut'))
+        res.on('aborted', () => resolve('cut'))
+      })
+      req.on('error', () => resolve('cut'))
+      req.end()
+    })
+    expect(outcome).toBe('cut')
+  })
+
+  it('exposes the values middleware shared through valuesOf(req), and exchangeOf(req)', async () => {
+    const provide: Middleware = async function provide(ex, next) {
+      ex.set('answer', 42)
+      await next()
+    }
+    let same = false
+    const url = await serve(
+      (req, res) => {
+        same = exchangeOf(req)?.get('answer') === 42
+        res.end(JSON.stringify(valuesOf<{ answer: number }>(req)))
+      },
+      { middleware: [provide] },
+    )
+    expect(await (await fetch(url)).json()).toEqual({ answer: 42 })
+    expect(same).toBe(true)
+  })
+
+  it('valuesOf() outside a sturdy() listener is an empty record', () => {
+    expect(valuesOf({} as IncomingMessage)).toEqual({})
+    expect(exchangeOf({} as IncomingMessage)).toBeUndefined()
+  })
+
+  it('a middleware failing before next() never runs the listener and answers 500', async () => {
+    let ran = false
+    const url = await serve(
+      (_req, res) => {
+        ran = true
+        res.end()
+      },
+      {
+        middleware: [
+          async () => {
+            throw new Error('refused')
+          },
+        ],
+      },
+    )
+    const res = await fetch(url)
+    expect(res.status).toBe(500)
+    expect(await res.json()).toEqual({ title: 'Internal Server Error', status: 500 })
+    expect(ran).toBe(false)
+  })
+})

@@ -75,6 +75,27 @@ describe('no listener or timer leaks', () => {
     expect(live.size).toBe(0)
   })
 
+  it('by default a sleeping retry keeps the process alive (a script awaiting it must not exit); unref: true does not', async () => {
+    const refTimers = (): number =>
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    for (const [unref, extra] of [
+      [false, 1],
+      [true, 0],
+    ] as const) {
+      const before = refTimers()
+      const caller = new AbortController()
+      const p = retry({ unref, jitter: 'none', baseDelayMs: 60_000 }).execute(
+        () => Promise.reject(new Error('down')),
+        caller.signal,
+      )
+      await macrotask()
+      expect(refTimers() - before).toBe(extra)
+      caller.abort()
+      await p.catch(() => undefined)
+      expect(refTimers()).toBe(before)
+    }
+  })
+
   it('a long-lived signal (server shutdown) shared by 1,000 calls ends with no listener on it', async () => {
     const clock = steppingClock()
     const shutdown = new AbortController()

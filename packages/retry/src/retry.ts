@@ -17,6 +17,7 @@ import {
   isRetryBudgetExhaustedError,
   RetryBudgetExhaustedError,
 } from './errors.ts'
+import { keepAliveClock } from './keep-alive-clock.ts'
 import type { Pushback } from './pushback.ts'
 import { readPushback } from './pushback.ts'
 import { sleep } from './sleep.ts'
@@ -69,8 +70,10 @@ export interface RetryOptions extends BackoffOptions {
   budget?: RetryBudget
   /** Disposes a result that is about to be retried. @default cancels a fetch `Response` body, freeing its connection */
   discardResult?: (result: unknown) => void
-  /** Time source for sleeps and deadlines. @default systemClock */
+  /** Time source for sleeps and deadlines. @default systemClock, with ref'd timers unless `unref` */
   clock?: Clock
+  /** Let a pending sleep not keep the process alive (p-retry's `unref`); only for the default clock. @default false */
+  unref?: boolean
   /** Random source for jitter. @default systemRandom */
   random?: Random
   /** Wall-clock ms since the epoch, for `Retry-After` HTTP-dates. @default Date.now */
@@ -145,7 +148,8 @@ export function defaultRetryOn(error: unknown): boolean {
  * @param options.maxPushbackMs longest pushback honoured; @default 30000
  * @param options.budget shared retry budget; @default undefined
  * @param options.discardResult disposes a result before retrying; @default cancels a Response body
- * @param options.clock time source; @default systemClock
+ * @param options.clock time source; @default systemClock (timers ref'd unless `unref`)
+ * @param options.unref let a pending sleep not hold the process open; @default false
  * @param options.random jitter source; @default systemRandom
  * @param options.wallClock epoch ms for HTTP-dates; @default Date.now
  * @returns a `RetryPolicy`
@@ -221,7 +225,7 @@ function resolve(o: RetryOptions): Config {
     maxPushbackMs,
     budget: o.budget,
     discardResult: o.discardResult ?? discardResponse,
-    clock: o.clock ?? systemClock,
+    clock: o.clock ?? (o.unref === true ? systemClock : keepAliveClock),
     random: o.random ?? systemRandom,
     wallClock: o.wallClock ?? Date.now,
   }

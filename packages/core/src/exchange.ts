@@ -43,7 +43,11 @@ export interface Exchange {
    * `abortKind`). Created lazily on first read.
    */
   readonly signal: AbortSignal
-  /** True once the request signal has aborted; reading it creates nothing. */
+  /**
+   * True once the request has been aborted (`abort()`, or a client disconnect).
+   * Reading it creates nothing: adapters answer a client disconnect here even when no
+   * one has created the signal, so observers (the access log) need not create it.
+   */
   readonly aborted: boolean
   /** Aborts the request signal with `reason`. Later calls are ignored. */
   abort(reason: unknown): void

@@ -72,7 +72,13 @@ export interface TimeoutEventMap {
 /** Anything an observer can subscribe to: a policy that names itself and emits events. */
 export type ObservablePolicy =
   | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
-  | { readonly kind: 'breaker'; readonly name: string; readonly events: Events<BreakerEventMap> }
+  | {
+      readonly kind: 'breaker'
+      readonly name: string
+      readonly events: Events<BreakerEventMap>
+      /** The current state, when the breaker is a single one (keyed sets have none). */
+      readonly state?: CircuitState
+    }
   | { readonly kind: 'timeout'; readonly name: string; readonly events: Events<TimeoutEventMap> }
 
 /**

@@ -86,7 +86,7 @@ describe('onAbort', () => {
   it('calls back once on abort and can be disposed before', () => {
     const c = new AbortController()
     const seen: unknown[] = []
-    const off = onAbort(c.signal, (r) => seen.push(r))
+    onAbort(c.signal, (r) => seen.push(r))
     expect(listeners(c.signal)).toBe(1)
     c.abort('why')
     c.abort('again')

@@ -25,7 +25,11 @@ export function exchangeFor(c: Context, mount?: unknown): Exchange {
 }
 
 interface NodeBindings {
-  outgoing?: { writableFinished?: boolean; once(event: 'close', fn: () => void): unknown }
+  outgoing?: {
+    writableFinished?: boolean
+    destroyed?: boolean
+    once(event: 'close', fn: () => void): unknown
+  }
 }
 
 /**
@@ -101,6 +105,10 @@ class HonoExchange implements Exchange {
     return controller.signal
   }
   get aborted(): boolean {
+    // Without a signal nobody watches the client, so ask the connection directly.
+    if (!this.#aborted && this.#controller === undefined && this.#clientGone()) {
+      this.abort(new ClientClosedError())
+    }
     return this.#aborted
   }
   abort(reason: unknown): void {
@@ -125,6 +133,14 @@ class HonoExchange implements Exchange {
   }
   get responded(): boolean {
     return this.#responded
+  }
+
+  #clientGone(): boolean {
+    const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
+    if (outgoing !== undefined && typeof outgoing.once === 'function') {
+      return outgoing.destroyed === true && outgoing.writableFinished !== true
+    }
+    return this.#c.req.raw.signal.aborted
   }
 
   /**

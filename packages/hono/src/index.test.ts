@@ -190,6 +190,27 @@ describe('sturdy() on Hono', () => {
     expect(reason).toBeInstanceOf(ClientClosedError)
   })
 
+  it('reports a client disconnect in ex.aborted without anyone creating the signal', async () => {
+    const client = new AbortController()
+    let aborted: boolean | undefined
+    let reason: unknown
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        await next()
+        aborted = ex.aborted
+        reason = ex.signal.reason
+      }),
+    )
+    app.get('/', (c) => {
+      client.abort()
+      return c.text('ok')
+    })
+    await app.request('/', { signal: client.signal })
+    expect(aborted).toBe(true)
+    expect(reason).toBeInstanceOf(ClientClosedError)
+  })
+
   it('abort() before the signal is read still yields an aborted signal with that reason', async () => {
     const why = new Error('why')
     let signal: AbortSignal | undefined

@@ -360,7 +360,7 @@ describe('requestLogger: aborts', () => {
     expect(access(lines())[0]).not.toHaveProperty('err')
   })
 
-  it('without detectClientAbort a disconnect nobody watched looks like a normal response', async () => {
+  it('without detectClientAbort a disconnect is logged as a normal response', async () => {
     const { app, lines } = setup({ detectClientAbort: false })
     const client = new AbortController()
     app.get('/slow', (c) => {

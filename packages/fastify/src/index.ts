@@ -9,12 +9,7 @@
  */
 import type { Middleware, TraceContext } from '@sturdy/core'
 import { chain } from '@sturdy/core'
-import type {
-  FastifyInstance,
-  FastifyPluginCallback,
-  FastifyRequest,
-  HookHandlerDoneFunction,
-} from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, HookHandlerDoneFunction } from 'fastify'
 import { exchangeFor, existingExchange } from './exchange.ts'
 
 export type { FastifyExchange } from './exchange.ts'
@@ -66,9 +61,9 @@ function sturdyPlugin(
       let continued = false
       const last = (): Promise<void> => {
         continued = true
-        // Body parsing runs on stream events, outside the async context the onion set
-        // up (an active span, say); remember it so `preValidation` can restore it.
-        if (hasBody(request)) ex.captureContext()
+        // Called inside the onion, so the rest of Fastify's lifecycle runs in the async
+        // context the middleware set up (an active span, say). Fastify binds its body
+        // parsing to the request's context itself, so handlers still see it after a body.
         next()
         return ex.settled()
       }
@@ -85,15 +80,6 @@ function sturdyPlugin(
   )
 
   fastify.addHook(
-    'preValidation',
-    function sturdyRestoreContext(request, _reply, next: HookHandlerDoneFunction): void {
-      const ex = existingExchange(request)
-      if (ex === undefined) next()
-      else ex.runInContext(next)
-    },
-  )
-
-  fastify.addHook(
     'onError',
     function sturdyRecordError(request, _reply, error, next: HookHandlerDoneFunction): void {
       existingExchange(request)?.recordError(error)
@@ -102,12 +88,6 @@ function sturdyPlugin(
   )
 
   done()
-}
-
-function hasBody(request: FastifyRequest): boolean {
-  const headers = request.headers
-  const length = headers['content-length']
-  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined
 }
 
 /**

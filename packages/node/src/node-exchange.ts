@@ -1,4 +1,3 @@
-import { AsyncResource } from 'node:async_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange } from '@sturdy/core'
 import {
@@ -45,7 +44,6 @@ export class NodeExchange implements Exchange {
   #done = false
   #settled: Promise<void> | undefined
   #resolve: (() => void) | undefined
-  #context: AsyncResource | undefined
 
   /**
    * @param req the incoming request
@@ -194,21 +192,6 @@ export class NodeExchange implements Exchange {
     } else if (!this.res.writableEnded) {
       this.res.destroy()
     }
-  }
-
-  /**
-   * Remembers the current async context (AsyncLocalStorage stores such as the active
-   * OpenTelemetry context), for `runInContext`. Adapters call it where the onion hands
-   * over to the framework, when the framework may lose the context before the handler
-   * runs (body parsing driven by stream events).
-   */
-  captureContext(): void {
-    this.#context = new AsyncResource('SturdyExchange')
-  }
-  /** Runs `fn` in the context captured by `captureContext()`, or directly when none was. */
-  runInContext(fn: () => void): void {
-    if (this.#context === undefined) fn()
-    else this.#context.runInAsyncScope(fn)
   }
 
   /** Writes a whole response. Adapters override it to answer through their framework. */

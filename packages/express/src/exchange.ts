@@ -17,11 +17,17 @@ interface ExpressResponse extends ServerResponse {
 
 /**
  * The Exchange of an Express request, created on first use and shared by every
- * `sturdy()` mount (and `sturdyErrors()`) on the request.
+ * `sturdy()` mount (and `sturdyErrors()`) on the request. Useful for Express-only glue
+ * that calls Sturdy helpers.
  *
  * @param req the Express request
  * @param res the Express response
  * @returns the request's Exchange
+ * @example
+ * app.get('/slow', (req, res) => {
+ *   const ex = exchangeFor(req, res)
+ *   res.json({ msLeft: remaining(ex.deadline) })
+ * })
  */
 export function exchangeFor(req: IncomingMessage, res: ServerResponse): ExpressExchange {
   const holder = res as ExpressResponse

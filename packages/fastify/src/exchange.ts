@@ -8,11 +8,17 @@ type Holder = FastifyRequest & { [EXCHANGE]?: FastifyExchange }
 
 /**
  * The Exchange of a Fastify request, created on first use and shared by every
- * registration of the plugin that the request passes through.
+ * registration of the plugin that the request passes through. Useful for Fastify-only
+ * glue that calls Sturdy helpers.
  *
  * @param request the Fastify request
  * @param reply its reply
  * @returns the request's Exchange
+ * @example
+ * app.get('/slow', async (request, reply) => {
+ *   const ex = exchangeFor(request, reply)
+ *   return { msLeft: remaining(ex.deadline) }
+ * })
  */
 export function exchangeFor(request: FastifyRequest, reply: FastifyReply): FastifyExchange {
   const holder = request as Holder

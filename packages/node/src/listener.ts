@@ -130,6 +130,9 @@ export function setRoute(req: IncomingMessage, template: string): void {
  *
  * @param req the request the listener got
  * @returns its Exchange
+ * @example
+ * const ex = exchangeOf(req)
+ * if (ex?.aborted) return // the client is gone
  */
 export function exchangeOf(req: IncomingMessage): NodeExchange | undefined {
   return (req as Tagged)[EXCHANGE]

@@ -32,7 +32,13 @@ export interface RetryEventMap {
     readonly name: string
     readonly attempts: number
     readonly error: unknown
-    readonly reason: 'max-attempts' | 'not-retryable' | 'deadline' | 'aborted' | 'pushback'
+    readonly reason:
+      | 'max-attempts'
+      | 'not-retryable'
+      | 'deadline'
+      | 'aborted'
+      | 'pushback'
+      | 'budget-exhausted'
   }
   /** A retry was refused because the shared retry budget is exhausted. */
   budgetExhausted: { readonly name: string; readonly attempt: number }

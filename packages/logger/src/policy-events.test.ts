@@ -58,7 +58,7 @@ describe('logPolicyEvents', () => {
       [40, 'circuit breaker state changed'],
       [20, 'circuit breaker rejected a call'],
       [20, 'retrying after failure'],
-      [30, 'retries exhausted'],
+      [30, 'gave up retrying'],
       [30, 'retry budget exhausted'],
       [20, 'timed out'],
     ])
@@ -118,7 +118,7 @@ describe('logPolicyEvents', () => {
     p.retryEvents.emit('giveUp', { name: 'b', attempts: 2, error: 'x', reason: 'not-retryable' })
     expect(lines().map((l) => [l.level, l.msg])).toEqual([
       [50, 'circuit breaker state changed'],
-      [40, 'retries exhausted'],
+      [40, 'gave up retrying'],
     ])
   })
 

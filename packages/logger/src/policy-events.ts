@@ -29,14 +29,14 @@ export const POLICY_MESSAGES: {
   readonly stateChange: 'circuit breaker state changed'
   readonly rejected: 'circuit breaker rejected a call'
   readonly retry: 'retrying after failure'
-  readonly giveUp: 'retries exhausted'
+  readonly giveUp: 'gave up retrying'
   readonly budgetExhausted: 'retry budget exhausted'
   readonly timeout: 'timed out'
 } = {
   stateChange: 'circuit breaker state changed',
   rejected: 'circuit breaker rejected a call',
   retry: 'retrying after failure',
-  giveUp: 'retries exhausted',
+  giveUp: 'gave up retrying',
   budgetExhausted: 'retry budget exhausted',
   timeout: 'timed out',
 }

@@ -39,7 +39,7 @@ describe('logPolicyEvents with the real @sturdy/retry and @sturdy/breaker', () =
     expect(byMsg('circuit breaker state changed')).toEqual([
       expect.objectContaining({ level: 40, policy: 'payments', from: 'closed', to: 'open' }),
     ])
-    expect(byMsg('retries exhausted')).toEqual([
+    expect(byMsg('gave up retrying')).toEqual([
       expect.objectContaining({
         level: 30,
         policy: 'payments-retry',

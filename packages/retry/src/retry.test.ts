@@ -534,7 +534,7 @@ describe('retry(): budget', () => {
     expect((error as { status: number }).status).toBe(503)
     expect((error as Error).cause).toMatchObject({ message: 'boom 3' })
     expect(exhausted).toEqual([{ name: 'b', attempt: 1 }])
-    expect(gaveUp).toEqual([])
+    expect(gaveUp).toEqual(['budget-exhausted'])
     expect(calls).toBe(3)
   })
 

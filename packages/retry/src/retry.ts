@@ -369,6 +369,7 @@ async function run<T>(
     }
     if (c.budget !== undefined && !c.budget.tryWithdraw()) {
       if (events.has('budgetExhausted')) events.emit('budgetExhausted', { name, attempt })
+      giveUp(attempt, failure.kind === 'error' ? failure.error : failure.result, 'budget-exhausted')
       if (failure.kind === 'result') throw new Stop(true, failure.result)
       throw new Stop(false, new RetryBudgetExhaustedError(attempt, { cause: failure.error }))
     }

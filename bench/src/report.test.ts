@@ -34,6 +34,7 @@ const http = {
       reqPerSec: summarize([1000, 1100])!,
       p50Ms: summarize([1])!,
       p99Ms: summarize([3])!,
+      cpuUsPerReq: summarize([40])!,
       rssMb: 50,
       peakRssMb: 55,
       heapUsedMb: 10,
@@ -75,8 +76,8 @@ describe('renderMarkdown', () => {
     }
     const md = renderMarkdown(file)
     expect(md).toContain('reduced run')
-    expect(md).toContain('| `a` | N24 >= 0.45 | 0.5× (0.4–0.6) ✅ | 0.4× (0.4–0.4) |')
-    expect(md).toContain('| `b` | — | null | null | no client |')
+    expect(md).toContain('| `a` | N24 >= 0.45 | 0.5× (0.4–0.6) ✅ | 0.4× (0.4–0.4) | — |')
+    expect(md).toContain('| `b` | — | null | null | — | no client |')
     expect(md).toContain('| bare Hono (`bare-hono`) | 1050 (1000–1100) | 1 |')
     expect(md).toContain('@sturdy/fastify has no src/index.ts yet')
     expect(md).toContain('@sturdy/client does not exist yet')

@@ -20,6 +20,7 @@ interface RatioDetail {
   min?: number
   max?: number
   reason?: string
+  cpuRatio?: number
   target?: string
   met?: boolean | null
   describe: string
@@ -64,8 +65,8 @@ export function renderMarkdown(r: ResultsFile): string {
     '',
     '### Headline ratios',
     '',
-    '| ratio | target | Node 24 | Node 20 | notes |',
-    '|---|---|---|---|---|',
+    '| ratio | target | Node 24 | Node 20 | CPU cross-check N24 / N20 | notes |',
+    '|---|---|---|---|---|---|',
   )
   for (const key of Object.keys(r.ratios)) {
     const d24 = r.ratio_details.node24[key]
@@ -80,12 +81,12 @@ export function renderMarkdown(r: ResultsFile): string {
       .join(', ')
     const reasons = [...new Set([d24?.reason, d20?.reason].filter(Boolean))].join('; ')
     out.push(
-      `| \`${key}\` | ${target || '—'} | ${show(d24)} | ${show(d20)} | ${cell(reasons || (d24?.describe ?? ''))} |`,
+      `| \`${key}\` | ${target || '—'} | ${show(d24)} | ${show(d20)} | ${cpuCheck(d24, d20)} | ${cell(reasons || (d24?.describe ?? ''))} |`,
     )
   }
   out.push(
     '',
-    'Ratios are medians of per-round ratios (min–max over rounds); > 1 favours Sturdy, except `rss_*` where < 1 does.',
+    'Ratios are medians of per-round ratios (min–max over rounds); > 1 favours Sturdy, except `rss_*` where < 1 does. The CPU cross-check is the same comparison from server CPU time per request (anchor / Sturdy): when it disagrees with the req/s ratio, the machine was busy.',
   )
   out.push(...renderHttp(r.http?.results as HttpResults | undefined))
   out.push(...renderPolicies(r.policies?.results))
@@ -100,6 +101,12 @@ export function renderMarkdown(r: ResultsFile): string {
   return out.join('\n')
 }
 
+/** Server-CPU-per-request ratios, when the ratio is an HTTP throughput ratio. */
+function cpuCheck(d24: RatioDetail | undefined, d20: RatioDetail | undefined): string {
+  if (d24?.cpuRatio === undefined && d20?.cpuRatio === undefined) return '—'
+  return `${fmt(d24?.cpuRatio)} / ${fmt(d20?.cpuRatio)}`
+}
+
 function renderHttp(http: HttpResults | undefined): string[] {
   if (http === undefined) return []
   const out: string[] = ['', '### HTTP server overhead (`GET /users/:id`)']
@@ -111,12 +118,12 @@ function renderHttp(http: HttpResults | undefined): string[] {
       '',
       `**${runtime}**`,
       '',
-      '| contender | req/s median (min–max) | × bare Hono | p50 ms | p99 ms | RSS MB | notes |',
-      '|---|---|---|---|---|---|---|',
+      '| contender | req/s median (min–max) | × bare Hono | p50 ms | p99 ms | server CPU µs/req | RSS MB | notes |',
+      '|---|---|---|---|---|---|---|---|',
     )
     for (const [name, c] of Object.entries(contenders)) {
       if (c.status !== 'ok') {
-        out.push(`| ${c.label} | null | — | — | — | — | ${cell(c.reason)} |`)
+        out.push(`| ${c.label} | null | — | — | — | — | — | ${cell(c.reason)} |`)
         continue
       }
       const notes = [
@@ -126,7 +133,7 @@ function renderHttp(http: HttpResults | undefined): string[] {
         .filter(Boolean)
         .join('; ')
       out.push(
-        `| ${c.label} (\`${name}\`) | ${spread(c.reqPerSec, 4)} | ${base === undefined ? '—' : fmt(c.reqPerSec.median / base)} | ${fmt(c.p50Ms?.median)} | ${fmt(c.p99Ms?.median)} | ${fmt(c.rssMb)} | ${cell(notes)} |`,
+        `| ${c.label} (\`${name}\`) | ${spread(c.reqPerSec, 4)} | ${base === undefined ? '—' : fmt(c.reqPerSec.median / base)} | ${fmt(c.p50Ms?.median)} | ${fmt(c.p99Ms?.median)} | ${fmt(c.cpuUsPerReq?.median)} | ${fmt(c.rssMb)} | ${cell(notes)} |`,
       )
     }
   }

@@ -14,7 +14,13 @@ const REQUIRED = [
   'rss_sturdy_stack_vs_anchor_hono_stack',
 ]
 
-function server(rps: number[], rssMb: number, missing: string[] = [], errors = 0): HttpResult {
+function server(
+  rps: number[],
+  rssMb: number,
+  missing: string[] = [],
+  errors = 0,
+  cpuUs?: number[],
+): HttpResult {
   return {
     status: 'ok',
     label: 'x',
@@ -23,6 +29,7 @@ function server(rps: number[], rssMb: number, missing: string[] = [], errors = 0
     reqPerSec: summarize(rps)!,
     p50Ms: undefined,
     p99Ms: undefined,
+    cpuUsPerReq: cpuUs === undefined ? undefined : summarize(cpuUs),
     rssMb,
     peakRssMb: undefined,
     heapUsedMb: 10,
@@ -99,11 +106,26 @@ describe('ratiosFor', () => {
     ).toMatch(/12 errors/)
   })
 
+  it('adds the server-CPU cross-check to HTTP throughput ratios', () => {
+    const m: Measurements = {
+      http: record({
+        node24: {
+          'sturdy-hono-stack': server([500], 60, [], 0, [40]),
+          'anchor-hono-stack': server([100], 120, [], 0, [160]),
+        },
+      }),
+    }
+    const { details } = ratiosFor(RATIOS, m, 'node24')
+    expect(details.sturdy_hono_stack_vs_anchor_hono_stack).toMatchObject({ value: 5, cpuRatio: 4 })
+    expect(details.rss_sturdy_stack_vs_anchor_hono_stack).not.toHaveProperty('cpuRatio')
+  })
+
   it('inverts ns/op for policies so that > 1 means Sturdy is faster', () => {
     const ns = (x: number) => ({
       status: 'ok' as const,
       label: 'x',
       nsPerOp: summarize([x])!,
+      cpuNsPerOp: undefined,
       missing: [],
     })
     const m: Measurements = {

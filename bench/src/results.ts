@@ -32,6 +32,11 @@ export interface RatioDef {
   /** `>= x` for throughput-like ratios, `<= x` for memory; per runtime where they differ. */
   readonly target?: Partial<Record<RuntimeName, { op: '>=' | '<='; value: number }>>
   compute(m: Measurements, runtime: RuntimeName): RatioOutcome
+  /**
+   * The same comparison from server CPU time per request (other / sturdy), for HTTP
+   * throughput ratios: a cross-check that other processes on the machine move far less.
+   */
+  cpu?(m: Measurements, runtime: RuntimeName): RatioOutcome
 }
 
 type Picked = { summary: Summary } | { reason: string }
@@ -40,7 +45,7 @@ function httpFigure(
   m: Measurements,
   runtime: RuntimeName,
   name: string,
-  figure: 'reqPerSec' | 'rssMb',
+  figure: 'reqPerSec' | 'rssMb' | 'cpuUsPerReq',
 ): Picked {
   const part = m.http?.results[runtime]
   if (part === undefined) return { reason: `HTTP part not run on ${runtime}` }
@@ -51,6 +56,11 @@ function httpFigure(
   if (r.errors > 0) return { reason: `${name} answered ${r.errors} errors (non-2xx or socket)` }
   if (figure === 'rssMb')
     return { summary: { median: r.rssMb, min: r.rssMb, max: r.rssMb, samples: [r.rssMb] } }
+  if (figure === 'cpuUsPerReq') {
+    return r.cpuUsPerReq === undefined
+      ? { reason: `${name}: no CPU figure` }
+      : { summary: r.cpuUsPerReq }
+  }
   return { summary: r.reqPerSec }
 }
 
@@ -94,6 +104,11 @@ const http =
       figure === 'rssMb' ? 'plain' : 'higher',
     )
 
+const httpCpu =
+  (a: string, b: string) =>
+  (m: Measurements, rt: RuntimeName): RatioOutcome =>
+    combine(httpFigure(m, rt, a, 'cpuUsPerReq'), httpFigure(m, rt, b, 'cpuUsPerReq'), 'lower')
+
 const policy =
   (a: string, b: string) =>
   (m: Measurements, rt: RuntimeName): RatioOutcome =>
@@ -113,18 +128,21 @@ export const RATIOS: readonly RatioDef[] = [
     describe: 'req/s, Hono + full Sturdy stack / bare Hono',
     target: { node24: { op: '>=', value: 0.45 } },
     compute: http('sturdy-hono-stack', 'bare-hono'),
+    cpu: httpCpu('sturdy-hono-stack', 'bare-hono'),
   },
   {
     key: 'sturdy_hono_stack_vs_anchor_hono_stack',
     describe: 'req/s, Hono + full Sturdy stack / Hono + anchor stack',
     target: { node24: { op: '>=', value: 3 }, node20: { op: '>=', value: 2 } },
     compute: http('sturdy-hono-stack', 'anchor-hono-stack'),
+    cpu: httpCpu('sturdy-hono-stack', 'anchor-hono-stack'),
   },
   {
     key: 'sturdy_express_vs_anchor_express_stack',
     describe: 'req/s, Express + Sturdy / Express + pino-http + express-prom-bundle',
     target: both('>=', 1.3),
     compute: http('express-sturdy', 'express-anchor-stack'),
+    cpu: httpCpu('express-sturdy', 'express-anchor-stack'),
   },
   {
     key: 'policies_vs_cockatiel',
@@ -160,26 +178,31 @@ export const RATIOS: readonly RatioDef[] = [
     key: 'sturdy_fastify_vs_anchor_fastify_stack',
     describe: 'req/s, Fastify + Sturdy / Fastify + logger + fastify-metrics',
     compute: http('fastify-sturdy', 'fastify-anchor-stack'),
+    cpu: httpCpu('fastify-sturdy', 'fastify-anchor-stack'),
   },
   {
     key: 'sturdy_logger_vs_hono_pino',
     describe: 'req/s, @sturdy/logger alone / hono/request-id + hono-pino',
     compute: http('sturdy-hono-logger', 'anchor-hono-logger'),
+    cpu: httpCpu('sturdy-hono-logger', 'anchor-hono-logger'),
   },
   {
     key: 'sturdy_metrics_vs_hono_prometheus',
     describe: 'req/s, @sturdy/metrics alone / @hono/prometheus',
     compute: http('sturdy-hono-metrics', 'anchor-hono-metrics'),
+    cpu: httpCpu('sturdy-hono-metrics', 'anchor-hono-metrics'),
   },
   {
     key: 'sturdy_tracing_vs_hono_otel',
     describe: 'req/s, @sturdy/tracing alone / @hono/otel',
     compute: http('sturdy-hono-tracing', 'anchor-hono-tracing'),
+    cpu: httpCpu('sturdy-hono-tracing', 'anchor-hono-tracing'),
   },
   {
     key: 'sturdy_deadline_vs_hono_timeout',
     describe: 'req/s, @sturdy/timeout deadline() / hono/timeout',
     compute: http('sturdy-hono-deadline', 'anchor-hono-deadline'),
+    cpu: httpCpu('sturdy-hono-deadline', 'anchor-hono-deadline'),
   },
 ]
 
@@ -190,11 +213,13 @@ export const REFERENCE_RATIOS: readonly RatioDef[] = [
     key: 'anchor_hono_stack_vs_bare_hono',
     describe: 'req/s',
     compute: http('anchor-hono-stack', 'bare-hono'),
+    cpu: httpCpu('anchor-hono-stack', 'bare-hono'),
   },
   {
     key: 'empty_mw_als_vs_bare_hono',
     describe: 'req/s, empty middleware with the SDK (ALS) on',
     compute: http('hono-empty-mw-als', 'bare-hono'),
+    cpu: httpCpu('hono-empty-mw-als', 'bare-hono'),
   },
   { key: 'empty_mw_vs_bare_hono', describe: 'req/s', compute: http('hono-empty-mw', 'bare-hono') },
   { key: 'fetch_vs_undici_pool', describe: 'req/s', compute: client('fetch', 'undici-pool') },
@@ -211,6 +236,8 @@ export function ratiosFor(
   for (const def of defs) {
     const outcome = def.compute(m, runtime)
     const target = def.target?.[runtime]
+    const cpu = def.cpu?.(m, runtime)
+    const cpuRatio = cpu !== undefined && 'ratio' in cpu ? { cpuRatio: round(cpu.ratio.value) } : {}
     if ('ratio' in outcome) {
       const r = outcome.ratio
       values[def.key] = round(r.value)
@@ -219,6 +246,7 @@ export function ratiosFor(
         min: round(r.min),
         max: round(r.max),
         method: r.method,
+        ...cpuRatio,
         describe: def.describe,
         ...(target === undefined
           ? {}

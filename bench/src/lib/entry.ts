@@ -23,6 +23,8 @@ export interface SelfStats {
   readonly heapUsedBytes: number
   /** Peak RSS (VmHWM) on Linux. */
   readonly peakRssBytes: number | undefined
+  /** CPU time this process has used (user + system), in microseconds. */
+  readonly cpuUs: number
   readonly extra: Readonly<Record<string, number>>
 }
 
@@ -44,7 +46,9 @@ export function selfStats(extra: Record<string, number> = {}, collect = false): 
     gc()
   }
   const mem = process.memoryUsage()
+  const cpu = process.cpuUsage()
   return {
+    cpuUs: cpu.user + cpu.system,
     type: 'stats',
     rssBytes: mem.rss,
     heapUsedBytes: mem.heapUsed,

@@ -90,6 +90,11 @@ export interface HttpMeasured {
   readonly reqPerSec: Summary
   readonly p50Ms: Summary | undefined
   readonly p99Ms: Summary | undefined
+  /**
+   * Server CPU microseconds (user + system) per request. Unlike req/s it barely moves when
+   * other processes share the core, so it is the figure to check a noisy run against.
+   */
+  readonly cpuUsPerReq: Summary | undefined
   /** RSS after the last round (MB). */
   readonly rssMb: number
   /** Peak RSS over the run (MB), when the OS tells. */
@@ -113,6 +118,9 @@ interface Running {
   readonly stack: readonly string[]
   readonly missing: readonly string[]
   readonly samples: LoadResult[]
+  /** Server CPU time per request, per round: robust when other processes steal the core. */
+  readonly cpuUsPerReq: number[]
+  failure?: string
 }
 
 const MB = 1024 * 1024
@@ -154,54 +162,86 @@ async function runOnRuntime(
   mkdirSync(logDir, { recursive: true })
   const running: Running[] = []
   try {
-    for (const contender of HTTP_CONTENDERS) {
-      if (!selected(ctx, contender.name)) continue
-      if (contender.group === 'attribution' && !attribution) continue
-      const lacking = (contender.requires ?? []).filter(
-        (p) => ctx.availability.missing[p] !== undefined,
-      )
-      if (lacking.length > 0) {
-        const reason = lacking.map((p) => ctx.availability.missing[p]).join('; ')
-        out[contender.name] = { status: 'null', reason, label: contender.label }
-        continue
-      }
-      const started = await start(ctx, runtime, contender, logDir).catch((error: Error) => error)
-      if (started instanceof Error) {
-        out[contender.name] = {
-          status: 'null',
-          reason: `failed to start: ${firstLine(started)}`,
-          label: contender.label,
+    // Servers start concurrently (their start-up is mostly module loading), then are
+    // checked and kept in the declared order.
+    const wanted = HTTP_CONTENDERS.filter(
+      (c) => selected(ctx, c.name) && (c.group === 'core' || attribution),
+    )
+    const outcomes = await Promise.all(
+      wanted.map(async (contender): Promise<Running | HttpResult> => {
+        const lacking = (contender.requires ?? []).filter(
+          (p) => ctx.availability.missing[p] !== undefined,
+        )
+        if (lacking.length > 0) {
+          const reason = lacking.map((p) => ctx.availability.missing[p]).join('; ')
+          return { status: 'null', reason, label: contender.label }
         }
-        continue
-      }
-      const sturdyPieces = started.stack.filter((s) => s.startsWith('@sturdy/'))
-      if (contender.sturdy === true && sturdyPieces.length === 0) {
-        await started.child.stop()
-        out[contender.name] = {
-          status: 'null',
-          reason: `no Sturdy piece could be wired: ${started.missing.join('; ')}`,
-          label: contender.label,
+        const started = await start(ctx, runtime, contender, logDir).catch((error: Error) => error)
+        if (started instanceof Error) {
+          return {
+            status: 'null',
+            reason: `failed to start: ${firstLine(started)}`,
+            label: contender.label,
+          }
         }
-        continue
-      }
-      running.push(started)
-    }
+        const sturdyPieces = started.stack.filter((s) => s.startsWith('@sturdy/'))
+        if (contender.sturdy === true && sturdyPieces.length === 0) {
+          await started.child.stop()
+          return {
+            status: 'null',
+            reason: `no Sturdy piece could be wired: ${started.missing.join('; ')}`,
+            label: contender.label,
+          }
+        }
+        return started
+      }),
+    )
+    wanted.forEach((contender, i) => {
+      const outcome = outcomes[i] as Running | HttpResult
+      if ('child' in outcome) running.push(outcome)
+      else out[contender.name] = outcome
+    })
     ctx.log(`http ${runtime.name}: ${running.map((r) => r.contender.name).join(', ')}`)
     if (config.warmupSec > 0) {
       for (const r of running) {
-        await ctx.loadGenerator().run(r.url, config.warmupSec, config.connections, config.loadCpu)
+        await ctx
+          .loadGenerator()
+          .run(r.url, config.warmupSec, config.connections, config.loadCpu)
+          .catch((error: Error) => {
+            r.failure = `warm-up failed: ${firstLine(error)} ${r.child.stderr().slice(-300)}`
+          })
       }
     }
     for (let round = 0; round < config.rounds; round++) {
       for (const r of rotate(running, round)) {
-        const result = await ctx
-          .loadGenerator()
-          .run(r.url, config.durationSec, config.connections, config.loadCpu)
-        r.samples.push(result)
+        if (r.failure !== undefined) continue
+        try {
+          const before = await r.child.ask<{ type: 'stats'; cpuUs: number }>(
+            { type: 'stats' },
+            'stats',
+          )
+          const result = await ctx
+            .loadGenerator()
+            .run(r.url, config.durationSec, config.connections, config.loadCpu)
+          const after = await r.child.ask<{ type: 'stats'; cpuUs: number }>(
+            { type: 'stats' },
+            'stats',
+          )
+          r.samples.push(result)
+          if (result.requests > 0)
+            r.cpuUsPerReq.push((after.cpuUs - before.cpuUs) / result.requests)
+        } catch (error) {
+          // A contender that crashes under load is reported, not retried into a figure.
+          r.failure = `load failed in round ${round + 1}: ${firstLine(error as Error)} ${r.child.stderr().slice(-300)}`
+        }
       }
       ctx.log(`http ${runtime.name}: round ${round + 1}/${config.rounds} done`)
     }
     for (const r of running) {
+      if (r.failure !== undefined) {
+        out[r.contender.name] = { status: 'null', reason: r.failure, label: r.contender.label }
+        continue
+      }
       const stats = await r.child.ask<{
         type: 'stats'
         rssBytes: number
@@ -222,6 +262,7 @@ async function runOnRuntime(
         reqPerSec,
         p50Ms: summarize(r.samples.flatMap((s) => (s.p50Ms === undefined ? [] : [s.p50Ms]))),
         p99Ms: summarize(r.samples.flatMap((s) => (s.p99Ms === undefined ? [] : [s.p99Ms]))),
+        cpuUsPerReq: summarize(r.cpuUsPerReq),
         rssMb: stats.rssBytes / MB,
         peakRssMb: stats.peakRssBytes === undefined ? undefined : stats.peakRssBytes / MB,
         heapUsedMb: stats.heapUsedBytes / MB,
@@ -252,14 +293,22 @@ async function start(
       port: number
       missing: string[]
       stack: string[]
-    }>('ready')
+    }>('ready', 180_000) // generous: all servers start at once on one core
     const url = `http://127.0.0.1:${ready.port}/users/42`
     const res = await fetch(url)
     const body = (await res.json()) as { id?: string }
     if (res.status !== 200 || body.id !== '42') {
       throw new Error(`GET /users/42 answered ${res.status} ${JSON.stringify(body)}`)
     }
-    return { contender, child, url, stack: ready.stack, missing: ready.missing, samples: [] }
+    return {
+      contender,
+      child,
+      url,
+      stack: ready.stack,
+      missing: ready.missing,
+      samples: [],
+      cpuUsPerReq: [],
+    }
   } catch (error) {
     await child.stop()
     throw error

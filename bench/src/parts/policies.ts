@@ -24,7 +24,15 @@ export const POLICY_PATHS = ['success', 'failure'] as const
 export type PolicyPath = (typeof POLICY_PATHS)[number]
 
 export type PolicyResult =
-  | { status: 'ok'; label: string; nsPerOp: Summary; missing: readonly string[] }
+  | {
+      status: 'ok'
+      label: string
+      /** Wall-clock ns per op: the figure ratios use. */
+      nsPerOp: Summary
+      /** CPU ns per op: barely moved by other processes; equals wall time on a quiet core except while timers wait. */
+      cpuNsPerOp: Summary | undefined
+      missing: readonly string[]
+    }
   | (Unmeasured & { label: string })
 
 export type PolicyResults = Partial<
@@ -48,6 +56,7 @@ export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
         child: Child
         missing: string[]
         samples: number[]
+        cpu: number[]
       }[] = []
       try {
         for (const c of POLICY_CONTENDERS) {
@@ -68,25 +77,34 @@ export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
             }
             continue
           }
-          workers.push({ ...c, child, missing: ready.missing, samples: [] })
+          workers.push({ ...c, child, missing: ready.missing, samples: [], cpu: [] })
         }
         const ask = (w: (typeof workers)[number], ms: number) =>
-          w.child.ask<{ type: 'sample'; nsPerOp: number }>(
+          w.child.ask<{ type: 'sample'; nsPerOp: number; cpuNsPerOp: number }>(
             { type: 'sample', ms },
             'sample',
             ms * 50 + 30_000,
           )
         for (const w of workers) await ask(w, config.policySampleMs)
         for (let round = 0; round < config.rounds; round++) {
-          for (const w of rotate(workers, round))
-            w.samples.push((await ask(w, config.policySampleMs)).nsPerOp)
+          for (const w of rotate(workers, round)) {
+            const r = await ask(w, config.policySampleMs)
+            w.samples.push(r.nsPerOp)
+            w.cpu.push(r.cpuNsPerOp)
+          }
         }
         for (const w of workers) {
           const nsPerOp = summarize(w.samples)
           byPath[path][w.name] =
             nsPerOp === undefined
               ? { status: 'null', label: w.label, reason: 'no sample' }
-              : { status: 'ok', label: w.label, nsPerOp, missing: w.missing }
+              : {
+                  status: 'ok',
+                  label: w.label,
+                  nsPerOp,
+                  cpuNsPerOp: summarize(w.cpu),
+                  missing: w.missing,
+                }
         }
       } finally {
         await Promise.all(workers.map((w) => w.child.stop()))

@@ -13,7 +13,8 @@ const { middleware, wiring } = sturdyStack(['logger', 'metrics'], {
 const adapter = wiring.factory('fastify', ['sturdy'])
 const app = Fastify()
 if (adapter !== undefined) {
-  await app.register(adapter(...middleware))
+  // A Fastify plugin, registered with its options: register(sturdy, { middleware }).
+  await app.register(adapter, { middleware })
   wiring.use('@sturdy/fastify sturdy()')
 }
 await serveFastify(addFastifyRoute(app), wiring, () => ({ logBytes: logBytes() }))

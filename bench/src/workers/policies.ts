@@ -117,10 +117,11 @@ function contender(): Op | undefined {
 const op = contender()
 
 /** Runs `op` for about `ms` and returns ns per op. Batches grow so timing reads stay rare. */
-async function sample(ms: number): Promise<{ nsPerOp: number; ops: number }> {
+async function sample(ms: number): Promise<{ nsPerOp: number; cpuNsPerOp: number; ops: number }> {
   const run = op as Op
   let ops = 0
   let batch = 1
+  const cpu0 = process.cpuUsage()
   const start = process.hrtime.bigint()
   const end = start + BigInt(Math.round(ms * 1e6))
   for (;;) {
@@ -134,7 +135,14 @@ async function sample(ms: number): Promise<{ nsPerOp: number; ops: number }> {
     }
     ops += batch
     const now = process.hrtime.bigint()
-    if (now >= end) return { nsPerOp: Number(now - start) / ops, ops }
+    if (now >= end) {
+      const cpu = process.cpuUsage(cpu0)
+      return {
+        nsPerOp: Number(now - start) / ops,
+        cpuNsPerOp: ((cpu.user + cpu.system) * 1000) / ops,
+        ops,
+      }
+    }
     if (now - b0 < 1_000_000n) batch *= 2
   }
 }

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http'
 import { sturdy, sturdyErrors } from '@sturdy/express'
-import type { Response } from 'express'
+import type { Express, NextFunction, Request, Response, Router } from 'express'
 import express from 'express'
+import express4 from 'express4'
 import type { AppSpec, FrameworkAdapter, HandlerResult, Served } from '../harness.ts'
 import { callHandler, closeServer, listen } from '../harness.ts'
 
@@ -12,38 +13,59 @@ function reply(res: Response, r: HandlerResult): void {
   else res.type('text/plain').send(r.text ?? '')
 }
 
-/** Express 5 through `@sturdy/express`, the usual way: `express.json()`, routers. */
-export const expressAdapter: FrameworkAdapter = {
-  name: 'express',
-  errorStatus: 500,
-  async serve(spec: AppSpec): Promise<Served> {
-    const app = express()
-    app.use(sturdy(...spec.middleware))
-    app.use(express.json())
-    const routers = new Map<string, express.Router>()
-    for (const route of spec.routes) {
-      let target: express.Router = app.router
-      if (route.prefix !== undefined) {
-        target = routers.get(route.prefix) ?? express.Router()
-        routers.set(route.prefix, target)
+/**
+ * Express through `@sturdy/express`, the usual way: `express.json()`, routers, the
+ * error middleware after the routes. Express 4 does not forward async rejections, so
+ * its handlers are wrapped the way Express 4 apps do it (`express-async-handler`).
+ */
+function expressFlavour(
+  name: string,
+  lib: typeof express,
+  forwardsRejections: boolean,
+): FrameworkAdapter {
+  return {
+    name,
+    errorStatus: 500,
+    async serve(spec: AppSpec): Promise<Served> {
+      const app: Express = lib()
+      app.use(sturdy(...spec.middleware))
+      app.use(lib.json())
+      const routers = new Map<string, Router>()
+      for (const route of spec.routes) {
+        // An app routes like a router; typed as one so both take the same handler.
+        let target = app as unknown as Router
+        if (route.prefix !== undefined) {
+          const router = routers.get(route.prefix) ?? lib.Router()
+          routers.set(route.prefix, router)
+          target = router
+        }
+        const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'
+        target[method](route.path, (req: Request, res: Response, next: NextFunction) => {
+          const result = callHandler(
+            route.handler,
+            {
+              params: req.params as Record<string, string>,
+              value: (key) => res.locals[key],
+              // Express 4's body-parser leaves `{}` on requests without a body.
+              body: async () => (req.headers['content-type'] === undefined ? undefined : req.body),
+            },
+            (r) => reply(res, r),
+          )
+          if (result instanceof Promise && !forwardsRejections) result.catch(next)
+          return result
+        })
       }
-      const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'
-      target[method](route.path, (req, res) =>
-        callHandler(
-          route.handler,
-          {
-            params: req.params as Record<string, string>,
-            value: (key) => res.locals[key],
-            body: async () => req.body,
-          },
-          (r) => reply(res, r),
-        ),
-      )
-    }
-    for (const [prefix, router] of routers) app.use(prefix, router)
-    app.use(sturdyErrors())
-    const server = createServer(app)
-    const url = await listen(server)
-    return { url, close: () => closeServer(server) }
-  },
+      for (const [prefix, router] of routers) app.use(prefix, router)
+      app.use(sturdyErrors())
+      const server = createServer(app)
+      const url = await listen(server)
+      return { url, close: () => closeServer(server) }
+    },
+  }
 }
+
+/** Express 5. */
+export const expressAdapter: FrameworkAdapter = expressFlavour('express', express, true)
+
+/** Express 4, to back the `^4.17.0` half of the peer range. */
+export const express4Adapter: FrameworkAdapter = expressFlavour('express 4', express4, false)

@@ -1,5 +1,5 @@
 import type { FrameworkAdapter } from '../harness.ts'
-import { expressAdapter } from './express.ts'
+import { express4Adapter, expressAdapter } from './express.ts'
 import { fastifyAdapter } from './fastify.ts'
 import { hono } from './hono.ts'
 import { nodeAdapter } from './node.ts'
@@ -8,6 +8,7 @@ import { nodeAdapter } from './node.ts'
 export const adapters: readonly FrameworkAdapter[] = [
   hono,
   expressAdapter,
+  express4Adapter,
   fastifyAdapter,
   nodeAdapter,
 ]

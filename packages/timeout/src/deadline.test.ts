@@ -130,8 +130,16 @@ describe('deadline() budget and signal', () => {
     expect(await (await app.request('/long')).json()).toEqual({ deadline: 2000 })
   })
 
-  it('rejects a negative budget', () => {
+  it('rejects a negative budget; ignores a route function answering nonsense', async () => {
     expect(() => deadline({ budgetMs: -1 })).toThrow(RangeError)
+    expect(() => deadline({ routes: [{ path: '/x', budgetMs: Number.NaN }] })).toThrow(RangeError)
+    const { app } = setup({
+      budgetMs: 1000,
+      routes: (ex) => (ex.path === '/nan' ? Number.NaN : -5),
+    })
+    app.all('*', (c) => c.json({ budget: (c.var.deadline ?? 0) - 1000 }))
+    expect(await (await app.request('/nan')).json()).toEqual({ budget: 1000 })
+    expect(await (await app.request('/neg')).json()).toEqual({ budget: 1000 })
   })
 })
 

@@ -19,6 +19,9 @@ import { timerWheel } from './timer-wheel.ts'
 /**
  * The per-request value key of the absolute deadline. Core's `VALUES` has no key for it
  * yet; this is the name the deadline middleware shares it under.
+ *
+ * @example
+ * const deadlineAt = ex.get<number>(DEADLINE_KEY) // c.var.deadline in Hono
  */
 export const DEADLINE_KEY = 'deadline'
 
@@ -133,7 +136,12 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
 
   const deadlineMiddleware = function deadlineMiddleware(ex: Exchange, next: Next): Promise<void> {
     const now = state.wheel.clock.now()
-    let budget = routeBudget?.(ex) ?? budgetMs
+    let budget = budgetMs
+    if (routeBudget !== undefined) {
+      const routed = routeBudget(ex)
+      // A route function's nonsense (NaN, negative) must not break the request.
+      if (routed !== undefined && routed >= 0) budget = routed
+    }
     if (incomingOptions !== undefined) {
       const sent = readIncomingTimeout((name) => ex.header(name), incomingOptions)
       if (sent !== undefined && sent < budget) budget = sent
@@ -200,7 +208,9 @@ class DeadlineState {
     if (this.events.has('timeout')) {
       this.events.emit('timeout', { name: this.name, timeoutMs: budget, scope: 'deadline' })
     }
-    return new TimeoutError(`Deadline of ${budget} ms exceeded`, budget)
+    // Budgets derived from another deadline are fractional on performance.now()'s scale.
+    const shown = Number.isInteger(budget) ? budget : Number(budget.toFixed(1))
+    return new TimeoutError(`Deadline of ${shown} ms exceeded`, budget)
   }
 
   enter(flight: Flight): void {

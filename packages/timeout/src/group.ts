@@ -62,6 +62,10 @@ export interface GroupFailure {
  * happened. `cause` is the first; so is `status`, when the first is a Sturdy error (a
  * task's `TimeoutError` still renders as 504), else 500. Cancellation echoes — tasks
  * that merely rejected because the group aborted them — are not counted as failures.
+ *
+ * @example
+ * const error = new GroupError([{ index: 1, error: new Error('stock down') }], 3)
+ * error.message // '1 of 3 group tasks failed'
  */
 export class GroupError extends SturdyError {
   /** Every failure, first first. */
@@ -69,6 +73,11 @@ export class GroupError extends SturdyError {
   /** The failures' errors, as `AggregateError.errors`. */
   readonly errors: readonly unknown[]
 
+  /**
+   * @param failures every failure, in the order they happened (at least one)
+   * @param tasks how many tasks the group ran
+   * @param options `cause`; @default the first failure
+   */
   constructor(failures: readonly GroupFailure[], tasks: number, options?: SturdyErrorOptions) {
     const first = failures[0]?.error
     const sturdy = isSturdyError(first) ? first : undefined
@@ -86,7 +95,18 @@ export class GroupError extends SturdyError {
   }
 }
 
-/** True for a `GroupError` from any copy of the package. */
+/**
+ * True for a `GroupError` from any copy of the package.
+ *
+ * @param error anything caught
+ * @returns whether it is a `GroupError`
+ * @example
+ * try {
+ *   await concurrent([loadUser, loadStock])
+ * } catch (error) {
+ *   if (isGroupError(error)) for (const f of error.failures) console.warn(f.index, f.error)
+ * }
+ */
 export const isGroupError: (error: unknown) => error is GroupError =
   errorGuard<GroupError>('GROUP_FAILED')
 

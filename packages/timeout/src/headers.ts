@@ -8,13 +8,26 @@
  * The plain HTTP header Sturdy reads and writes: the caller's remaining budget in
  * whole milliseconds, e.g. `x-request-timeout-ms: 1500` (same syntax as Connect's
  * `connect-timeout-ms`: 1–10 ASCII digits).
+ *
+ * @example
+ * headers.set(TIMEOUT_HEADER, '1500') // or stampDeadline(headers, 1500)
  */
 export const TIMEOUT_HEADER = 'x-request-timeout-ms'
 
-/** gRPC's deadline header. */
+/**
+ * gRPC's deadline header (`TimeoutValue TimeoutUnit`, e.g. `250m`).
+ *
+ * @example
+ * const ms = parseGrpcTimeout(req.headers.get(GRPC_TIMEOUT_HEADER))
+ */
 export const GRPC_TIMEOUT_HEADER = 'grpc-timeout'
 
-/** The Connect protocol's deadline header (unary and streaming). */
+/**
+ * The Connect protocol's deadline header (unary and streaming), in ms.
+ *
+ * @example
+ * const ms = parseTimeoutMs(req.headers.get(CONNECT_TIMEOUT_HEADER))
+ */
 export const CONNECT_TIMEOUT_HEADER = 'connect-timeout-ms'
 
 /** Milliseconds per `grpc-timeout` unit. */

@@ -34,6 +34,11 @@ export function compileRoutes(
   if (routes === undefined) return undefined
   if (typeof routes === 'function') return routes
   if (routes.length === 0) return undefined
+  for (const r of routes) {
+    if (!(r.budgetMs >= 0)) {
+      throw new RangeError(`route budgetMs must be >= 0, got ${r.budgetMs} for ${String(r.path)}`)
+    }
+  }
   const rules = routes.map((r) => ({
     methods:
       r.method === undefined

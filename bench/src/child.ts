@@ -95,7 +95,8 @@ export function startChild(
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return
       proc.kill('SIGTERM')
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 3000)
+      // Generous: a server under --cpu-prof writes its profile on the way out.
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
       await exited
       clearTimeout(timer)
     },

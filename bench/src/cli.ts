@@ -5,7 +5,7 @@
  */
 
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { BENCH_DIR, buildEntries } from './build.ts'
@@ -25,6 +25,7 @@ import { runHttp } from './parts/http.ts'
 import { runMetrics } from './parts/metrics.ts'
 import { runPolicies } from './parts/policies.ts'
 import { runSoak } from './parts/soak.ts'
+import { runProfile } from './profile.ts'
 import { injectBetweenMarkers, type ResultsFile, renderMarkdown, renderSvg } from './report.ts'
 import {
   type Measurements,
@@ -49,7 +50,12 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
-  const config = parseConfig(args, process.env)
+  // `pnpm bench profile <contender> [flags]` profiles one HTTP contender instead.
+  const profiling = args[0] === 'profile' ? (args[1] ?? '') : undefined
+  const config = parseConfig(
+    profiling === undefined ? args : ['http', ...args.slice(2)],
+    process.env,
+  )
   const began = Date.now()
   const log = (line: string): void => {
     process.stdout.write(
@@ -79,6 +85,10 @@ async function main(): Promise<void> {
     log,
   }
   if (!canPin()) log('taskset unavailable: server and load are NOT pinned to separate cores')
+  if (profiling !== undefined) {
+    await runProfile(ctx, profiling)
+    return
+  }
 
   const outFile = resolve(BENCH_DIR, config.out)
   const previous = readPrevious(outFile)
@@ -102,7 +112,7 @@ async function main(): Promise<void> {
     const readmeFile = join(BENCH_DIR, 'README.md')
     const chartFile = join(BENCH_DIR, 'results', 'chart.svg')
     writeFileSync(chartFile, renderSvg(file.http?.results))
-    const block = `${renderMarkdown(file)}\n\n![HTTP throughput relative to bare Hono](results/chart.svg)`
+    const block = `${renderMarkdown(file, readProfiles())}\n\n![HTTP throughput relative to bare Hono](results/chart.svg)`
     const readme = existsSync(readmeFile) ? readFileSync(readmeFile, 'utf8') : '# @sturdy/bench\n'
     writeFileSync(readmeFile, injectBetweenMarkers(readme, block))
     formatMarkdown(readmeFile)
@@ -112,6 +122,17 @@ async function main(): Promise<void> {
     log(`${key}: node24 ${value ?? 'null'} / node20 ${file.ratios_node20[key] ?? 'null'}`)
   }
   log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`)
+}
+
+/** The profile summaries `pnpm bench profile` left in results/profiles/. */
+function readProfiles(): Record<string, string> {
+  const dir = join(BENCH_DIR, 'results', 'profiles')
+  if (!existsSync(dir)) return {}
+  const out: Record<string, string> = {}
+  for (const f of readdirSync(dir)) {
+    if (f.endsWith('.txt')) out[f.slice(0, -4)] = readFileSync(join(dir, f), 'utf8')
+  }
+  return out
 }
 
 /** Lets biome lay out the generated tables, so `pnpm lint` stays green after a run. */

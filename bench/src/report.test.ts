@@ -74,7 +74,11 @@ describe('renderMarkdown', () => {
       reference_ratios: { node24: {}, node20: {} },
       http: { measuredAt: 'now', settings: {}, results: http },
     }
-    const md = renderMarkdown(file)
+    const md = renderMarkdown(file, {
+      'sturdy-hono-stack-node24': '# header\n  10  50%  hot frame\n',
+    })
+    expect(md).toContain('<details><summary>sturdy-hono-stack-node24</summary>')
+    expect(md).toContain('  10  50%  hot frame')
     expect(md).toContain('reduced run')
     expect(md).toContain('| `a` | N24 >= 0.45 | 0.5× (0.4–0.6) ✅ | 0.4× (0.4–0.4) | — |')
     expect(md).toContain('| `b` | — | null | null | — | no client |')

@@ -47,7 +47,10 @@ const spread = (s: Summary | undefined, digits = 3): string =>
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
 
 /** The markdown block for bench/README.md: headline ratios, then every part's figures. */
-export function renderMarkdown(r: ResultsFile): string {
+export function renderMarkdown(
+  r: ResultsFile,
+  profiles: Readonly<Record<string, string>> = {},
+): string {
   const out: string[] = []
   out.push(
     `Generated ${r.generatedAt} by \`pnpm bench\` (profile: **${r.profile}**) on ${String(
@@ -93,6 +96,28 @@ export function renderMarkdown(r: ResultsFile): string {
   out.push(...renderClient(r.client?.results))
   out.push(...renderMetrics(r.metrics?.results))
   out.push(...renderSoak(r.soak?.results))
+  const names = Object.keys(profiles).sort()
+  if (names.length > 0) {
+    out.push(
+      '',
+      '### CPU profiles (`pnpm bench profile <contender>`)',
+      '',
+      'Top frames by self time, for the misses above. Profiles are taken separately from the measured run.',
+    )
+    for (const name of names) {
+      const lines = (profiles[name] as string).trim().split('\n').slice(0, 14)
+      out.push(
+        '',
+        `<details><summary>${name}</summary>`,
+        '',
+        '```',
+        ...lines,
+        '```',
+        '',
+        '</details>',
+      )
+    }
+  }
   const missing = Object.entries(r.sturdyPackages.missing)
   if (missing.length > 0) {
     out.push('', '### Sturdy packages not measured yet', '')

@@ -77,7 +77,9 @@ export function announce(
   process.on('message', (msg: { type?: string; collect?: boolean }) => {
     if (msg.type === 'stats') send(selfStats(extra(), msg.collect === true))
   })
+  // A normal exit, so `--cpu-prof` gets to write its profile.
   process.on('disconnect', () => process.exit(0))
+  process.on('SIGTERM', () => process.exit(0))
   const ready: Ready = { type: 'ready', port, missing: info.missing, stack: info.stack }
   send(ready)
 }

@@ -1,7 +1,7 @@
 /** `@sturdy/timeout`: the deadline answers 504 at once and aborts the handler's signal. */
 import { abortKind, PROBLEM_CONTENT_TYPE } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
-import { deadline } from '@sturdy/timeout'
+import { deadline, TIMEOUT_HEADER } from '@sturdy/timeout'
 import { expect } from 'vitest'
 import { deferred, within, withServer } from '../harness.ts'
 import type { Scenario } from '../scenario.ts'
@@ -58,6 +58,37 @@ export const timeoutScenarios: Scenario[] = [
           expect(again.status).toBe(404)
           // No timer outlives its request (the wheel may tick once more to find that out).
           await clock.advanceAsync(1000)
+          expect(clock.pending()).toBe(0)
+        },
+      )
+    },
+  },
+  {
+    name: 'deadline: a caller deadline already spent gets 504 without running the handler',
+    async run(adapter) {
+      const clock = manualClock(1000)
+      let ran = false
+      await withServer(
+        adapter,
+        {
+          middleware: [deadline({ budgetMs: 5000, clock })],
+          routes: [
+            {
+              method: 'GET',
+              path: '/work',
+              handler: () => {
+                ran = true
+                return { text: 'done' }
+              },
+            },
+          ],
+        },
+        async (url) => {
+          const res = await fetch(`${url}/work`, { headers: { [TIMEOUT_HEADER]: '0' } })
+          expect(res.status).toBe(504)
+          expect(await res.json()).toMatchObject({ status: 504, code: 'TIMEOUT' })
+          expect(ran).toBe(false)
+          await clock.advanceAsync(10)
           expect(clock.pending()).toBe(0)
         },
       )

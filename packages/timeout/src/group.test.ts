@@ -140,6 +140,31 @@ describe('group()', () => {
     expect(clock.pending()).toBe(0)
   })
 
+  it('many concurrent groups under one parent add a single listener to it', async () => {
+    const clock = manualClock()
+    const parent = new AbortController()
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => {
+      warnings.push(w)
+    }
+    process.on('warning', onWarning)
+    try {
+      const groups = Array.from({ length: 50 }, (_, i) => {
+        const g = group<number>({ signal: parent.signal })
+        g.go(({ signal }) => sleep(clock, 10 + i, i, signal))
+        return g.wait()
+      })
+      expect(getEventListeners(parent.signal, 'abort')).toHaveLength(1)
+      await clock.advanceAsync(100)
+      expect((await Promise.all(groups)).flat()).toEqual(Array.from({ length: 50 }, (_, i) => i))
+      expect(getEventListeners(parent.signal, 'abort')).toHaveLength(0)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('under an already-aborted parent, nothing starts', async () => {
     const why = new Error('gone')
     const g = group({ signal: AbortSignal.abort(why) })

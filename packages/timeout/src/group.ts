@@ -1,6 +1,16 @@
 import type { SturdyErrorOptions } from '@sturdy/core'
 import { errorGuard, isSturdyError, SturdyError } from '@sturdy/core'
+import type { AbortSubscriber } from './abort-fanout.ts'
+import { AbortFanout } from './abort-fanout.ts'
 import { SETTLED } from './settled.ts'
+
+/**
+ * Groups under one parent signal share a single listener on it, so many concurrent
+ * groups under a long-lived signal (a worker's shutdown signal) never trip Node's
+ * MaxListenersExceededWarning. Module-level because `group()` has no instance to own
+ * it; it holds signals weakly and nothing in it is configurable.
+ */
+const parents = new AbortFanout<AbortSubscriber>()
 
 /** Options of `group()` and `concurrent()`. */
 export interface GroupOptions {
@@ -186,7 +196,7 @@ class TaskGroup<T> implements Group<T> {
     this.#parent = parent
     if (parent === undefined) return
     if (parent.aborted) this.#onParentAbort()
-    else parent.addEventListener('abort', this.#onParentAbort)
+    else parents.add(parent, this.#parentSubscriber)
   }
 
   get signal(): AbortSignal {
@@ -275,9 +285,11 @@ class TaskGroup<T> implements Group<T> {
   }
 
   readonly #release = (): void => {
-    this.#parent?.removeEventListener('abort', this.#onParentAbort)
+    if (this.#parent !== undefined) parents.remove(this.#parent, this.#parentSubscriber)
     if (!this.#controller.signal.aborted) this.#controller.abort(SETTLED)
   }
+
+  readonly #parentSubscriber: AbortSubscriber = { onAbort: () => this.#onParentAbort() }
 
   readonly #onParentAbort = (): void => {
     if (this.#controller.signal.aborted) return

@@ -19,12 +19,12 @@ import {
   USAGE,
 } from './config.ts'
 import { type LoadGenerator, loadGenerator } from './load.ts'
-import { runClient } from './parts/client.ts'
+import { CLIENT_CONTENDERS, runClient } from './parts/client.ts'
 import type { PartContext } from './parts/context.ts'
-import { runHttp } from './parts/http.ts'
-import { runMetrics } from './parts/metrics.ts'
-import { runPolicies } from './parts/policies.ts'
-import { runSoak } from './parts/soak.ts'
+import { HTTP_CONTENDERS, runHttp } from './parts/http.ts'
+import { METRICS_CONTENDERS, runMetrics, SERIES } from './parts/metrics.ts'
+import { POLICY_CONTENDERS, runPolicies } from './parts/policies.ts'
+import { runSoak, SOAK_CONTENDERS } from './parts/soak.ts'
 import { runProfile } from './profile.ts'
 import { injectBetweenMarkers, type ResultsFile, renderMarkdown, renderSvg } from './report.ts'
 import {
@@ -64,6 +64,9 @@ async function main(): Promise<void> {
   }
   log(
     `parts: ${config.parts.join(', ')}; rounds ${config.rounds} × ${config.durationSec} s, warm-up ${config.warmupSec} s`,
+  )
+  log(
+    `estimated time under load: about ${Math.ceil(estimateSeconds(config) / 60)} min (plus start-up)`,
   )
   const availability = await buildEntries()
   log(`Sturdy packages bundled: ${availability.present.join(', ')}`)
@@ -122,6 +125,31 @@ async function main(): Promise<void> {
     log(`${key}: node24 ${value ?? 'null'} / node20 ${file.ratios_node20[key] ?? 'null'}`)
   }
   log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`)
+}
+
+/**
+ * Seconds of load the config asks for, so a run says up front whether it fits the ~10 min
+ * budget. Contenders that turn out null (a package not there yet) take no time.
+ */
+export function estimateSeconds(config: BenchConfig): number {
+  const per = (warm: number, each: number) => warm + config.rounds * each
+  const core = HTTP_CONTENDERS.filter((c) => c.group === 'core').length
+  const attribution = HTTP_CONTENDERS.length - core
+  const attributionRuns = config.attributionRuntimes.filter((r) =>
+    config.runtimes.includes(r),
+  ).length
+  const sample = config.policySampleMs / 1000
+  const seconds: Record<PartName, number> = {
+    http:
+      (core * config.runtimes.length + attribution * attributionRuns) *
+      per(config.warmupSec, config.durationSec),
+    policies: config.runtimes.length * 2 * POLICY_CONTENDERS.length * per(sample, sample),
+    client:
+      config.runtimes.length * CLIENT_CONTENDERS.length * per(config.warmupSec, config.durationSec),
+    metrics: SERIES.length * METRICS_CONTENDERS.length * per(sample, sample),
+    soak: (SOAK_CONTENDERS.length * config.soakRequests) / 8000,
+  }
+  return config.parts.reduce((sum, part) => sum + seconds[part], 0)
 }
 
 /** The profile summaries `pnpm bench profile` left in results/profiles/. */
@@ -229,9 +257,11 @@ function assemble(
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  )
-  process.exitCode = 1
-})
+// Only when run as the CLI, so tests can import estimateSeconds without starting a run.
+if (process.argv[1] !== undefined && /cli\.ts$/.test(process.argv[1]))
+  main().catch((error: unknown) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
+    process.exitCode = 1
+  })

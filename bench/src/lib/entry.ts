@@ -6,6 +6,11 @@
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 
+// Exit when the orchestrator goes away (even mid-start-up: no orphaned servers), and
+// exit normally on SIGTERM so `--cpu-prof` gets to write its profile.
+if (process.send !== undefined) process.on('disconnect', () => process.exit(0))
+process.on('SIGTERM', () => process.exit(0))
+
 /** What a server tells the orchestrator once it listens. */
 export interface Ready {
   readonly type: 'ready'
@@ -77,9 +82,6 @@ export function announce(
   process.on('message', (msg: { type?: string; collect?: boolean }) => {
     if (msg.type === 'stats') send(selfStats(extra(), msg.collect === true))
   })
-  // A normal exit, so `--cpu-prof` gets to write its profile.
-  process.on('disconnect', () => process.exit(0))
-  process.on('SIGTERM', () => process.exit(0))
   const ready: Ready = { type: 'ready', port, missing: info.missing, stack: info.stack }
   send(ready)
 }

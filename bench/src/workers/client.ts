@@ -87,7 +87,6 @@ async function sample(sec: number): Promise<object> {
 process.on('message', (msg: { type: string; sec?: number }) => {
   if (msg.type === 'sample') sample(msg.sec ?? 1).then(send)
 })
-process.on('disconnect', () => process.exit(0))
 send({
   type: 'ready',
   available: request !== undefined,

@@ -81,5 +81,4 @@ async function sample(ms: number): Promise<object> {
 process.on('message', (msg: { type: string; ms?: number }) => {
   if (msg.type === 'sample') sample(msg.ms ?? 100).then(send)
 })
-process.on('disconnect', () => process.exit(0))
 send({ type: 'ready', available: scrape !== undefined, missing: wiring.missing, bytes })

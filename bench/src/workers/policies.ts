@@ -151,5 +151,4 @@ process.on('message', (msg: { type: string; ms?: number }) => {
   if (msg.type !== 'sample') return
   sample(msg.ms ?? 100).then((r) => send({ type: 'sample', ...r }))
 })
-process.on('disconnect', () => process.exit(0))
 send({ type: 'ready', available: op !== undefined, missing: wiring.missing, stack: wiring.stack })

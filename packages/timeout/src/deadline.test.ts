@@ -311,6 +311,20 @@ describe('deadline() at the deadline', () => {
     ])
   })
 
+  it('a custom responder that throws falls back to the default answer', async () => {
+    const { app, clock } = setup({
+      budgetMs: 10,
+      respond: () => {
+        throw new Error('responder bug')
+      },
+    })
+    app.get('/', (c) => untilAborted(c.var.signal))
+    const pending = app.request('/')
+    await clock.advanceAsync(10)
+    const res = await pending
+    expect([res.status, (await res.json()).code]).toEqual([504, 'TIMEOUT'])
+  })
+
   it('releases the deadline when the handler answers or fails first', async () => {
     const { app, clock } = setup({ budgetMs: 100 })
     app.get('/ok', (c) => c.text('ok'))

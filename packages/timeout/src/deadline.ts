@@ -235,8 +235,15 @@ class DeadlineState {
 
   /** Answers now (unless something already did) and aborts the request signal soon. */
   trip(ex: Exchange, reason: TimeoutError | ShutdownError): void {
-    if (!ex.responded) this.respond(ex, reason)
     this.#abortSoon(ex, reason)
+    if (ex.responded) return
+    try {
+      this.respond(ex, reason)
+    } catch {
+      // A throwing custom responder must not leave the client without an answer, nor
+      // throw out of the shared wheel's timer (it would crash the process).
+      if (!ex.responded) respondProblem(ex, reason)
+    }
   }
 
   /**

@@ -51,6 +51,7 @@ export function existingExchange(res: ServerResponse): ExpressExchange | undefin
 export class ExpressExchange extends NodeExchange {
   #route: unknown
   #base = ''
+  #template: string | undefined
 
   constructor(req: IncomingMessage, res: ServerResponse) {
     super(req, res)
@@ -58,6 +59,14 @@ export class ExpressExchange extends NodeExchange {
   }
 
   override route(): string {
+    if (this.#template !== undefined) return this.#template
+    const template = this.#compute()
+    // Several middleware read it after the response; build the string once then.
+    if (this.isSettled) this.#template = template
+    return template
+  }
+
+  #compute(): string {
     const path = (this.#route as { path?: unknown } | undefined)?.path
     if (path === undefined) return UNMATCHED_ROUTE
     const template = typeof path === 'string' ? path : String(path)

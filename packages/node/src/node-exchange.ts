@@ -53,8 +53,9 @@ export class NodeExchange implements Exchange {
     this.req = req
     this.res = res
     // One listener per event for the whole life of the response; they go with it.
-    res.once('finish', () => this.#settle())
-    res.once('close', () => {
+    // (`on`, not `once`: each event fires at most once, and `once` allocates a wrapper.)
+    res.on('finish', () => this.#settle())
+    res.on('close', () => {
       if (!res.writableFinished) this.abort(new ClientClosedError())
       this.#settle()
     })

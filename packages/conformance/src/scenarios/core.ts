@@ -121,7 +121,7 @@ export const coreScenarios: Scenario[] = [
     },
   },
   {
-    name: 'reports the full template of routes mounted under a prefix',
+    name: 'reports the full template under a prefix, and the status of a late async answer',
     async run(adapter) {
       const seen: Seen[] = []
       await withServer(
@@ -130,17 +130,21 @@ export const coreScenarios: Scenario[] = [
           middleware: [recorder(seen)],
           routes: [
             {
-              method: 'GET',
+              method: 'PUT',
               prefix: '/api/v1',
               path: '/orders/:orderId',
-              handler: () => ({ text: 'ok' }),
+              handler: async () => {
+                // Answer a few turns later: next() must not resolve before the response.
+                await new Promise((resolve) => setTimeout(resolve, 5))
+                return { status: 202, text: 'accepted' }
+              },
             },
           ],
         },
         async (url) => {
-          expect((await fetch(`${url}/api/v1/orders/7`)).status).toBe(200)
-          expect(seen.map((s) => [s.path, s.route])).toEqual([
-            ['/api/v1/orders/7', '/api/v1/orders/:orderId'],
+          expect((await fetch(`${url}/api/v1/orders/7`, { method: 'PUT' })).status).toBe(202)
+          expect(seen.map((s) => [s.method, s.path, s.route, s.status])).toEqual([
+            ['PUT', '/api/v1/orders/7', '/api/v1/orders/:orderId', 202],
           ])
         },
       )

@@ -167,4 +167,31 @@ describe('sturdy() around a node:http listener', () => {
     expect(await res.json()).toEqual({ title: 'Internal Server Error', status: 500 })
     expect(ran).toBe(false)
   })
+
+  it('after the listener answered, setHeader() and respond() are ignored but noted', async () => {
+    const seen: Array<[boolean, number, string | undefined]> = []
+    const late: Middleware = async function late(ex, next) {
+      await next()
+      ex.setHeader('x-late', '1')
+      ex.respond(503, 'too late')
+      seen.push([ex.responded, ex.status, ex.header('x-multi')])
+    }
+    const url = await serve(
+      (_req, res) => {
+        res.end('first')
+      },
+      { middleware: [late] },
+    )
+    const res = await new Promise<{ status: number; late: string | undefined }>((resolve) => {
+      const req = httpRequest(url, { headers: { 'x-multi': ['a', 'b'] } }, (r) => {
+        r.resume()
+        r.on('end', () =>
+          resolve({ status: r.statusCode ?? 0, late: r.headers['x-late'] as string | undefined }),
+        )
+      })
+      req.end()
+    })
+    expect(res).toEqual({ status: 200, late: undefined })
+    expect(seen).toEqual([[true, 200, 'a, b']])
+  })
 })

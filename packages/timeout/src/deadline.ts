@@ -143,7 +143,7 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
       if (routed !== undefined && routed >= 0) budget = routed
     }
     if (incomingOptions !== undefined) {
-      const sent = readIncomingTimeout((name) => ex.header(name), incomingOptions)
+      const sent = readIncomingTimeout(ex, incomingOptions)
       if (sent !== undefined && sent < budget) budget = sent
     }
     let at = budget === Number.POSITIVE_INFINITY ? budget : now + budget

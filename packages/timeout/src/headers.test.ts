@@ -110,12 +110,13 @@ describe('readIncomingTimeout()', () => {
     )
   })
 
-  it('reads a Headers object through a lookup and honours the switches', () => {
+  it('reads a Headers object or anything with header(), and honours the switches', () => {
     const headers = new Headers({ 'Grpc-Timeout': '20m', 'X-Deadline-Ms': '10' })
-    const get = (n: string): string | null => headers.get(n)
-    expect(readIncomingTimeout(get)).toBe(20)
-    expect(readIncomingTimeout(get, { header: 'x-deadline-ms' })).toBe(10)
-    expect(readIncomingTimeout(get, { grpc: false })).toBeUndefined()
+    expect(readIncomingTimeout(headers)).toBe(20)
+    expect(readIncomingTimeout(headers, { header: 'x-deadline-ms' })).toBe(10)
+    expect(readIncomingTimeout(headers, { grpc: false })).toBeUndefined()
+    const exchangeLike = { header: (n: string) => (n === 'connect-timeout-ms' ? '7' : undefined) }
+    expect(readIncomingTimeout(exchangeLike)).toBe(7)
   })
 })
 

@@ -127,26 +127,42 @@ export interface IncomingTimeoutOptions {
 }
 
 /**
+ * Where incoming headers are read from: a lookup function, a `Headers`-like object
+ * (`get`), or anything with a `header(name)` method, such as a Sturdy `Exchange`.
+ */
+export type HeaderSource =
+  | ((name: string) => string | null | undefined)
+  | { header(name: string): string | null | undefined }
+  | { get(name: string): string | null | undefined }
+
+/**
  * The smallest budget the caller sent in any honoured header. Malformed values are
  * ignored, never thrown.
  *
- * @param header a request header lookup, e.g. `(name) => ex.header(name)`
+ * @param headers a lookup function, a `Headers` object, or an `Exchange`
  * @param options which headers to read; all three by default
  * @returns the incoming budget in ms, or undefined when the caller sent none
  * @example
- * const budget = readIncomingTimeout((name) => req.headers.get(name) ?? undefined)
+ * const budget = readIncomingTimeout(request.headers) // or readIncomingTimeout(ex)
  */
 export function readIncomingTimeout(
-  header: (name: string) => string | null | undefined,
+  headers: HeaderSource,
   options: IncomingTimeoutOptions = {},
 ): number | undefined {
   let best: number | undefined
-  if (options.grpc !== false) best = parseGrpcTimeout(header(GRPC_TIMEOUT_HEADER))
-  if (options.connect !== false)
-    best = smaller(best, parseTimeoutMs(header(CONNECT_TIMEOUT_HEADER)))
+  if (options.grpc !== false) best = parseGrpcTimeout(lookup(headers, GRPC_TIMEOUT_HEADER))
+  if (options.connect !== false) {
+    best = smaller(best, parseTimeoutMs(lookup(headers, CONNECT_TIMEOUT_HEADER)))
+  }
   const plain = options.header === undefined ? TIMEOUT_HEADER : options.header
-  if (plain !== false) best = smaller(best, parseTimeoutMs(header(plain)))
+  if (plain !== false) best = smaller(best, parseTimeoutMs(lookup(headers, plain)))
   return best
+}
+
+function lookup(headers: HeaderSource, name: string): string | null | undefined {
+  if (typeof headers === 'function') return headers(name)
+  if ('header' in headers) return headers.header(name)
+  return headers.get(name)
 }
 
 function smaller(a: number | undefined, b: number | undefined): number | undefined {

@@ -20,7 +20,12 @@ export type {
   GroupTaskContext,
 } from './group.ts'
 export { concurrent, GroupError, group, isGroupError } from './group.ts'
-export type { HeaderTarget, IncomingTimeoutOptions, StampOptions } from './headers.ts'
+export type {
+  HeaderSource,
+  HeaderTarget,
+  IncomingTimeoutOptions,
+  StampOptions,
+} from './headers.ts'
 export {
   CONNECT_TIMEOUT_HEADER,
   formatGrpcTimeout,

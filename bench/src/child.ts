@@ -55,6 +55,11 @@ export function startChild(
   proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     err = (err + chunk).slice(-4096)
   })
+  // A send to a process that already died emits 'error'; keep it for the report instead
+  // of letting an unhandled 'error' event end the whole run.
+  proc.on('error', (error) => {
+    err = `${err}\n${String(error)}`.slice(-4096)
+  })
   const inbox: { type: string }[] = []
   const waiters: { type: string; resolve: (m: never) => void }[] = []
   proc.on('message', (msg: { type: string }) => {

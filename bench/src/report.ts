@@ -287,7 +287,8 @@ export function renderSvg(http: HttpResults | undefined): string {
       if (c.status === 'ok') maxX = Math.max(maxX, c.reqPerSec.max / base.reqPerSec.median)
     }
   }
-  const x = (v: number): number => left + (Math.min(v, maxX) / maxX) * plotW
+  // One decimal is plenty for pixels and keeps the committed SVG small.
+  const x = (v: number): number => Math.round((left + (Math.min(v, maxX) / maxX) * plotW) * 10) / 10
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
@@ -319,7 +320,7 @@ export function renderSvg(http: HttpResults | undefined): string {
       const b = base.reqPerSec.median
       const partial = c.missing.length > 0 ? ' (partial)' : ''
       parts.push(
-        `<rect x="${left}" y="${y}" width="${x(c.reqPerSec.median / b) - left}" height="${barH}" fill="${colors[rt] ?? '#888'}" opacity="${partial ? 0.45 : 1}"/>`,
+        `<rect x="${left}" y="${y}" width="${Math.round((x(c.reqPerSec.median / b) - left) * 10) / 10}" height="${barH}" fill="${colors[rt] ?? '#888'}" opacity="${partial ? 0.45 : 1}"/>`,
         `<line x1="${x(c.reqPerSec.min / b)}" y1="${y + barH / 2}" x2="${x(c.reqPerSec.max / b)}" y2="${y + barH / 2}" stroke="#222"/>`,
         `<text x="${x(c.reqPerSec.max / b) + 4}" y="${y + barH - 1}">${fmt(c.reqPerSec.median / b)}×${partial}</text>`,
       )

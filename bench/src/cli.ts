@@ -50,6 +50,14 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
+  // `pnpm bench report [--out FILE]` re-renders README.md and the chart, measuring nothing.
+  if (args[0] === 'report') {
+    const config = parseConfig(args.slice(1), process.env)
+    const file = JSON.parse(readFileSync(resolve(BENCH_DIR, config.out), 'utf8')) as ResultsFile
+    writeReport(file)
+    process.stdout.write('updated README.md and results/chart.svg\n')
+    return
+  }
   // `pnpm bench profile <contender> [flags]` profiles one HTTP contender instead.
   const profiling = args[0] === 'profile' ? (args[1] ?? '') : undefined
   const config = parseConfig(
@@ -112,13 +120,7 @@ async function main(): Promise<void> {
   writeFileSync(outFile, `${JSON.stringify(file, null, 2)}\n`)
   log(`wrote ${outFile}`)
   if (config.readme) {
-    const readmeFile = join(BENCH_DIR, 'README.md')
-    const chartFile = join(BENCH_DIR, 'results', 'chart.svg')
-    writeFileSync(chartFile, renderSvg(file.http?.results))
-    const block = `${renderMarkdown(file, readProfiles())}\n\n![HTTP throughput relative to bare Hono](results/chart.svg)`
-    const readme = existsSync(readmeFile) ? readFileSync(readmeFile, 'utf8') : '# @sturdy/bench\n'
-    writeFileSync(readmeFile, injectBetweenMarkers(readme, block))
-    formatMarkdown(readmeFile)
+    writeReport(file)
     log('updated README.md and results/chart.svg')
   }
   for (const [key, value] of Object.entries(file.ratios)) {
@@ -150,6 +152,16 @@ export function estimateSeconds(config: BenchConfig): number {
     soak: (SOAK_CONTENDERS.length * config.soakRequests) / 8000,
   }
   return config.parts.reduce((sum, part) => sum + seconds[part], 0)
+}
+
+/** Writes the chart and the results block of README.md from a results file. */
+function writeReport(file: ResultsFile): void {
+  const readmeFile = join(BENCH_DIR, 'README.md')
+  writeFileSync(join(BENCH_DIR, 'results', 'chart.svg'), renderSvg(file.http?.results))
+  const block = `${renderMarkdown(file, readProfiles())}\n\n![HTTP throughput relative to bare Hono](results/chart.svg)`
+  const readme = existsSync(readmeFile) ? readFileSync(readmeFile, 'utf8') : '# @sturdy/bench\n'
+  writeFileSync(readmeFile, injectBetweenMarkers(readme, block))
+  formatMarkdown(readmeFile)
 }
 
 /** The profile summaries `pnpm bench profile` left in results/profiles/. */

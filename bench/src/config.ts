@@ -93,6 +93,7 @@ const FLAGS: Record<string, keyof BenchConfig> = {
 
 export const USAGE = `usage: pnpm bench [part...] [flags]
        pnpm bench profile <http contender> [flags]   (node --cpu-prof; top frames to results/profiles/)
+       pnpm bench report [--out FILE]                (re-render README.md + chart from the results file)
 parts: ${PARTS.join(', ')} (default: all)
 flags (env):
   --rounds N            (BENCH_ROUNDS)            interleaved rounds, default ${DEFAULTS.rounds}

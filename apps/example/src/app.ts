@@ -1,4 +1,5 @@
-import { PROBLEM_CONTENT_TYPE, problemFromError, renderProblem, statusTitle } from '@sturdy/core'
+import { PROBLEM_CONTENT_TYPE, renderProblem, statusTitle } from '@sturdy/core'
+import { problemErrorHandler } from '@sturdy/hono'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { z } from 'zod'
@@ -40,10 +41,7 @@ export function createApp(options: AppOptions): Hono {
   })
 
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${c.req.path}`))
-  app.onError((error, c) => {
-    const p = problemFromError(error)
-    return c.body(renderProblem(p), p.status as 500, { 'content-type': PROBLEM_CONTENT_TYPE })
-  })
+  app.onError(problemErrorHandler())
   return app
 }
 

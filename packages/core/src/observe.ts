@@ -100,7 +100,9 @@ export const VALUES: {
   readonly log: 'log'
   /** `TraceContext` of the request's span, set by `@sturdy/tracing`. */
   readonly trace: 'trace'
-} = { signal: 'signal', requestId: 'requestId', log: 'log', trace: 'trace' }
+  /** `number`: the request's absolute deadline, set by `@sturdy/timeout`'s `deadline()`. */
+  readonly deadline: 'deadline'
+} = { signal: 'signal', requestId: 'requestId', log: 'log', trace: 'trace', deadline: 'deadline' }
 
 /** The identifiers of the request's span, as the tracing middleware shares them. */
 export interface TraceContext {

@@ -9,6 +9,8 @@ import { chain } from '@sturdy/core'
 import type { Context, MiddlewareHandler } from 'hono'
 import { exchangeFor } from './exchange.ts'
 
+export type { ProblemErrorHandlerOptions } from './error-handler.ts'
+export { problemErrorHandler } from './error-handler.ts'
 export { exchangeFor } from './exchange.ts'
 
 /** The Hono `Env` a list of Sturdy middleware provides: `{ Variables: ... }`. */

@@ -198,6 +198,7 @@ function settingsOf(config: BenchConfig, part: PartName): Record<string, unknown
         attributionRuntimes: config.attributionRuntimes,
         serverCpu: config.serverCpu,
         loadCpu: config.loadCpu,
+        logMode: config.logMode,
       }
     case 'client':
       return {

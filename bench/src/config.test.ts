@@ -38,6 +38,12 @@ describe('parseConfig', () => {
     expect(profileOf(c)).toBe('reduced')
   })
 
+  it("defaults to pino's synchronous destination and accepts async", () => {
+    expect(parseConfig([]).logMode).toBe('sync')
+    expect(parseConfig(['--log-mode', 'async']).logMode).toBe('async')
+    expect(() => parseConfig(['--log-mode', 'fast'])).toThrow(/sync or async/)
+  })
+
   it('accepts `none` for the attribution runtimes', () => {
     expect(parseConfig(['--attribution', 'none']).attributionRuntimes).toEqual([])
   })

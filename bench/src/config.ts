@@ -36,6 +36,8 @@ export interface BenchConfig {
   readonly readme: boolean
   /** Only contenders whose name contains one of these (empty: all). */
   readonly only: readonly string[]
+  /** pino destination for every logging contender: pino's default (sync) or buffered async. */
+  readonly logMode: 'sync' | 'async'
 }
 
 /** The defaults: the whole suite in about 10 minutes on 2 cores. */
@@ -55,6 +57,7 @@ export const DEFAULTS: BenchConfig = {
   out: 'results/latest.json',
   readme: true,
   only: [],
+  logMode: 'sync',
 }
 
 const ENV: Record<string, keyof BenchConfig> = {
@@ -72,6 +75,7 @@ const ENV: Record<string, keyof BenchConfig> = {
   BENCH_OUT: 'out',
   BENCH_README: 'readme',
   BENCH_ONLY: 'only',
+  BENCH_LOG_MODE: 'logMode',
 }
 
 const FLAGS: Record<string, keyof BenchConfig> = {
@@ -89,6 +93,7 @@ const FLAGS: Record<string, keyof BenchConfig> = {
   '--out': 'out',
   '--readme': 'readme',
   '--only': 'only',
+  '--log-mode': 'logMode',
 }
 
 export const USAGE = `usage: pnpm bench [part...] [flags]
@@ -109,6 +114,7 @@ flags (env):
   --out FILE            (BENCH_OUT)               default ${DEFAULTS.out}
   --readme false        (BENCH_README)            do not regenerate bench/README.md
   --only a,b            (BENCH_ONLY)              only contenders whose name contains one of these
+  --log-mode sync|async (BENCH_LOG_MODE)          pino destination for all loggers, default sync (pino's default)
   --smoke                                         rounds 1, duration 1, warmup 0.5, soak 5000: checks wiring, measures nothing
 `
 
@@ -172,6 +178,7 @@ export function parseConfig(
     out: raw.out ?? base.out,
     readme: raw.readme === undefined ? base.readme : !/^(0|false|no)$/i.test(raw.readme),
     only: raw.only === undefined ? base.only : raw.only.split(',').filter(Boolean),
+    logMode: logMode(raw.logMode ?? base.logMode),
   }
 }
 
@@ -210,6 +217,11 @@ function runtimes(value: string | undefined, fallback: readonly RuntimeName[]): 
     if (r !== 'node20' && r !== 'node24') throw new Error(`unknown runtime ${r} (node20, node24)`)
   }
   return list as RuntimeName[]
+}
+
+function logMode(value: string): BenchConfig['logMode'] {
+  if (value === 'sync' || value === 'async') return value
+  throw new Error(`--log-mode must be sync or async, got ${value}`)
 }
 
 function loadGen(value: string): BenchConfig['loadGenerator'] {

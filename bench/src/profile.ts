@@ -80,7 +80,7 @@ export async function runProfile(ctx: PartContext, name: string): Promise<void> 
       rt.node,
       join(BUILD_DIR, `http-${name}.mjs`),
       ctx.config.serverCpu,
-      { BENCH_LOG: join(profDir, 'server.log') },
+      { BENCH_LOG: join(profDir, 'server.log'), BENCH_LOG_MODE: ctx.config.logMode },
       ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
     )
     try {

@@ -50,7 +50,7 @@ export const HTTP_CONTENDERS: readonly HttpContender[] = [
   { name: 'hono-empty-mw', label: 'Hono + one empty middleware', group: 'attribution' },
   {
     name: 'hono-empty-mw-als',
-    label: 'Hono + empty middleware, OTel SDK (ALS) on',
+    label: 'Hono + empty middleware in context.with(), OTel SDK (ALS)',
     group: 'attribution',
   },
   { name: 'sturdy-hono-logger', label: '@sturdy/logger alone', group: 'attribution', sturdy: true },
@@ -286,6 +286,7 @@ async function start(
   const file = join(BUILD_DIR, `http-${contender.name}.mjs`)
   const child = startChild(runtime.node, file, ctx.config.serverCpu, {
     BENCH_LOG: join(logDir, `${contender.name}.log`),
+    BENCH_LOG_MODE: ctx.config.logMode,
   })
   try {
     const ready = await child.next<{

@@ -1,12 +1,12 @@
 // Contender: Fastify 5 with its own pino logger (to a file) + fastify-metrics, as
-// documented: Fastify({ logger: { file } }) and register(metricsPlugin, { endpoint }).
+// documented: Fastify({ logger: { stream } }) — what `logger: { file }` builds, a
+// pino.destination(file) — and register(metricsPlugin, { endpoint }).
 import Fastify from 'fastify'
 import metricsPlugin from 'fastify-metrics'
-import { logFile } from '../lib/entry.ts'
 import { addFastifyRoute, serveFastify } from '../lib/fastify-app.ts'
-import { logBytes } from '../lib/log.ts'
+import { fileDestination, logBytes } from '../lib/log.ts'
 
-const app = Fastify({ logger: { file: logFile() } })
+const app = Fastify({ logger: { stream: fileDestination() } })
 await app.register(metricsPlugin, { endpoint: '/metrics' })
 await serveFastify(
   addFastifyRoute(app),

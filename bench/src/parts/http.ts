@@ -91,7 +91,7 @@ export interface HttpMeasured {
   readonly p50Ms: Summary | undefined
   readonly p99Ms: Summary | undefined
   /**
-   * Server CPU microseconds (user + system) per request. Unlike req/s it barely moves when
+   * Server CPU microseconds (user + system) per request. Unlike req/s it moves little when
    * other processes share the core, so it is the figure to check a noisy run against.
    */
   readonly cpuUsPerReq: Summary | undefined

@@ -29,7 +29,7 @@ export type PolicyResult =
       label: string
       /** Wall-clock ns per op: the figure ratios use. */
       nsPerOp: Summary
-      /** CPU ns per op: barely moved by other processes; equals wall time on a quiet core except while timers wait. */
+      /** CPU ns per op: moved less by other processes than wall time; equals wall time on a quiet core except while timers wait. */
       cpuNsPerOp: Summary | undefined
       missing: readonly string[]
     }

@@ -97,7 +97,7 @@ const FLAGS: Record<string, keyof BenchConfig> = {
 }
 
 export const USAGE = `usage: pnpm bench [part...] [flags]
-       pnpm bench profile <http contender> [flags]   (node --cpu-prof; top frames to results/profiles/)
+       pnpm bench profile <http contender>|policy:<name> [flags]  (node --cpu-prof; top frames to results/profiles/)
        pnpm bench report [--out FILE]                (re-render README.md + chart from the results file)
 parts: ${PARTS.join(', ')} (default: all)
 flags (env):

@@ -10,6 +10,7 @@ import { BENCH_DIR, BUILD_DIR } from './build.ts'
 import { startChild } from './child.ts'
 import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS } from './parts/http.ts'
+import { POLICY_CONTENDERS } from './parts/policies.ts'
 
 /** The parts of a V8 `.cpuprofile` the summary reads. */
 export interface CpuProfile {
@@ -57,8 +58,12 @@ export function topFrames(profile: CpuProfile, limit = 20): Frame[] {
     }))
 }
 
-/** Profiles one HTTP contender on each configured runtime and writes the summaries. */
+/**
+ * Profiles one contender on each configured runtime and writes the summaries: an HTTP
+ * contender by name, or a policy contender as `policy:<name>` (success path).
+ */
 export async function runProfile(ctx: PartContext, name: string): Promise<void> {
+  if (name.startsWith('policy:')) return profilePolicy(ctx, name.slice('policy:'.length))
   const contender = HTTP_CONTENDERS.find((c) => c.name === name)
   if (contender === undefined) {
     throw new Error(
@@ -107,6 +112,62 @@ export async function runProfile(ctx: PartContext, name: string): Promise<void> 
         ),
       ].join('\n')
       const out = join(outDir, `${name}-${runtime}.txt`)
+      writeFileSync(out, `${text}\n`)
+      ctx.log(`profile written to ${out}\n${text}`)
+    } finally {
+      await child.stop()
+      rmSync(profDir, { recursive: true, force: true })
+    }
+  }
+}
+
+async function profilePolicy(ctx: PartContext, name: string): Promise<void> {
+  const contender = POLICY_CONTENDERS.find((c) => c.name === name)
+  if (contender === undefined) {
+    throw new Error(
+      `unknown policy contender ${name}; one of: ${POLICY_CONTENDERS.map((c) => c.name).join(', ')}`,
+    )
+  }
+  const outDir = join(BENCH_DIR, 'results', 'profiles')
+  mkdirSync(outDir, { recursive: true })
+  for (const runtime of ctx.config.runtimes) {
+    const rt = ctx.runtimes[runtime]
+    if (!('node' in rt)) continue
+    const profDir = join(tmpdir(), `sturdy-bench-prof-${process.pid}-${runtime}`)
+    rmSync(profDir, { recursive: true, force: true })
+    const child = startChild(
+      rt.node,
+      join(BUILD_DIR, 'policies.mjs'),
+      ctx.config.loadCpu,
+      { BENCH_CONTENDER: name, BENCH_PATH: 'success' },
+      ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    )
+    try {
+      const ready = await child.next<{ type: 'ready'; available: boolean; missing: string[] }>(
+        'ready',
+      )
+      if (!ready.available) throw new Error(ready.missing.join('; '))
+      const ms = ctx.config.durationSec * 1000
+      const sample = await child.ask<{ type: 'sample'; nsPerOp: number }>(
+        { type: 'sample', ms },
+        'sample',
+        ms * 10 + 30_000,
+      )
+      await child.stop()
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+      if (file === undefined) throw new Error('the worker wrote no .cpuprofile')
+      const frames = topFrames(
+        JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile,
+        25,
+      )
+      const text = [
+        `# ${contender.label} (policy:${name}), success path, on ${rt.version}: ${Math.round(sample.nsPerOp)} ns/op under the profiler`,
+        '# self ms  self %  frame (policies.mjs lines are the bundle: see .build/policies.mjs)',
+        ...frames.map(
+          (f) => `${String(f.selfMs).padStart(9)}  ${String(f.percent).padStart(5)}%  ${f.frame}`,
+        ),
+      ].join('\n')
+      const out = join(outDir, `policy-${name}-${runtime}.txt`)
       writeFileSync(out, `${text}\n`)
       ctx.log(`profile written to ${out}\n${text}`)
     } finally {

@@ -24,6 +24,8 @@ export { exchangeFor } from './exchange.ts'
 export interface SturdyRequestValues {
   /** The request signal (`@sturdy/timeout`'s deadline, or a client disconnect). */
   signal?: AbortSignal
+  /** The request's absolute deadline on the clock's scale (`@sturdy/timeout`). */
+  deadline?: number
   /** The request id (`@sturdy/logger`). */
   requestId?: string
   /** The request's span identifiers (`@sturdy/tracing`). */

@@ -14,6 +14,7 @@ describe('types', () => {
     const read = (request: FastifyRequest) => {
       expectTypeOf(request.sturdy.signal).toEqualTypeOf<AbortSignal | undefined>()
       expectTypeOf(request.sturdy.requestId).toEqualTypeOf<string | undefined>()
+      expectTypeOf(request.sturdy.deadline).toEqualTypeOf<number | undefined>()
       expectTypeOf(request.sturdy.trace).toEqualTypeOf<TraceContext | undefined>()
       expectTypeOf(request.sturdy.custom).toEqualTypeOf<unknown>()
     }

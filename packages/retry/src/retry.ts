@@ -426,8 +426,16 @@ async function run<T>(
   }
 
   try {
-    return await pRetry(attemptOnce, {
-      retries: c.maxAttempts - 1,
+    // The first attempt runs outside p-retry: the success path — nearly every call —
+    // then costs one function call instead of p-retry's per-call setup (measured at
+    // several µs on Node 20). Only a failed first attempt hands the loop to p-retry.
+    try {
+      return await attemptOnce(1)
+    } catch (first) {
+      await decide(first, 1)
+    }
+    return await pRetry((n: number) => attemptOnce(n + 1), {
+      retries: c.maxAttempts - 1 - consumed,
       // Zero p-retry's own backoff: the delay is computed and slept in onFailedAttempt,
       // on the injected clock, interruptible by the signal (see README "Why p-retry's hooks").
       minTimeout: 0,
@@ -435,7 +443,7 @@ async function run<T>(
       factor: 1,
       randomize: false,
       signal,
-      onFailedAttempt: (ctx) => decide(ctx.error, ctx.attemptNumber),
+      onFailedAttempt: (ctx) => decide(ctx.error, ctx.attemptNumber + 1),
       // p-retry 7.1 asks this right after onFailedAttempt, which already decided.
       shouldConsumeRetry: () => consumeLast,
       shouldRetry: () => true,

@@ -7,7 +7,7 @@ import type {
   PolicyFn,
   TimeoutEventMap,
 } from '@sturdy/core'
-import { createEmitter, TimeoutError } from '@sturdy/core'
+import { createEmitter, neverAborts, TimeoutError } from '@sturdy/core'
 import type { AbortSubscriber } from './abort-fanout.ts'
 import { AbortFanout } from './abort-fanout.ts'
 import { SETTLED } from './settled.ts'
@@ -109,7 +109,10 @@ export function timeout(ms: TimeoutBudget, options: TimeoutOptions = {}): Timeou
       } catch (error) {
         return Promise.reject(error)
       }
-      return new Call<T>(settings, budget, signal).run(fn, attempt)
+      // A signal that can never abort (none, or core's `neverAborts()` handed down by an
+      // outer policy) needs no subscription.
+      const caller = signal === undefined || signal === neverAborts() ? undefined : signal
+      return new Call<T>(settings, budget, caller).run(fn, attempt)
     },
   }
 }

@@ -57,7 +57,8 @@ export interface Exchange {
   get<T = unknown>(key: string): T | undefined
   /**
    * Shares a per-request value. Adapters expose it in the framework's idiom
-   * (`c.var[key]` in Hono, `res.locals[key]` in Express, `request[key]` in Fastify).
+   * (`c.var[key]` in Hono, `res.locals[key]` in Express, `request.sturdy[key]` in
+   * Fastify, `valuesOf(req)[key]` with `@sturdy/node`).
    */
   set(key: string, value: unknown): void
   /**

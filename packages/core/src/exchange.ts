@@ -62,13 +62,6 @@ export interface Exchange {
    */
   set(key: string, value: unknown): void
   /**
-   * Shares a per-request value that is computed on first read, by a handler or another
-   * middleware, then kept: for values that cost something to create and often go
-   * unused, like the request signal. A later `set(key, ...)` replaces it. Adapters that
-   * cannot defer a value leave this out; callers fall back to `set`.
-   */
-  setLazy?(key: string, get: () => unknown): void
-  /**
    * Answers the request now (short-circuit). Headers already set are kept. Once the
    * exchange has responded, further `respond` calls are ignored.
    */
@@ -147,45 +140,6 @@ function onceNext(next: Next): Next {
     called = true
     return next()
   }
-}
-
-/**
- * Defines `key` on `target` as a value computed by `get` on first read and then kept;
- * assigning to it replaces it with a plain value. Adapters use it for `setLazy` on the
- * record where they keep per-request values.
- *
- * @param target the record handlers read values from
- * @param key the value's name
- * @param get computes the value, at most once
- * @example
- * defineLazyValue(res.locals, 'signal', () => ex.signal)
- */
-export function defineLazyValue(
-  target: Record<string, unknown>,
-  key: string,
-  get: () => unknown,
-): void {
-  let computed = false
-  let value: unknown
-  Object.defineProperty(target, key, {
-    configurable: true,
-    enumerable: true,
-    get() {
-      if (!computed) {
-        value = get()
-        computed = true
-      }
-      return value
-    },
-    set(next: unknown) {
-      Object.defineProperty(target, key, {
-        value: next,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      })
-    },
-  })
 }
 
 /**

@@ -34,7 +34,7 @@ export type {
   NoVariables,
   VariablesOf,
 } from './exchange.ts'
-export { chain, defineLazyValue, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
+export { chain, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,

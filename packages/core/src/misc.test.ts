@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Exchange, Middleware } from './index.ts'
-import {
-  chain,
-  createEmitter,
-  defineLazyValue,
-  isIdempotentMethod,
-  normalizeMethod,
-  OTHER_METHOD,
-} from './index.ts'
+import { chain, createEmitter, isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './index.ts'
 import { manualClock, seededRandom } from './testing.ts'
 
 describe('createEmitter', () => {
@@ -133,21 +126,5 @@ describe('test seams', () => {
     expect(xs.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => b()))
     expect(xs.every((x) => x >= 0 && x < 1)).toBe(true)
     expect(new Set(xs).size).toBeGreaterThan(990)
-  })
-})
-
-describe('defineLazyValue', () => {
-  it('computes on first read only, once, and an assignment replaces it', () => {
-    let made = 0
-    const values: Record<string, unknown> = {}
-    defineLazyValue(values, 'signal', () => ++made)
-    expect(made).toBe(0)
-    expect(Object.keys(values)).toEqual(['signal'])
-    expect(values.signal).toBe(1)
-    expect(values.signal).toBe(1)
-    expect(made).toBe(1)
-    values.signal = 'replaced'
-    expect(values.signal).toBe('replaced')
-    expect(made).toBe(1)
   })
 })

@@ -43,7 +43,6 @@ class HonoExchange implements Exchange {
   #reason: unknown
   #aborted = false
   #responded = false
-  #lazy: Map<string, () => unknown> | undefined
   deadline: number | undefined
 
   constructor(c: Context, mount: unknown) {
@@ -125,23 +124,6 @@ class HonoExchange implements Exchange {
   set(key: string, value: unknown): void {
     this.#c.set(key as never, value as never)
   }
-  setLazy(key: string, get: () => unknown): void {
-    let lazy = this.#lazy
-    if (lazy === undefined) {
-      lazy = new Map()
-      this.#lazy = lazy
-      deferValues(this.#c, lazy)
-    }
-    let computed = false
-    let value: unknown
-    lazy.set(key, () => {
-      if (!computed) {
-        value = get()
-        computed = true
-      }
-      return value
-    })
-  }
 
   respond(status: number, body?: string | null, headers?: Record<string, string>): void {
     if (this.#responded) return
@@ -178,41 +160,4 @@ class HonoExchange implements Exchange {
     if (raw.aborted) closed()
     else raw.addEventListener('abort', closed, { once: true })
   }
-}
-
-type Getters = Map<string, () => unknown>
-
-/**
- * Makes lazy values visible through `c.get(key)` and `c.var[key]` without computing
- * them. Hono copies its variables into a fresh object on every `c.var` read, so a value
- * put there with `c.set` must exist up front — for the request signal that is an
- * AbortController per request, several µs on Node 20, mostly never used. Instead the
- * context gets its own `get` (an instance field in Hono already) and `var` accessor
- * that consult the lazy getters first. Done once per request, only when a middleware
- * shares a lazy value.
- */
-function deferValues(c: Context, lazy: Getters): void {
-  const baseGet = c.get
-  const baseSet = c.set
-  // A handler's own c.set(key) replaces a lazy value, as it would a plain one.
-  ;(c as { set: (key: string, value: unknown) => void }).set = (key: string, value: unknown) => {
-    lazy.delete(key)
-    baseSet(key as never, value as never)
-  }
-  const varOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(c), 'var')?.get
-  ;(c as { get: (key: string) => unknown }).get = (key: string) => {
-    const read = lazy.get(key)
-    return read === undefined ? baseGet(key as never) : read()
-  }
-  if (varOf === undefined) return
-  Object.defineProperty(c, 'var', {
-    configurable: true,
-    get(): Record<string, unknown> {
-      const values = varOf.call(c) as Record<string, unknown>
-      for (const [key, read] of lazy) {
-        Object.defineProperty(values, key, { enumerable: true, configurable: true, get: read })
-      }
-      return values
-    },
-  })
 }

@@ -157,26 +157,6 @@ describe('sturdy() on Hono', () => {
     expect(await (await app.request('/')).json()).toEqual({ answer: 42 })
   })
 
-  it('setLazy values are computed only when a handler reads them, once', async () => {
-    let made = 0
-    const lazy: Middleware<{ costly: { n: number } }> = async (ex, next) => {
-      ex.setLazy?.('costly', () => ({ n: ++made }))
-      await next()
-    }
-    const app = new Hono().use(sturdy(lazy))
-    app.get('/unused', (c) => c.text('ok'))
-    app.get('/used', (c) => c.json([c.var.costly.n, c.get('costly').n, c.var.costly.n]))
-    app.get('/other', (c) => {
-      c.set('costly', { n: -1 })
-      return c.json(c.var.costly)
-    })
-    await app.request('/unused')
-    expect(made).toBe(0)
-    expect(await (await app.request('/used')).json()).toEqual([1, 1, 1])
-    expect(made).toBe(1)
-    expect(await (await app.request('/other')).json()).toEqual({ n: -1 })
-  })
-
   it('shares one Exchange across several sturdy() mounts', async () => {
     const exchanges: Exchange[] = []
     const grab: Middleware = async (ex, next) => {

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange } from '@sturdy/core'
 import {
   ClientClosedError,
-  defineLazyValue,
   PROBLEM_CONTENT_TYPE,
   problemFromError,
   renderProblem,
@@ -130,9 +129,6 @@ export class NodeExchange implements Exchange {
   set(key: string, value: unknown): void {
     if (this.#values === undefined) this.#values = {}
     this.#values[key] = value
-  }
-  setLazy(key: string, get: () => unknown): void {
-    defineLazyValue(this.values(), key, get)
   }
   /** The values shared with `set()`, as one record (empty until the first `set`). */
   values(): Record<string, unknown> {

@@ -154,10 +154,7 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
       budget = Math.max(0, outer - now)
     }
     if (at !== Number.POSITIVE_INFINITY) ex.deadline = at
-    // Lazily where the adapter can: most handlers never read the signal, and creating it
-    // costs an AbortController per request (several µs on Node 20).
-    if (ex.setLazy !== undefined) ex.setLazy(VALUES.signal, () => ex.signal)
-    else ex.set(VALUES.signal, ex.signal)
+    ex.set(VALUES.signal, ex.signal)
     ex.set(DEADLINE_KEY, ex.deadline)
 
     if (state.shutdown?.aborted) {

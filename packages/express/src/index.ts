@@ -7,6 +7,7 @@
  */
 import type { CombinedVariables, Middleware } from '@sturdy/core'
 import { chain } from '@sturdy/core'
+import { handOff } from '@sturdy/node'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import { exchangeFor, existingExchange } from './exchange.ts'
 
@@ -19,8 +20,6 @@ export { exchangeFor } from './exchange.ts'
  */
 export type SturdyLocals<L extends readonly Middleware<object>[]> = CombinedVariables<L> &
   Record<string, unknown>
-
-const NOT_FINALIZED = 'Sturdy middleware neither called next() nor responded'
 
 /**
  * Mounts Sturdy middleware as one Express middleware, outermost first.
@@ -54,22 +53,7 @@ export function sturdy<const L extends readonly Middleware<object>[]>(
 ): RequestHandler {
   const run = chain(middleware)
   return function sturdyMiddleware(req, res, next): void {
-    const ex = exchangeFor(req, res)
-    let continued = false
-    const last = (): Promise<void> => {
-      continued = true
-      next()
-      return ex.settled()
-    }
-    run(ex, last).then(
-      () => {
-        if (!continued && !ex.responded) next(new Error(NOT_FINALIZED))
-      },
-      (error: unknown) => {
-        if (!continued && !res.headersSent) next(error)
-        else ex.fail(error)
-      },
-    )
+    handOff(run, exchangeFor(req, res), next, () => res.headersSent)
   }
 }
 

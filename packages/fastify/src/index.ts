@@ -9,6 +9,7 @@
  */
 import type { Middleware, TraceContext } from '@sturdy/core'
 import { chain } from '@sturdy/core'
+import { handOff } from '@sturdy/node'
 import type { FastifyInstance, FastifyPluginCallback, HookHandlerDoneFunction } from 'fastify'
 import { exchangeFor, existingExchange } from './exchange.ts'
 
@@ -46,8 +47,6 @@ export interface SturdyFastifyOptions {
   middleware?: readonly Middleware<object>[]
 }
 
-const NOT_FINALIZED = 'Sturdy middleware neither called next() nor responded'
-
 function sturdyPlugin(
   fastify: FastifyInstance,
   options: SturdyFastifyOptions,
@@ -59,24 +58,14 @@ function sturdyPlugin(
   fastify.addHook(
     'onRequest',
     function sturdyOnRequest(request, reply, next: HookHandlerDoneFunction): void {
-      const ex = exchangeFor(request, reply)
-      let continued = false
-      const last = (): Promise<void> => {
-        continued = true
-        // Called inside the onion, so the rest of Fastify's lifecycle runs in the async
-        // context the middleware set up (an active span, say). Fastify binds its body
-        // parsing to the request's context itself, so handlers still see it after a body.
-        next()
-        return ex.settled()
-      }
-      run(ex, last).then(
-        () => {
-          if (!continued && !ex.responded) next(new Error(NOT_FINALIZED))
-        },
-        (error: unknown) => {
-          if (!continued && !reply.sent) next(error as Error)
-          else ex.fail(error)
-        },
+      // The onion's innermost next() runs the rest of Fastify's lifecycle inside the async
+      // context the middleware set up (an active span, say). Fastify binds its body
+      // parsing to the request's context itself, so handlers still see it after a body.
+      handOff(
+        run,
+        exchangeFor(request, reply),
+        (error) => next(error as Error | undefined),
+        () => reply.sent,
       )
     },
   )

@@ -6,6 +6,8 @@
  * values are read with `valuesOf(req)`; route templates come from `setRoute()` or the
  * `route` option, else every request shares `UNMATCHED_ROUTE`.
  */
+
+export { handOff, NOT_FINALIZED } from './hand-off.ts'
 export type { Listener, SturdyNodeOptions } from './listener.ts'
 export { exchangeOf, setRoute, sturdy, valuesOf } from './listener.ts'
 export { NodeExchange } from './node-exchange.ts'

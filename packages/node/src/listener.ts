@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware } from '@sturdy/core'
 import { chain, UNMATCHED_ROUTE } from '@sturdy/core'
+import { NOT_FINALIZED } from './hand-off.ts'
 import { NodeExchange } from './node-exchange.ts'
 
 /** A node:http request listener, sync or async. */
@@ -32,8 +33,6 @@ const EXCHANGE: unique symbol = Symbol('@sturdy/node exchange') as never
 const ROUTE: unique symbol = Symbol('@sturdy/node route') as never
 
 type Tagged = IncomingMessage & { [EXCHANGE]?: NodeListenerExchange; [ROUTE]?: string }
-
-const NOT_FINALIZED = 'Sturdy middleware neither called next() nor responded'
 
 /**
  * Wraps a node:http request listener in Sturdy middleware. The innermost `next()` runs

@@ -114,9 +114,8 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
         detail: rejectionMessage(breaker.name, breaker.state),
         retryAfterMs,
       }
-      respondProblem(ex, problem, {
-        'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-      })
+      // The problem's retryAfterMs becomes the Retry-After header (core problemHeaders).
+      respondProblem(ex, problem)
       return
     }
     const start = keyOf === undefined ? breakers.clock.now() : 0

@@ -1,5 +1,5 @@
 import type { Problem } from './problem.ts'
-import { PROBLEM_CONTENT_TYPE, problemFromError, renderProblem } from './problem.ts'
+import { PROBLEM_CONTENT_TYPE, problemFromError, problemHeaders, renderProblem } from './problem.ts'
 
 /**
  * The route value every request that matched no route shares. Metrics and traces use
@@ -144,7 +144,8 @@ function onceNext(next: Next): Next {
 
 /**
  * Answers with RFC 9457 problem+json, built from a problem or from any thrown value
- * (see `problemFromError`: unknown errors become a bare 500, never a stack).
+ * (see `problemFromError`: unknown errors become a bare 500, never a stack), with
+ * `Retry-After` when the source carries `retryAfterMs` (see `problemHeaders`).
  */
 export function respondProblem(
   ex: Exchange,
@@ -152,7 +153,11 @@ export function respondProblem(
   headers?: Record<string, string>,
 ): void {
   const p = isProblem(problem) ? problem : problemFromError(problem)
-  ex.respond(p.status, renderProblem(p), { ...headers, 'content-type': PROBLEM_CONTENT_TYPE })
+  ex.respond(p.status, renderProblem(p), {
+    ...problemHeaders(problem),
+    ...headers,
+    'content-type': PROBLEM_CONTENT_TYPE,
+  })
 }
 
 function isProblem(value: unknown): value is Problem {

@@ -51,6 +51,7 @@ export type { Problem } from './problem.ts'
 export {
   PROBLEM_CONTENT_TYPE,
   problemFromError,
+  problemHeaders,
   renderProblem,
   statusTitle,
 } from './problem.ts'

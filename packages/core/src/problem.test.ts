@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   PROBLEM_CONTENT_TYPE,
   problemFromError,
+  problemHeaders,
   renderProblem,
   SturdyError,
   statusTitle,
@@ -50,5 +51,13 @@ describe('problem+json', () => {
   it('has titles for common statuses and a fallback', () => {
     expect(statusTitle(413)).toBe('Content Too Large')
     expect(statusTitle(599)).toBe('Error')
+  })
+
+  it('problemHeaders gives Retry-After in whole seconds, at least 1, only for a finite retryAfterMs', () => {
+    expect(problemHeaders({ retryAfterMs: 1500 })).toEqual({ 'retry-after': '2' })
+    expect(problemHeaders({ retryAfterMs: 0 })).toEqual({ 'retry-after': '1' })
+    for (const v of [undefined, null, 'x', { retryAfterMs: Number.NaN }, { retryAfterMs: -1 }]) {
+      expect(problemHeaders(v)).toEqual({})
+    }
   })
 })

@@ -53,6 +53,25 @@ export function problemFromError(error: unknown): Problem {
   return problem
 }
 
+/**
+ * The headers a problem response needs besides its content type: `Retry-After` in whole
+ * seconds (at least 1) when the error or problem carries a finite `retryAfterMs`, as
+ * `BrokenCircuitError` and the breaker middleware's problems do. Empty otherwise.
+ *
+ * @param source the thrown value or the problem being sent
+ * @returns headers to add to the response
+ * @example
+ * problemHeaders(new BrokenCircuitError(...)) // { 'retry-after': '30' }
+ */
+export function problemHeaders(source: unknown): Record<string, string> {
+  const ms =
+    typeof source === 'object' && source !== null
+      ? (source as { retryAfterMs?: unknown }).retryAfterMs
+      : undefined
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return {}
+  return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) }
+}
+
 /** Serializes a problem as JSON (a stack property, if any slipped in, is dropped). */
 export function renderProblem(problem: Problem): string {
   return JSON.stringify(problem, (key, value) => (key === 'stack' ? undefined : value))

@@ -1,4 +1,10 @@
-import { PROBLEM_CONTENT_TYPE, problemFromError, renderProblem, statusTitle } from '@sturdy/core'
+import {
+  PROBLEM_CONTENT_TYPE,
+  problemFromError,
+  problemHeaders,
+  renderProblem,
+  statusTitle,
+} from '@sturdy/core'
 import type { Context, ErrorHandler } from 'hono'
 
 /** Options of `problemErrorHandler()`. */
@@ -45,12 +51,10 @@ export function problemErrorHandler(options: ProblemErrorHandlerOptions = {}): E
         onUnexpected?.(error, c)
       }
     }
-    const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE }
-    const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs
-    if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) {
-      headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
-    }
-    return c.body(renderProblem(problem), problem.status as 500, headers)
+    return c.body(renderProblem(problem), problem.status as 500, {
+      ...problemHeaders(error),
+      'content-type': PROBLEM_CONTENT_TYPE,
+    })
   }
 }
 

@@ -43,6 +43,9 @@ class HonoExchange implements Exchange {
   #reason: unknown
   #aborted = false
   #responded = false
+  #routeIndex = -1
+  #routeStatus = 0
+  #route: string = UNMATCHED_ROUTE
   deadline: number | undefined
 
   constructor(c: Context, mount: unknown) {
@@ -70,13 +73,25 @@ class HonoExchange implements Exchange {
   }
 
   route(): string {
+    // Metrics, tracing and the access log each ask after next(); matchedRoutes() builds a
+    // new array per call, so the answer is kept for as long as its inputs are unchanged.
     const c = this.#c
-    const routes = matchedRoutes(c)
-    const current = routes[c.req.routeIndex]
+    const index = c.req.routeIndex
+    const status = c.res.status
+    if (index === this.#routeIndex && status === this.#routeStatus) return this.#route
+    const route = this.#findRoute(c, index, status)
+    this.#routeIndex = index
+    this.#routeStatus = status
+    this.#route = route
+    return route
+  }
+
+  #findRoute(c: Context, index: number, status: number): string {
+    const current = matchedRoutes(c)[index]
     if (current === undefined || current.handler === this.#mount) return UNMATCHED_ROUTE
     // The last route that ran is a middleware that fell through to Hono's not-found
     // handler: nothing matched. (`app.use` registers middleware under method ALL.)
-    if (current.method === 'ALL' && current.handler.length >= 2 && c.res.status === 404) {
+    if (current.method === 'ALL' && current.handler.length >= 2 && status === 404) {
       return UNMATCHED_ROUTE
     }
     return current.path

@@ -104,6 +104,29 @@ describe('sturdy() on Hono', () => {
     ])
   })
 
+  it('route() asked before and after next() answers for the moment it is asked', async () => {
+    const seen: string[] = []
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        seen.push(ex.route())
+        await next()
+        seen.push(ex.route(), ex.route())
+      }),
+    )
+    app.get('/users/:id', (c) => c.text('x'))
+    await app.request('/users/1')
+    await app.request('/nope')
+    expect(seen).toEqual([
+      UNMATCHED_ROUTE,
+      '/users/:id',
+      '/users/:id',
+      UNMATCHED_ROUTE,
+      UNMATCHED_ROUTE,
+      UNMATCHED_ROUTE,
+    ])
+  })
+
   it('a handler 404 on a matched route keeps its template', async () => {
     const seen: Seen[] = []
     const app = new Hono()

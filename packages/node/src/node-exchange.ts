@@ -4,6 +4,7 @@ import {
   ClientClosedError,
   PROBLEM_CONTENT_TYPE,
   problemFromError,
+  problemHeaders,
   renderProblem,
   UNMATCHED_ROUTE,
 } from '@sturdy/core'
@@ -188,6 +189,7 @@ export class NodeExchange implements Exchange {
       this.#responded = true
       const problem = problemFromError(error)
       this.writeResponse(problem.status, renderProblem(problem), {
+        ...problemHeaders(error),
         'content-type': PROBLEM_CONTENT_TYPE,
       })
     } else if (!this.res.writableEnded) {

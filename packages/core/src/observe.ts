@@ -110,4 +110,9 @@ export interface TraceContext {
   readonly spanId: string
   /** W3C trace flags; 1 = sampled. */
   readonly traceFlags: number
+  /**
+   * The W3C `tracestate` of the span, serialized (`vendor1=a,vendor2=b`), so vendors'
+   * entries reach the next hop; undefined when there is none.
+   */
+  readonly traceState?: string
 }

@@ -6,7 +6,8 @@ import { type Summary, summarize } from '../stats.ts'
 import { available, type PartContext, rotate, selected, type Unmeasured } from './context.ts'
 
 export const CLIENT_CONTENDERS: readonly { name: string; label: string }[] = [
-  { name: 'sturdy-client', label: '@sturdy/client, all policies on' },
+  { name: 'sturdy-client', label: '@sturdy/client json(), all policies on' },
+  { name: 'sturdy-client-fetch', label: '@sturdy/client fetch() + res.json(), all policies on' },
   { name: 'fetch', label: 'global fetch' },
   { name: 'undici-pool', label: 'raw undici Pool' },
   { name: 'http-agent', label: 'node:http keep-alive Agent' },

@@ -37,12 +37,23 @@ function contender(): Request | undefined {
         })
     }
     case 'sturdy-client': {
-      // @sturdy/client comes in a later issue: with every policy on (timeout, retry,
-      // breaker) once it exists. Until then this contender reports null.
-      const create = wiring.factory('client', ['client', 'createClient'])
+      // Every policy on, as the client ships them: per-attempt timeout, retries (with
+      // the origin's retry budget), the origin's circuit breaker, deadline header.
+      const create = wiring.factory('client', ['createClient'])
       if (create === undefined) return undefined
-      wiring.use('@sturdy/client')
-      return undefined
+      const client = create({ baseUrl: url.origin, connections: concurrency })
+      wiring.use('@sturdy/client createClient() json(): attempt timeout, retry + budget, breaker')
+      const path = url.pathname
+      return () => client.json(path)
+    }
+    case 'sturdy-client-fetch': {
+      // The fetch-compatible call: a web Response with a streamed body, every policy on.
+      const create = wiring.factory('client', ['createClient'])
+      if (create === undefined) return undefined
+      const client = create({ baseUrl: url.origin, connections: concurrency })
+      wiring.use('@sturdy/client createClient() fetch() + res.json()')
+      const path = url.pathname
+      return async () => (await client.fetch(path)).json()
     }
     default:
       throw new Error(`unknown client contender ${name}`)

@@ -11,7 +11,14 @@ import type {
   RequestValues,
   TraceContext,
 } from '@sturdy/core'
-import { abortKind, linkSignals, neverAborts, outgoingErrorType, systemClock } from '@sturdy/core'
+import {
+  abortKind,
+  isTimeoutError,
+  linkSignals,
+  neverAborts,
+  outgoingErrorType,
+  systemClock,
+} from '@sturdy/core'
 import type { RetryPolicy } from '@sturdy/retry'
 import { isRetryableRequest } from '@sturdy/retry'
 import type { TimerWheel } from '@sturdy/timeout'
@@ -285,7 +292,13 @@ export class Engine {
             : retryPolicy
         attempt = await policy.execute(call.attempt, signal)
       }
-    } catch (error) {
+    } catch (caught) {
+      let error = caught
+      // The retry's own deadline timer may beat ours to it: report the deadline one way.
+      // The caller's reason (the request's deadline, a disconnect) passes through.
+      if (isTimeoutError(error) && !isClientTimeoutError(error) && error !== signal?.reason) {
+        error = new ClientTimeoutError('deadline', undefined, { cause: error })
+      }
       // Say why a failure that could have been retried was not.
       if (call.refused !== undefined && (isConnectionError(error) || isClientTimeoutError(error))) {
         error.message += ` (not retried: ${call.refused})`

@@ -75,3 +75,36 @@ export function json(res: ServerResponse, status: number, body: unknown, headers
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/**
+ * A port whose connections never complete: a listener in a child process, stopped
+ * (SIGSTOP) with its accept queue filled, so the kernel drops further SYNs and a connect
+ * hangs until the client's connect timeout. 127.0.0.1 only, no routing tricks.
+ */
+export async function stalledPort(): Promise<{ port: number; close(): void }> {
+  const { spawn } = await import('node:child_process')
+  const net = await import('node:net')
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s=require('net').createServer(()=>{});s.listen({port:0,host:'127.0.0.1',backlog:1},()=>process.stdout.write(s.address().port+'\\n'))",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  const port = await new Promise<number>((resolve) =>
+    child.stdout?.once('data', (d) => resolve(Number(String(d).trim()))),
+  )
+  process.kill(child.pid as number, 'SIGSTOP')
+  const fillers = Array.from({ length: 4 }, () =>
+    net.connect(port, '127.0.0.1').on('error', () => {}),
+  )
+  await delay(100)
+  return {
+    port,
+    close() {
+      for (const f of fillers) f.destroy()
+      child.kill('SIGKILL')
+    },
+  }
+}

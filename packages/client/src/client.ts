@@ -14,7 +14,6 @@ import type {
 import {
   abortKind,
   isTimeoutError,
-  linkSignals,
   neverAborts,
   outgoingErrorType,
   systemClock,
@@ -25,6 +24,7 @@ import type { TimerWheel } from '@sturdy/timeout'
 import { timerWheel } from '@sturdy/timeout'
 import type { BodyLike, PreparedBody } from './body.ts'
 import { fromStream, prepareBody } from './body.ts'
+import { SignalFanout } from './call-signal.ts'
 import {
   ClientTimeoutError,
   isClientTimeoutError,
@@ -91,6 +91,7 @@ export class Engine {
   /** Origin as written → state: skips normalizing on every call. */
   readonly #aliases = new Map<string, OriginState & { used: boolean }>()
   readonly #settings = new Map<string, OriginSettings>()
+  readonly #fanout = new SignalFanout()
   #closed = false
 
   constructor(options: ClientOptions) {
@@ -125,13 +126,14 @@ export class Engine {
     const start = await this.#start(input, init, mode)
     const values = init?.context
     const context = outgoingContext(values)
-    let signal = start.signal ?? context.signal
-    let linked: { dispose(): void } | undefined
-    if (start.signal !== undefined && context.signal !== undefined) {
-      const l = linkSignals(start.signal, context.signal)
-      signal = l.signal
-      linked = l
+    const callerSignals: AbortSignal[] = []
+    if (start.signal !== undefined) callerSignals.push(start.signal)
+    if (context.signal !== undefined && context.signal !== start.signal) {
+      callerSignals.push(context.signal)
     }
+    // One signal per call, fed through one shared listener per caller signal.
+    const own = callerSignals.length === 0 ? undefined : this.#fanout.link(callerSignals)
+    const signal = own?.signal
     let deadline = context.deadline
     const timeoutMs = init?.timeoutMs
     if (timeoutMs !== undefined) {
@@ -153,20 +155,21 @@ export class Engine {
           mode,
         )
         const next = redirect === 'manual' ? undefined : redirected(answer, current)
-        if (next === undefined) return answer
-        if (redirect === 'error') {
-          answer.attempt.discard()
-          throw new TypeError(`Redirect from ${answer.url} refused (redirect: 'error')`)
-        }
-        if (hop >= 20) {
-          answer.attempt.discard()
-          throw new TypeError(`Too many redirects from ${answer.url}`)
+        if (next === undefined) {
+          // A streamed body stays bound to the caller's signals until it is done.
+          if (own !== undefined) answer.attempt.onDone(own.dispose)
+          return answer
         }
         answer.attempt.discard()
+        if (redirect === 'error') {
+          throw new TypeError(`Redirect from ${answer.url} refused (redirect: 'error')`)
+        }
+        if (hop >= 20) throw new TypeError(`Too many redirects from ${answer.url}`)
         current = next
       }
-    } finally {
-      linked?.dispose()
+    } catch (error) {
+      own?.dispose()
+      throw error
     }
   }
 

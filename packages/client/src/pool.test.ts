@@ -41,7 +41,8 @@ describe('pooling', () => {
   it('fetch bodies read to the end give their socket back too', async () => {
     const s = await server((_req, res) => json(res, 200, { ok: true }))
     const c = client({ connections: 2 })
-    for (let i = 0; i < 200; i++) expect(await (await c.fetch(`${s.url}/`)).json()).toEqual({ ok: true })
+    for (let i = 0; i < 200; i++)
+      expect(await (await c.fetch(`${s.url}/`)).json()).toEqual({ ok: true })
     // undici waits a tick before reusing a socket, so a call made right after the first
     // may open the second connection; never more.
     expect(s.connections()).toBeLessThanOrEqual(2)

@@ -21,7 +21,9 @@ afterAll(async () => {
   for (const s of servers) await new Promise((r) => s.close(r))
 })
 
-async function start(app: Hono): Promise<string> {
+async function start(app: {
+  fetch: (request: Request) => Response | Promise<Response>
+}): Promise<string> {
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
   servers.push(server)
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
@@ -108,7 +110,9 @@ describe('propagation', () => {
       new Hono().use(sturdy(deadline({ budgetMs: 150 }))).get('/a', async (ctx) => {
         for (let i = 0; i < 2; i++) {
           const started = performance.now()
-          const error = await client.fetch(`${slow}/slow`, { context: ctx }).catch((e: unknown) => e)
+          const error = await client
+            .fetch(`${slow}/slow`, { context: ctx })
+            .catch((e: unknown) => e)
           outcomes.push({ error, ms: performance.now() - started })
         }
         done()

@@ -2,16 +2,13 @@
  * Retries and the breaker, as the client composes them: idempotency, pushback, budgets,
  * streamed bodies, and an open circuit that fails fast with a retry in front of it.
  */
+
+import { isBrokenCircuitError } from '@sturdy/breaker'
 import { manualClock } from '@sturdy/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  createClient,
-  isConnectionError,
-  isHttpStatusError,
-} from './index.ts'
+import { createClient, isConnectionError, isHttpStatusError } from './index.ts'
 import type { TestServer } from './testing.ts'
 import { json, startServer } from './testing.ts'
-import { isBrokenCircuitError } from '@sturdy/breaker'
 
 const cleanup: Array<() => unknown> = []
 afterEach(async () => {
@@ -34,7 +31,10 @@ function client(options: Parameters<typeof createClient>[0] = {}) {
 function flaky(failures: number, retryAfter?: string) {
   return server((req, res, n) => {
     if (n <= failures) {
-      res.writeHead(503, { 'content-length': '0', ...(retryAfter ? { 'retry-after': retryAfter } : {}) })
+      res.writeHead(503, {
+        'content-length': '0',
+        ...(retryAfter ? { 'retry-after': retryAfter } : {}),
+      })
       res.end()
     } else json(res, 200, { n, method: req.method })
   })
@@ -100,11 +100,15 @@ describe('retries', () => {
     const port = s.port
     await s.close()
     const c = client({ retry: { baseDelayMs: 1, maxAttempts: 3 } })
-    const error = await c.fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' }).catch((e: unknown) => e)
+    const error = await c
+      .fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' })
+      .catch((e: unknown) => e)
     expect(isConnectionError(error)).toBe(true)
     expect(error).toMatchObject({ sent: false, errorType: 'ECONNREFUSED' })
     const attempts: number[] = []
-    c.policies[0]?.events.on('attempt' as never, (e: { attempt: number }) => attempts.push(e.attempt))
+    c.policies[0]?.events.on('attempt' as never, (e: { attempt: number }) =>
+      attempts.push(e.attempt),
+    )
     await c.fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' }).catch(() => {})
     expect(attempts).toEqual([1, 2, 3])
   })
@@ -120,7 +124,11 @@ describe('retries', () => {
       yield new TextEncoder().encode('b')
     }
     const error = await c
-      .fetch('/', { method: 'PUT', body: chunks() as unknown as BodyInit, duplex: 'half' } as RequestInit)
+      .fetch('/', {
+        method: 'PUT',
+        body: chunks() as unknown as BodyInit,
+        duplex: 'half',
+      } as RequestInit)
       .catch((e: unknown) => e)
     expect(isConnectionError(error)).toBe(true)
     expect((error as Error).message).toContain('not retried: the request body is a stream')

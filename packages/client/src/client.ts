@@ -535,7 +535,7 @@ class Call {
       return Promise.reject(mark(new ClientTimeoutError('deadline'), false))
     }
     const headers = { ...this.#headers }
-    const budget = (left < this.#attemptMs ? left : this.#attemptMs) - s.marginMs
+    const budget = Math.min(left, this.#attemptMs) - s.marginMs
     if (budget !== Number.POSITIVE_INFINITY)
       stampBudget(headers, Math.max(0, budget), s.deadlineHeaders)
     if (this.#trace !== undefined) stampTrace(headers, this.#trace)

@@ -1,5 +1,5 @@
 import type { KeyedBreaker } from '@sturdy/breaker'
-import type { ObservablePolicy } from '@sturdy/core'
+import type { Events, ObservablePolicy, RetryEventMap } from '@sturdy/core'
 import { parseRetryAfter } from '@sturdy/retry'
 import type { Answer, PoolStatsLike } from './client.ts'
 import { Engine } from './client.ts'
@@ -35,6 +35,8 @@ export interface Client {
     init: JsonRequestInit<S> & { schema: S },
   ): Promise<SchemaOutput<S>>
   json<T = unknown>(input: string | URL | Request, init?: ClientRequestInit): Promise<T>
+  /** Every origin's retry events (attempt, retry, giveUp, ...), each named after its origin. */
+  readonly retries: Events<RetryEventMap>
   /** The per-origin breakers (`@sturdy/breaker` keyed by origin), when any origin has one. */
   readonly breakers: KeyedBreaker
   /**
@@ -84,6 +86,7 @@ export function createClient(options: ClientOptions = {}): Client {
       const answer = await engine.run(input, init, 'buffer')
       return parse(answer, init?.schema)
     },
+    retries: engine.retryEvents,
     breakers: engine.breakers,
     policies: engine.policies,
     stats: (origin) => engine.stats(origin),

@@ -110,7 +110,7 @@ export interface AttemptBudgetOptions {
 export function attemptBudget(deadline: number | undefined, options: AttemptBudgetOptions): number {
   const left = remaining(deadline, options.clock)
   const cap = options.attemptMs ?? Number.POSITIVE_INFINITY
-  const budget = left < cap ? left : cap
+  const budget = Math.min(left, cap)
   if (budget === Number.POSITIVE_INFINITY) return budget
   return Math.max(0, budget - (options.marginMs ?? 5))
 }

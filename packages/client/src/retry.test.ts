@@ -106,15 +106,13 @@ describe('retries', () => {
     expect(isConnectionError(error)).toBe(true)
     expect(error).toMatchObject({ sent: false, errorType: 'ECONNREFUSED' })
     const attempts: number[] = []
-    c.policies[0]?.events.on('attempt' as never, (e: { attempt: number }) =>
-      attempts.push(e.attempt),
-    )
+    c.retries.on('attempt', (e) => attempts.push(e.attempt))
     await c.fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' }).catch(() => {})
     expect(attempts).toEqual([1, 2, 3])
   })
 
   it('does not retry a streamed body once sent, and says why', async () => {
-    const s = await server((req, res) => {
+    const s = await server((req) => {
       req.resume()
       req.on('end', () => req.socket.destroy())
     })

@@ -4,7 +4,7 @@
  * transport-free, so `@sturdy/connect` (and hand-written calls) reuse it.
  */
 import type { Clock, RequestValues, TraceContext } from '@sturdy/core'
-import { remaining, requestValue, VALUES } from '@sturdy/core'
+import { remaining, requestValue, traceStateOf, VALUES } from '@sturdy/core'
 import type { StampOptions } from '@sturdy/timeout'
 import { stampDeadline } from '@sturdy/timeout'
 
@@ -81,9 +81,8 @@ export function stampTrace(headers: Record<string, string>, trace: TraceContext)
   if (!TRACE_ID.test(trace.traceId) || !SPAN_ID.test(trace.spanId)) return false
   headers.traceparent = traceparentOf(trace)
   // The W3C spec says not to send an empty tracestate.
-  if (trace.traceState !== undefined && trace.traceState !== '') {
-    headers.tracestate = trace.traceState
-  }
+  const state = traceStateOf(trace)
+  if (state !== undefined) headers.tracestate = state
   return true
 }
 

@@ -44,7 +44,7 @@ export type {
   TimeoutEventMap,
   TraceContext,
 } from './observe.ts'
-export { VALUES } from './observe.ts'
+export { traceStateOf, VALUES } from './observe.ts'
 export type {
   ClientInterceptor,
   IncomingResponse,

@@ -1,6 +1,7 @@
 import type { Context, TextMapPropagator, TextMapSetter } from '@opentelemetry/api'
 import { context, createTraceState, propagation, trace } from '@opentelemetry/api'
 import type { TraceContext } from '@sturdy/core'
+import { traceStateOf } from '@sturdy/core'
 import type { HeaderCarrier } from './types.ts'
 
 /**
@@ -51,13 +52,13 @@ export function injectTraceHeaders<H extends HeaderCarrier>(
  * const span = tracer.startSpan('load-user', {}, ctx) // a child of the request's span
  */
 export function contextFrom(traceContext: TraceContext, base: Context = context.active()): Context {
-  const state = traceContext.traceState
+  const state = traceStateOf(traceContext)
   return trace.setSpanContext(base, {
     traceId: traceContext.traceId,
     spanId: traceContext.spanId,
     traceFlags: traceContext.traceFlags,
     isRemote: false,
-    ...(state === undefined || state === '' ? {} : { traceState: createTraceState(state) }),
+    ...(state === undefined ? {} : { traceState: createTraceState(state) }),
   })
 }
 

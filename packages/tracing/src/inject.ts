@@ -7,8 +7,8 @@ import type { HeaderCarrier } from './types.ts'
 /**
  * Writes the trace context (`traceparent`, `tracestate`, baggage: whatever the
  * propagator carries) into the headers of an outgoing call, so the next service joins
- * this trace. It creates no span: Sturdy does not create CLIENT spans (see README,
- * "Client calls").
+ * this trace. It creates no span: for `@sturdy/client` calls, `clientSpans()` makes one
+ * CLIENT span per attempt and injects from it.
  *
  * `from` is an OpenTelemetry `Context`, or the `TraceContext` the `tracing()` middleware
  * shares (`c.var.trace`), which works without a context manager. With neither, the

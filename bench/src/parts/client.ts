@@ -20,6 +20,8 @@ export type ClientResult =
       reqPerSec: Summary
       p50Ms: Summary | undefined
       p99Ms: Summary | undefined
+      /** The client process's CPU time per call, in µs (user + system). */
+      cpuUsPerReq?: Summary | undefined
       errors: number
     }
   | (Unmeasured & { label: string })
@@ -31,6 +33,7 @@ interface Sample {
   reqPerSec: number
   p50Ms?: number
   p99Ms?: number
+  cpuUsPerReq?: number
   errors: number
 }
 
@@ -95,6 +98,9 @@ export async function runClient(ctx: PartContext): Promise<ClientResults> {
                 ),
                 p99Ms: summarize(
                   w.samples.flatMap((s) => (s.p99Ms === undefined ? [] : [s.p99Ms])),
+                ),
+                cpuUsPerReq: summarize(
+                  w.samples.flatMap((s) => (s.cpuUsPerReq === undefined ? [] : [s.cpuUsPerReq])),
                 ),
                 errors: w.samples.reduce((sum, s) => sum + s.errors, 0),
               }

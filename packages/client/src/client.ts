@@ -13,13 +13,13 @@ import type {
 } from '@sturdy/core'
 import {
   abortKind,
+  isIdempotentMethod,
   isTimeoutError,
   neverAborts,
   outgoingErrorType,
   systemClock,
 } from '@sturdy/core'
 import type { RetryPolicy } from '@sturdy/retry'
-import { isRetryableRequest } from '@sturdy/retry'
 import type { TimerWheel } from '@sturdy/timeout'
 import { timerWheel } from '@sturdy/timeout'
 import type { BodyLike, PreparedBody } from './body.ts'
@@ -123,7 +123,8 @@ export class Engine {
     mode: CallMode,
   ): Promise<Answer> {
     if (this.#closed) throw new TypeError('The client is closed')
-    const start = await this.#start(input, init, mode)
+    const started = this.#start(input, init, mode)
+    const start = started instanceof Promise ? await started : started
     const values = init?.context
     const context = outgoingContext(values)
     const callerSignals: AbortSignal[] = []
@@ -193,11 +194,12 @@ export class Engine {
     await Promise.all(all.map((o) => o.close()))
   }
 
-  async #start(
+  /** The call's request; a promise only when its body must be read first. */
+  #start(
     input: string | URL | Request,
     init: ClientRequestInit | undefined,
     mode: CallMode,
-  ): Promise<Start> {
+  ): Start | Promise<Start> {
     let method = 'GET'
     let headers: Record<string, string>
     let bodySource: BodyLike
@@ -233,21 +235,22 @@ export class Engine {
     ) {
       throw new TypeError(`A ${method} request cannot have a body`)
     }
-    const limit = this.#settingsOf(undefined).maxReplayBytes
-    let body: PreparedBody
-    if (
-      typeof input === 'object' &&
-      !(input instanceof URL) &&
-      bodySource === (input as Request).body &&
-      bodySource !== null
-    ) {
-      body = await fromStream(bodySource as ReadableStream<Uint8Array>, undefined, limit, undefined)
-    } else {
-      const prepared = prepareBody(bodySource, limit)
-      body = prepared instanceof Promise ? await prepared : prepared
+    if (bodySource === null || bodySource === undefined) {
+      return { input: url, method, headers, body: NO_BODY, signal }
     }
-    if (body.contentType !== undefined) headers['content-type'] ??= body.contentType
-    return { input: url, method, headers, body, signal }
+    // Only a body needs the origin's settings before the call starts.
+    const limit = this.#settingsOf(
+      originParts(splitUrl(url, this.#base).origin).origin,
+    ).maxReplayBytes
+    const prepared =
+      typeof input === 'object' && !(input instanceof URL) && bodySource === input.body
+        ? fromStream(bodySource as ReadableStream<Uint8Array>, undefined, limit, undefined)
+        : prepareBody(bodySource, limit)
+    const withBody = (body: PreparedBody): Start => {
+      if (body.contentType !== undefined) headers['content-type'] ??= body.contentType
+      return { input: url, method, headers, body, signal }
+    }
+    return prepared instanceof Promise ? prepared.then(withBody) : withBody(prepared)
   }
 
   async #once(
@@ -268,7 +271,10 @@ export class Engine {
     if (requestId !== undefined && s.requestIdHeader !== false) {
       headers[s.requestIdHeader] ??= requestId
     }
-    const idempotent = init?.idempotent ?? isRetryableRequest({ method: start.method, headers })
+    // Headers are lower-case here: a direct lookup, not @sturdy/retry's scan of every key.
+    const key = headers['idempotency-key']
+    const idempotent =
+      init?.idempotent ?? (isIdempotentMethod(start.method) || (key !== undefined && key !== ''))
     const call = new Call(
       this,
       origin,
@@ -420,6 +426,11 @@ export interface PoolStatsLike {
 
 const NEVER: AbortSignal = neverAborts()
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({})
+const NO_BODY: PreparedBody = Object.freeze({
+  data: null,
+  contentType: undefined,
+  notReplayable: undefined,
+})
 
 function isRetryPolicy(policy: Policy): policy is RetryPolicy {
   return typeof (policy as RetryPolicy).withDeadline === 'function'

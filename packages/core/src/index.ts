@@ -47,11 +47,12 @@ export type {
 export { VALUES } from './observe.ts'
 export type { Policy, PolicyContext, PolicyFn } from './policy.ts'
 export { compose, neverAborts, noPolicy } from './policy.ts'
-export type { Problem } from './problem.ts'
+export type { Problem, ProblemResponse } from './problem.ts'
 export {
   PROBLEM_CONTENT_TYPE,
   problemFromError,
   problemHeaders,
+  problemResponse,
   renderProblem,
   statusTitle,
 } from './problem.ts'

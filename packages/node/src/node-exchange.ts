@@ -1,13 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange } from '@sturdy/core'
-import {
-  ClientClosedError,
-  PROBLEM_CONTENT_TYPE,
-  problemFromError,
-  problemHeaders,
-  renderProblem,
-  UNMATCHED_ROUTE,
-} from '@sturdy/core'
+import { ClientClosedError, problemResponse, UNMATCHED_ROUTE } from '@sturdy/core'
 
 /**
  * The Exchange of one node:http request/response pair. `@sturdy/node` uses it as is;
@@ -187,11 +180,8 @@ export class NodeExchange implements Exchange {
     if (!this.res.headersSent) {
       if (this.#responded) return
       this.#responded = true
-      const problem = problemFromError(error)
-      this.writeResponse(problem.status, renderProblem(problem), {
-        ...problemHeaders(error),
-        'content-type': PROBLEM_CONTENT_TYPE,
-      })
+      const answer = problemResponse(error)
+      this.writeResponse(answer.status, answer.body, answer.headers)
     } else if (!this.res.writableEnded) {
       this.res.destroy()
     }

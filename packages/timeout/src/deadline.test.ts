@@ -5,26 +5,21 @@ import {
   isClientClosedError,
   isShutdownError,
   isTimeoutError,
-  problemFromError,
-  renderProblem,
+  problemResponse,
+  TimeoutError,
 } from '@sturdy/core'
 import type { ManualClock } from '@sturdy/core/testing'
 import { manualClock } from '@sturdy/core/testing'
-import { sturdy } from '@sturdy/hono'
-import type { Context } from 'hono'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
+import type { ErrorHandler } from 'hono'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { DeadlineOptions } from './index.ts'
 import { deadline, timerWheel } from './index.ts'
 
 /** Renders every error as problem+json and keeps the test output quiet. */
-function quiet<A extends { onError(handler: (error: Error, c: Context) => Response): unknown }>(
-  app: A,
-): A {
-  app.onError((error, c) => {
-    const p = problemFromError(error)
-    return c.body(renderProblem(p), p.status as 500, { 'content-type': 'application/problem+json' })
-  })
+function quiet<A extends { onError(handler: ErrorHandler): unknown }>(app: A): A {
+  app.onError(problemErrorHandler())
   return app
 }
 
@@ -246,6 +241,24 @@ describe('deadline() at the deadline', () => {
     expect(handlerSettled).toBe(true)
     expect(events).toEqual([{ name: 'deadline', timeoutMs: 100, scope: 'deadline' }])
     expect(clock.pending()).toBe(0)
+  })
+
+  it('renders its 504 like a TimeoutError escaping a handler: one renderer, core problemResponse', async () => {
+    const { app, clock } = setup({ budgetMs: 100 })
+    app.get('/slow', (c) => untilAborted(c.var.signal))
+    app.get('/thrown', () => {
+      throw new TimeoutError('Deadline of 100 ms exceeded', 100)
+    })
+    const pending = app.request('/slow')
+    await clock.advanceAsync(100)
+    const own = await pending
+    const escaped = await app.request('/thrown')
+    const expected = problemResponse(new TimeoutError('Deadline of 100 ms exceeded', 100))
+    for (const res of [own, escaped]) {
+      expect(res.status).toBe(expected.status)
+      expect(Object.fromEntries(res.headers)).toEqual(expected.headers)
+      expect(await res.text()).toBe(expected.body)
+    }
   })
 
   it('a handler that throws the abort reason at once does not replace the 504', async () => {

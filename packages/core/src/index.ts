@@ -56,6 +56,7 @@ export {
   renderProblem,
   statusTitle,
 } from './problem.ts'
+export { RequestSignal } from './request-signal.ts'
 export type { LinkedSignal } from './signals.ts'
 export {
   deadlineIn,

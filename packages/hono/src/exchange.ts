@@ -1,5 +1,5 @@
 import type { Exchange } from '@sturdy/core'
-import { ClientClosedError, UNMATCHED_ROUTE } from '@sturdy/core'
+import { RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
 import type { Context } from 'hono'
 import { matchedRoutes } from 'hono/route'
 
@@ -36,12 +36,9 @@ interface NodeBindings {
  * Maps a Hono context onto the Exchange. Hono's `next()` never throws: errors land in
  * `c.error` and the error response in `c.res`, so status and error are read from there.
  */
-class HonoExchange implements Exchange {
+class HonoExchange extends RequestSignal implements Exchange {
   readonly #c: Context
   readonly #mount: unknown
-  #controller: AbortController | undefined
-  #reason: unknown
-  #aborted = false
   #responded = false
   #routeIndex = -1
   #routeStatus = 0
@@ -49,6 +46,7 @@ class HonoExchange implements Exchange {
   deadline: number | undefined
 
   constructor(c: Context, mount: unknown) {
+    super()
     this.#c = c
     this.#mount = mount
   }
@@ -108,31 +106,6 @@ class HonoExchange implements Exchange {
     return length === null ? undefined : Number(length)
   }
 
-  get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal
-    const controller = new AbortController()
-    this.#controller = controller
-    if (this.#aborted) {
-      controller.abort(this.#reason)
-      return controller.signal
-    }
-    this.#watchClient()
-    return controller.signal
-  }
-  get aborted(): boolean {
-    // Without a signal nobody watches the client, so ask the connection directly.
-    if (!this.#aborted && this.#controller === undefined && this.#clientGone()) {
-      this.abort(new ClientClosedError())
-    }
-    return this.#aborted
-  }
-  abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
-    this.#controller?.abort(reason)
-  }
-
   get<T = unknown>(key: string): T | undefined {
     return this.#c.get(key as never) as T | undefined
   }
@@ -150,7 +123,7 @@ class HonoExchange implements Exchange {
     return this.#responded
   }
 
-  #clientGone(): boolean {
+  protected override clientGone(): boolean {
     const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
     if (outgoing !== undefined && typeof outgoing.once === 'function') {
       return outgoing.destroyed === true && outgoing.writableFinished !== true
@@ -159,20 +132,20 @@ class HonoExchange implements Exchange {
   }
 
   /**
-   * Client disconnects: on @hono/node-server the Node response's `close` before it
-   * finished (cheap, no Request materialized); elsewhere the request's own signal.
+   * Client disconnects, watched once the signal exists: on @hono/node-server the Node
+   * response's `close` before it finished (cheap, no Request materialized); elsewhere
+   * the request's own signal.
    */
-  #watchClient(): void {
-    const closed = (): void => this.abort(new ClientClosedError())
+  protected override watchClient(): void {
     const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
     if (outgoing !== undefined && typeof outgoing.once === 'function') {
       outgoing.once('close', () => {
-        if (outgoing.writableFinished !== true) closed()
+        if (outgoing.writableFinished !== true) this.clientClosed()
       })
       return
     }
     const raw = this.#c.req.raw.signal
-    if (raw.aborted) closed()
-    else raw.addEventListener('abort', closed, { once: true })
+    if (raw.aborted) this.clientClosed()
+    else raw.addEventListener('abort', () => this.clientClosed(), { once: true })
   }
 }

@@ -35,6 +35,7 @@ export type {
   VariablesOf,
 } from './exchange.ts'
 export { chain, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
+export { attachExchange, exchangeOf } from './exchange-of.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,

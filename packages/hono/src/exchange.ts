@@ -1,27 +1,32 @@
 import type { Exchange } from '@sturdy/core'
-import { RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
+import { attachExchange, exchangeOf, RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
 import type { Context } from 'hono'
 import { matchedRoutes } from 'hono/route'
 
-const EXCHANGE: unique symbol = Symbol('@sturdy/hono exchange') as never
-
-type WithExchange = Context & { [EXCHANGE]?: HonoExchange }
-
 /**
- * The Exchange of a Hono request, created on first use and shared by every `sturdy()`
- * mount on the request. Useful for writing Hono-only glue that calls Sturdy helpers.
+ * The Exchange of a Hono request: the one an earlier `sturdy()` mount built, else a new
+ * one kept on `c` (so several mounts share it, and `exchangeOf(c)` finds it).
  *
  * @param c the Hono context
  * @param mount the mounting handler; used to tell "nothing matched" apart
+ * @returns the request's Exchange
  */
-export function exchangeFor(c: Context, mount?: unknown): Exchange {
-  const holder = c as WithExchange
-  let ex = holder[EXCHANGE]
-  if (ex === undefined) {
-    ex = new HonoExchange(c, mount)
-    holder[EXCHANGE] = ex
-  }
-  return ex
+export function honoExchange(c: Context, mount: unknown): Exchange {
+  return exchangeOf(c) ?? attachExchange(c, new HonoExchange(c, mount))
+}
+
+/**
+ * The request's Exchange, created when no `sturdy()` mount ran yet.
+ *
+ * @deprecated use `exchangeOf(c)` (the one lookup every adapter shares), inside a
+ * `sturdy()` mount.
+ * @param c the Hono context
+ * @returns the request's Exchange
+ * @example
+ * const signal = exchangeFor(c).signal // prefer exchangeOf(c)?.signal
+ */
+export function exchangeFor(c: Context): Exchange {
+  return honoExchange(c, undefined)
 }
 
 interface NodeBindings {

@@ -78,15 +78,17 @@ describe('deadline() budget and signal', () => {
     expect(pending).toBe(0)
   })
 
-  it('per-route budgets: a rule table matched on method and path, first match wins', async () => {
+  it('per-route budgets: core route patterns matched on method and path, the most specific wins', async () => {
     const { app } = setup({
       budgetMs: 1000,
-      routes: [
-        { method: 'POST', path: '/upload', budgetMs: 30_000 },
-        { path: '/users/:id', budgetMs: 50 },
-        { method: ['get', 'HEAD'], path: '/files/*', budgetMs: 70 },
-        { path: /^\/v\d+\/search$/, budgetMs: 80 },
-      ],
+      routes: {
+        'POST /upload': 30_000,
+        '/users/:id': 50,
+        '/users/me': 55,
+        'GET /files/*': 70,
+        'HEAD /files/*': 70,
+        '/:version{v[0-9]+}/search': 80,
+      },
     })
     app.all('*', (c) => c.json({ budget: (c.var.deadline ?? 0) - 1000 }))
     const budget = async (path: string, method = 'GET'): Promise<number> =>
@@ -94,12 +96,19 @@ describe('deadline() budget and signal', () => {
     expect(await budget('/upload', 'POST')).toBe(30_000)
     expect(await budget('/upload', 'PUT')).toBe(1000)
     expect(await budget('/users/42')).toBe(50)
+    expect(await budget('/users/me')).toBe(55)
     expect(await budget('/users/42/orders')).toBe(1000)
     expect(await budget('/files')).toBe(70)
     expect(await budget('/files/a/b.txt')).toBe(70)
     expect(await budget('/files/a', 'DELETE')).toBe(1000)
     expect(await budget('/v2/search')).toBe(80)
     expect(await budget('/v2/search/x')).toBe(1000)
+  })
+
+  it('per-route budgets: a bad pattern or budget is refused at construction', () => {
+    expect(() => deadline({ routes: { 'users/:id': 50 } })).toThrow(RangeError)
+    expect(() => deadline({ routes: { '/users/:id': -1 } })).toThrow(RangeError)
+    expect(() => deadline({ routes: { '/users/:id': Number.NaN } })).toThrow(RangeError)
   })
 
   it('per-route budgets: a function of the Exchange, undefined falling back to budgetMs', async () => {
@@ -127,7 +136,7 @@ describe('deadline() budget and signal', () => {
 
   it('rejects a negative budget; ignores a route function answering nonsense', async () => {
     expect(() => deadline({ budgetMs: -1 })).toThrow(RangeError)
-    expect(() => deadline({ routes: [{ path: '/x', budgetMs: Number.NaN }] })).toThrow(RangeError)
+    expect(() => deadline({ routes: { '/x': Number.NaN } })).toThrow(RangeError)
     const { app } = setup({
       budgetMs: 1000,
       routes: (ex) => (ex.path === '/nan' ? Number.NaN : -5),

@@ -34,7 +34,7 @@ export type RouteLabel = (route: string | undefined) => string
  * or a new value once `maxRoutes` distinct ones were seen, becomes `OVERFLOW_ROUTE`.
  * Memory is bounded by `maxRoutes × maxLength`; a lookup allocates nothing.
  *
- * @param options `maxRoutes`, `maxLength`
+ * @param options see `BoundedRoutesOptions`
  * @returns the bounding function
  * @example
  * const label = boundedRoutes({ maxRoutes: 2 })

@@ -78,7 +78,7 @@ export interface SturdyErrorsOptions {
  * error middleware only, so without it `ex.error` stays undefined (the status is
  * still right).
  *
- * @param options what to do after a Sturdy middleware already answered
+ * @param options see `SturdyErrorsOptions`
  * @returns a named Express `ErrorRequestHandler`
  * @example
  * app.use(sturdy(requestLogger({ logger })))

@@ -93,7 +93,7 @@ function sturdyPlugin(
  * cover only that plugin's routes. Registering it in several nested contexts is fine:
  * they share one Exchange per request, the outer context's middleware running first.
  *
- * @param options `{ middleware }`: Sturdy middleware, outermost first
+ * @param options see `SturdyFastifyOptions`
  * @returns nothing; `await app.register(sturdy, { middleware })`
  * @example
  * import Fastify from 'fastify'

@@ -39,7 +39,7 @@ type Tagged = IncomingMessage & { [ROUTE]?: string }
  * so middleware read the final status after `await next()`.
  *
  * @param listener your `(req, res)` listener; it may be async
- * @param options the middleware, and how to tell the route template
+ * @param options see `SturdyNodeOptions`
  * @returns a named request listener for `http.createServer()`
  * @example
  * import { createServer } from 'node:http'

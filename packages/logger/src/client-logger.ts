@@ -104,6 +104,7 @@ export function clientLogger(options: ClientLoggerOptions = {}): ClientIntercept
             attempt: request.attempt,
             duration_ms: elapsed(started),
             error_type: outgoingErrorType(error),
+            ...retryAfter(error),
             err: serializeError(error, false),
           },
           CLIENT_MESSAGES.failure,
@@ -153,6 +154,14 @@ function where(request: OutgoingRequest): { method: string; url: string } {
   const path = q < 0 ? request.target : request.target.slice(0, q)
   const host = request.host.includes(':') ? `[${request.host}]` : request.host
   return { method: request.method, url: `${request.scheme}://${host}:${request.port}${path}` }
+}
+
+/** An open circuit's refusal says when calls may pass again. */
+function retryAfter(error: unknown): { retry_after_ms?: number } {
+  const e = error as { code?: unknown; retryAfterMs?: unknown } | null
+  return e?.code === 'BROKEN_CIRCUIT' && typeof e.retryAfterMs === 'number'
+    ? { retry_after_ms: e.retryAfterMs }
+    : {}
 }
 
 function elapsed(started: number): number {

@@ -139,6 +139,24 @@ describe('clientSpans()', () => {
     expect(new Set(seen.map((h) => h.traceparent)).size).toBe(2)
   })
 
+  it('an attempt the open circuit refused: error.type and a sturdy.breaker.rejected event', async () => {
+    const breaking = createClient({
+      interceptors: [clientSpans()],
+      retry: false,
+      breaker: { openMs: 60_000, readyToTrip: () => true },
+    })
+    failNext = 1
+    expect((await breaking.fetch(`${upstreamUrl}/x`)).status).toBe(503) // trips the breaker
+    await breaking.fetch(`${upstreamUrl}/x`).catch(() => {})
+    await breaking.close()
+    const [, refused] = otel.spans()
+    expect(refused?.attributes['error.type']).toBe('BrokenCircuitError')
+    expect(refused?.events.map((e) => [e.name, e.attributes?.['sturdy.breaker.state']])).toEqual([
+      ['sturdy.breaker.rejected', 'open'],
+    ])
+    expect(seen).toHaveLength(1) // nothing was sent
+  })
+
   it('a failed attempt records its error.type (connection refused)', async () => {
     const closed = createServer()
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))

@@ -31,9 +31,12 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
+  ATTR_STURDY_BREAKER_RETRY_AFTER_MS,
+  ATTR_STURDY_BREAKER_STATE,
   ATTR_STURDY_RETRY_ATTEMPT,
   ATTR_STURDY_RETRY_DELAY_MS,
   ATTR_URL_FULL,
+  EVENT_BREAKER_REJECTED,
   EVENT_RETRY,
 } from './semconv.ts'
 import { TRACER_NAME, TRACER_VERSION } from './server.ts'
@@ -160,6 +163,14 @@ function failed(span: Span, error: unknown): void {
   if (name === 'AbortError' || name === 'ClientClosedError' || name === 'ShutdownError') return
   span.setAttribute(ATTR_ERROR_TYPE, outgoingErrorType(error))
   span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) })
+  // An open circuit refused the attempt: say so, and when it may let calls through.
+  const e = error as { code?: unknown; state?: unknown; retryAfterMs?: unknown } | null
+  if (e?.code === 'BROKEN_CIRCUIT') {
+    span.addEvent(EVENT_BREAKER_REJECTED, {
+      [ATTR_STURDY_BREAKER_STATE]: String(e.state),
+      [ATTR_STURDY_BREAKER_RETRY_AFTER_MS]: Number(e.retryAfterMs),
+    })
+  }
 }
 
 /**

@@ -40,7 +40,7 @@ import type {
 } from './options.ts'
 import { CLIENT_DEFAULTS, headerRecord, resolveOrigin } from './options.ts'
 import type { OriginState } from './origin.ts'
-import { createOrigin, RETRYABLE } from './origin.ts'
+import { createOrigin, DEADLINE, RETRYABLE } from './origin.ts'
 import { outgoingContext, stampBudget, stampTrace } from './propagation.ts'
 import { RetryEvents } from './retry-events.ts'
 import { Attempt } from './transport.ts'
@@ -141,6 +141,11 @@ export class Engine {
       const own = this.#clock.now() + timeoutMs
       if (deadline === undefined || own < deadline) deadline = own
     }
+    // The retry must not sleep past the deadline. When the context's signal carries it
+    // (deadline() aborts the request signal at the deadline), that signal already cuts
+    // any sleep and each attempt is bounded on the wheel: the retry's own deadline timer
+    // and controllers (measured at tens of µs per call) would add nothing.
+    const covered = context.signal !== undefined && deadline === context.deadline
     const redirect = init?.redirect ?? this.#redirect
     let current = start
     try {
@@ -153,6 +158,7 @@ export class Engine {
           context.requestId,
           signal,
           deadline,
+          covered,
           mode,
         )
         const next = redirect === 'manual' ? undefined : redirected(answer, current)
@@ -261,6 +267,7 @@ export class Engine {
     requestId: string | undefined,
     signal: AbortSignal | undefined,
     deadline: number | undefined,
+    covered: boolean,
     mode: CallMode,
   ): Promise<Answer> {
     const split = splitUrl(start.input, this.#base)
@@ -290,13 +297,14 @@ export class Engine {
       idempotent,
     )
     const retryPolicy = init?.retry === false ? undefined : origin.retry
+
     let attempt: Attempt
     try {
       if (retryPolicy === undefined) {
         attempt = await call.attempt({ signal: signal ?? NEVER, attempt: 1 })
       } else {
         const policy: Policy =
-          deadline !== undefined && isRetryPolicy(retryPolicy)
+          deadline !== undefined && !covered && isRetryPolicy(retryPolicy)
             ? retryPolicy.withDeadline(deadline)
             : retryPolicy
         attempt = await policy.execute(call.attempt, signal)
@@ -619,12 +627,16 @@ class Call {
       const callerGaveUp =
         signal?.aborted === true && signal.reason === error && abortKind(error) !== 'deadline'
       done?.(callerGaveUp || isTooLarge(error) ? 'excluded' : 'failure')
-      throw this.#failed(mark(error, !callerGaveUp && this.#mayRepeat(error, attempt.sent)))
+      const retryable = !callerGaveUp && this.#mayRepeat(error, attempt.sent)
+      if (retryable) (error as Marked)[DEADLINE] = this.#deadline
+      throw this.#failed(mark(error, retryable))
     }
     const status = attempt.status
     done?.(status >= 500 || status === 429 || status === 408 ? 'failure' : 'success')
     if (o.statuses.has(status)) {
-      ;(attempt as unknown as Marked)[RETRYABLE] = this.#mayRepeatSent()
+      const marked = attempt as unknown as Marked
+      marked[RETRYABLE] = this.#mayRepeatSent()
+      marked[DEADLINE] = this.#deadline
     }
     if (status >= 400) {
       this.#lastErrorType = String(status)
@@ -667,6 +679,7 @@ class Call {
 
 interface Marked {
   [RETRYABLE]?: boolean
+  [DEADLINE]?: number
 }
 
 /**

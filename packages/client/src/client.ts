@@ -555,8 +555,21 @@ class Call {
     }
     const headers = { ...this.#headers }
     const budget = Math.min(left, this.#attemptMs) - s.marginMs
-    if (budget !== Number.POSITIVE_INFINITY)
-      stampBudget(headers, Math.max(0, budget), s.deadlineHeaders)
+    if (budget !== Number.POSITIVE_INFINITY) {
+      const stamp = s.deadlineHeaders
+      if (
+        stamp !== false &&
+        stamp.header === undefined &&
+        stamp.grpc !== true &&
+        stamp.connect !== true
+      ) {
+        // The default: one plain header, written with a constant name (a monomorphic
+        // store; stampDeadline's computed one goes megamorphic on the hot path).
+        headers['x-request-timeout-ms'] = String(budget > 0 ? Math.floor(budget) : 0)
+      } else {
+        stampBudget(headers, Math.max(0, budget), stamp)
+      }
+    }
     if (this.#trace !== undefined) stampTrace(headers, this.#trace)
     const signal = ctx.signal === NEVER ? undefined : ctx.signal
     const interceptors = engine.interceptors
@@ -596,8 +609,17 @@ class Call {
     }
     let done: ((outcome: 'success' | 'failure' | 'excluded') => void) | undefined
     if (o.breakers !== undefined) {
+      // The keyed set's LRU bookkeeping (a Map delete + set) is the costliest step of a
+      // call's path when done per attempt: the origin keeps its breaker, and touches
+      // the set about once a second so idle eviction still sees it in use.
+      let breaker = o.breaker
+      if (breaker === undefined || now - o.breakerTouched >= 1000) {
+        breaker = o.breakers.get(o.origin)
+        o.breaker = breaker
+        o.breakerTouched = now
+      }
       try {
-        done = o.breakers.get(o.origin).allow()
+        done = breaker.allow()
       } catch (error) {
         throw this.#failed(mark(error, false))
       }

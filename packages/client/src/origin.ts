@@ -1,4 +1,4 @@
-import type { KeyedBreaker } from '@sturdy/breaker'
+import type { CircuitBreaker, KeyedBreaker } from '@sturdy/breaker'
 import { isBrokenCircuitError } from '@sturdy/breaker'
 import type { Clock, Disposer, Policy, Random } from '@sturdy/core'
 import { systemClock } from '@sturdy/core'
@@ -22,6 +22,10 @@ export interface OriginState extends Lane, OriginParts {
   /** Statuses our retry repeats (empty when the retry is not ours). */
   readonly statuses: ReadonlySet<number>
   readonly breakers: KeyedBreaker | undefined
+  /** The origin's breaker from `breakers`, kept between attempts. */
+  breaker: CircuitBreaker | undefined
+  /** When `breaker` was last fetched from `breakers` (clock ms). */
+  breakerTouched: number
   /** Closes the pool and unhooks the retry's events. */
   close(): Promise<void>
 }
@@ -86,6 +90,8 @@ export function createOrigin(
     retry: retryPolicy,
     statuses,
     breakers: settings.breaker === false ? undefined : deps.breakers,
+    breaker: undefined,
+    breakerTouched: 0,
     inFlight: 0,
     async close() {
       unhook?.()

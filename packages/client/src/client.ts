@@ -127,13 +127,15 @@ export class Engine {
     const start = started instanceof Promise ? await started : started
     const values = init?.context
     const context = outgoingContext(values)
-    const callerSignals: AbortSignal[] = []
-    if (start.signal !== undefined) callerSignals.push(start.signal)
-    if (context.signal !== undefined && context.signal !== start.signal) {
-      callerSignals.push(context.signal)
-    }
     // One signal per call, fed through one shared listener per caller signal.
-    const own = callerSignals.length === 0 ? undefined : this.#fanout.link(callerSignals)
+    const a = start.signal
+    const b = context.signal === a ? undefined : context.signal
+    const own =
+      a === undefined
+        ? b === undefined
+          ? undefined
+          : this.#fanout.link([b])
+        : this.#fanout.link(b === undefined ? [a] : [a, b])
     const signal = own?.signal
     let deadline = context.deadline
     const timeoutMs = init?.timeoutMs

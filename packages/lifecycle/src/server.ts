@@ -1,0 +1,169 @@
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2SecureServer, Http2Server, Http2Session } from 'node:http2'
+import type { Server as HttpsServer } from 'node:https'
+import type { Socket } from 'node:net'
+import type { Clock, TimerHandle } from '@sturdy/core'
+
+/**
+ * A listening server lifecycle can drain: what `@hono/node-server`'s `serve()`,
+ * Express's `app.listen()`, Fastify's `app.server` and `http.createServer()` return —
+ * HTTP/1.1 (`node:http`, `node:https`) or HTTP/2 (`node:http2`, TLS or not).
+ */
+export type DrainableServer = HttpServer | HttpsServer | Http2Server | Http2SecureServer
+
+/** The current response of an HTTP/1 socket; node:http keeps it on the socket. */
+interface HttpSocket extends Socket {
+  _httpMessage?: ServerResponse | null
+}
+
+/** How often idle HTTP/1 connections are reaped once the listener is closed. */
+const REAP_INTERVAL_MS = 250
+/** GOAWAY's "last stream id" meaning "any stream you already sent will be served". */
+const MAX_STREAM_ID = 2 ** 31 - 1
+/** HTTP/2 error code NO_ERROR: a graceful GOAWAY. */
+const NO_ERROR = 0
+
+/**
+ * The server side of a drain, for one handed-over server. It tracks connections (one
+ * listener per connection, nothing per request while serving) and, when told:
+ *
+ * - `beginDrain()`: every HTTP/1 response from now on carries `Connection: close` (so a
+ *   keep-alive client opens its next connection elsewhere), including responses
+ *   already in flight whose headers are not sent yet; HTTP/2 sessions get a graceful
+ *   GOAWAY (last stream id 2³¹−1: streams the client already sent are still served).
+ *   `Connection: close` is set here, not by the middleware, because only the server
+ *   knows the protocol (HTTP/2 forbids the header) and it also covers responses no
+ *   Sturdy middleware sees (a framework's own 404).
+ * - `stopAccepting()`: closes the listener; node:http also closes idle keep-alive
+ *   connections once, and this keeps reaping connections that become idle later (a
+ *   response that started before the drain still says `keep-alive`). HTTP/2 sessions
+ *   are closed gracefully (final GOAWAY, open streams finish).
+ * - `forceClose()`: destroys whatever connection is left (upgraded sockets included,
+ *   which `closeAllConnections()` skips) and returns how many.
+ */
+export class ServerDrain {
+  readonly #server: DrainableServer
+  readonly #clock: Clock
+  readonly #sockets = new Set<Socket>()
+  readonly #sessions = new Set<Http2Session>()
+  #draining = false
+  #closed: Promise<void> | undefined
+  #isClosed = false
+  #reaper: TimerHandle | undefined
+
+  constructor(server: DrainableServer, clock: Clock) {
+    this.#server = server
+    this.#clock = clock
+    // TLS servers: the socket a request lives on is the TLS socket, not the raw one.
+    const secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
+    server.on(secure ? 'secureConnection' : 'connection', this.#onConnection)
+    server.on('session', this.#onSession)
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#sockets.size
+  }
+
+  beginDrain(): void {
+    if (this.#draining) return
+    this.#draining = true
+    // First in line, so the header is set before any framework writes the head.
+    this.#server.prependListener('request', onDrainingRequest)
+    for (const socket of this.#sockets) {
+      const res = (socket as HttpSocket)._httpMessage
+      if (res != null && !res.headersSent) res.setHeader('connection', 'close')
+    }
+    for (const session of this.#sessions) goAway(session)
+  }
+
+  /** Closes the listener; resolves once every connection has closed. */
+  stopAccepting(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed
+    const server = this.#server
+    this.#closed = new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#isClosed = true
+        this.#stopReaping()
+        resolve()
+      }
+      if (!server.listening && this.#sockets.size === 0) {
+        done()
+        return
+      }
+      server.once('close', done)
+      server.close()
+    })
+    for (const session of this.#sessions) closeSession(session)
+    if (!this.#isClosed) this.#reap()
+    return this.#closed
+  }
+
+  /** Destroys every connection left; returns how many there were. */
+  forceClose(): number {
+    this.#stopReaping()
+    const count = this.#sockets.size
+    for (const session of this.#sessions) session.destroy()
+    ;(this.#server as { closeAllConnections?: () => void }).closeAllConnections?.()
+    for (const socket of this.#sockets) socket.destroy()
+    return count
+  }
+
+  /** Stops listening for connections (after the drain, so the server can be collected). */
+  detach(): void {
+    this.#stopReaping()
+    const server = this.#server
+    server.off('connection', this.#onConnection)
+    server.off('secureConnection', this.#onConnection)
+    server.off('session', this.#onSession)
+    server.off('request', onDrainingRequest)
+  }
+
+  readonly #onConnection = (socket: Socket): void => {
+    const sockets = this.#sockets
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  }
+
+  readonly #onSession = (session: Http2Session): void => {
+    const sessions = this.#sessions
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+    if (this.#draining) goAway(session)
+  }
+
+  #reap(): void {
+    const server = this.#server as { closeIdleConnections?: () => void }
+    if (typeof server.closeIdleConnections !== 'function') return
+    const tick = (): void => {
+      server.closeIdleConnections?.()
+      this.#reaper = this.#clock.setTimeout(tick, REAP_INTERVAL_MS)
+    }
+    this.#reaper = this.#clock.setTimeout(tick, REAP_INTERVAL_MS)
+  }
+
+  #stopReaping(): void {
+    if (this.#reaper === undefined) return
+    this.#clock.clearTimeout(this.#reaper)
+    this.#reaper = undefined
+  }
+}
+
+/** While draining: every HTTP/1 response closes its connection after it is sent. */
+function onDrainingRequest(req: IncomingMessage, res: ServerResponse): void {
+  if (req.httpVersionMajor === 1 && !res.headersSent) res.setHeader('connection', 'close')
+}
+
+function goAway(session: Http2Session): void {
+  if (session.closed || session.destroyed) return
+  try {
+    session.goaway(NO_ERROR, MAX_STREAM_ID)
+  } catch {
+    // The session went away between the check and the frame.
+  }
+}
+
+function closeSession(session: Http2Session): void {
+  if (session.closed || session.destroyed) return
+  session.close()
+}

@@ -60,11 +60,6 @@ export class ServerDrain {
     server.on('session', this.#onSession)
   }
 
-  /** Connections open now. */
-  get connections(): number {
-    return this.#sockets.size
-  }
-
   beginDrain(): void {
     if (this.#draining) return
     this.#draining = true
@@ -102,7 +97,9 @@ export class ServerDrain {
   /** Destroys every connection left; returns how many there were. */
   forceClose(): number {
     this.#stopReaping()
-    const count = this.#sockets.size
+    let count = 0
+    // A socket already destroyed (its 'close' event still pending) is not counted.
+    for (const socket of this.#sockets) if (!socket.destroyed) count++
     for (const session of this.#sessions) session.destroy()
     ;(this.#server as { closeAllConnections?: () => void }).closeAllConnections?.()
     for (const socket of this.#sockets) socket.destroy()

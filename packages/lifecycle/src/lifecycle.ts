@@ -290,6 +290,9 @@ function resolveOptions(options: LifecycleOptions): Resolved {
   }
 }
 
+/** How long after its bound a drain that is still running is cut short with exit(1). */
+const BACKSTOP_MS = 1000
+
 interface Resource {
   readonly name: string
   readonly fn: CloseFn
@@ -440,9 +443,12 @@ class ServiceLifecycle implements Lifecycle {
     this.#progress.started = clock.now()
     // A drain must reach exit(): hold the process open even if every handle is unref'd.
     this.#keepAlive = setInterval(() => {}, 1 << 30)
+    // Every step is bounded by its own timer, so the drain ends by boundMs. This is the
+    // net for the case where it did not (an event loop blocked mid-drain): once the
+    // bound has passed and one more second, exit now.
     const backstop = clock.setTimeout(
       () => this.#finish(this.#report(1, 'bound'), 'drain exceeded its bound: exiting now'),
-      boundMs,
+      boundMs + BACKSTOP_MS,
     )
     try {
       this.#setState('draining')

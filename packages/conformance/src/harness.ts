@@ -50,6 +50,11 @@ export interface AppSpec {
 export interface Served {
   /** `http://127.0.0.1:PORT` */
   readonly url: string
+  /**
+   * The listening node:http server the framework ends on (what `@sturdy/lifecycle`
+   * drains): `@hono/node-server`'s, the one Express listens with, `fastify.server`.
+   */
+  readonly server: Server
   close(): Promise<void>
 }
 
@@ -75,13 +80,13 @@ export interface FrameworkAdapter {
 export async function withServer<T>(
   adapter: FrameworkAdapter,
   app: AppSpec,
-  fn: (url: string) => Promise<T>,
+  fn: (url: string, served: Served) => Promise<T>,
 ): Promise<T> {
   const before = listeningServers()
   const served = await adapter.serve(app)
   let result: T
   try {
-    result = await fn(served.url)
+    result = await fn(served.url, served)
   } finally {
     await served.close()
   }
@@ -111,8 +116,12 @@ export function listen(server: Server): Promise<string> {
   })
 }
 
-/** Closes a node:http server and every connection it still holds. */
+/** Closes a node:http server and every connection it still holds (a no-op once closed). */
 export function closeServer(server: Server): Promise<void> {
+  if (!server.listening) {
+    server.closeAllConnections()
+    return Promise.resolve()
+  }
   return new Promise((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()))
     server.closeAllConnections()

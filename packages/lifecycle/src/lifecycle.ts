@@ -466,14 +466,16 @@ class ServiceLifecycle implements Lifecycle {
       await this.#sleep(o.drainDelayMs)
 
       const closed = Promise.all([
-        ...this.#servers.map((s) => s.stopAccepting()),
+        // Half the window at most for the listener to go quiet, so requests accepted
+        // late still have the other half to finish.
+        ...this.#servers.map((s) => s.stopAccepting(o.drainTimeoutMs / 2)),
         this.#inFlight.empty(),
       ])
       if (!(await this.#within(closed, o.drainTimeoutMs))) {
         this.#inFlight.abortAll(o.shutdownProblem)
         this.#controller.abort(new ShutdownError('Server is shutting down: drain bound reached'))
         await this.#within(
-          Promise.all([...this.#servers.map((s) => s.stopAccepting()), this.#inFlight.empty()]),
+          Promise.all([...this.#servers.map((s) => s.stopAccepting(0)), this.#inFlight.empty()]),
           o.abortGraceMs,
         )
       }

@@ -8,12 +8,14 @@ import type { ClientHttp2Session } from 'node:http2'
 import { connect as connectH2, createServer as createH2Server } from 'node:http2'
 import type { Socket } from 'node:net'
 import { connect as connectTcp } from 'node:net'
+import type { Middleware } from '@sturdy/core'
 import type { ManualClock } from '@sturdy/core/testing'
 import { manualClock } from '@sturdy/core/testing'
 import { sturdy } from '@sturdy/node'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DrainableServer, Lifecycle } from './index.ts'
 import { lifecycle } from './index.ts'
+import { keepAliveLoad } from './testing.ts'
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -282,5 +284,42 @@ describe('HTTP/2 during a drain', () => {
     await clock.advanceAsync(1000)
     await until(() => session.closed || session.destroyed)
     expect(await drained).toMatchObject({ exitCode: 0, connectionsDestroyed: 0 })
+  })
+})
+
+describe('under load from clients that never leave (wrk-like)', () => {
+  it('every request the server accepted gets a complete response; the rest are refused or never accepted', async () => {
+    const exits: number[] = []
+    const life = lifecycle({
+      drainDelayMs: 300,
+      drainTimeoutMs: 1000,
+      abortGraceMs: 200,
+      exit: (code) => exits.push(code),
+      logger: { info() {}, warn() {}, error() {} },
+    })
+    let accepted = 0
+    const count: Middleware = async function count(_ex, next) {
+      accepted++
+      await next()
+    }
+    const server = createServer(
+      sturdy((_req, res) => void setTimeout(() => res.end('ok'), 2), {
+        middleware: [count, life.middleware()],
+      }),
+    )
+    life.serve(server)
+    const port = await listen(server)
+    // No fallback: every client keeps reconnecting to this server, as wrk does.
+    const load = keepAliveLoad({ target: `http://127.0.0.1:${port}`, clients: 50 })
+    await load.untilTargetServed(200)
+    const report = await life.drain()
+    const result = await load.stop()
+    expect(result.fromTarget).toBe(accepted)
+    expect(result.sent).toBe(result.fromTarget + result.failures.length)
+    // What cannot be served: connections after the listener closed (refused), and ones
+    // the kernel queued that the process never accepted (reset, never seen by Node).
+    expect(result.failures.filter((f) => f.kind === 'other')).toEqual([])
+    expect(report.exitCode).toBe(0)
+    expect(exits).toEqual([0])
   })
 })

@@ -34,29 +34,33 @@ const NO_ERROR = 0
  *   `Connection: close` is set here, not by the middleware, because only the server
  *   knows the protocol (HTTP/2 forbids the header) and it also covers responses no
  *   Sturdy middleware sees (a framework's own 404).
- * - `stopAccepting()`: closes the listener; node:http also closes idle keep-alive
- *   connections once, and this keeps reaping connections that become idle later (a
- *   response that started before the drain still says `keep-alive`). HTTP/2 sessions
- *   are closed gracefully (final GOAWAY, open streams finish).
+ * - `stopAccepting()`: closes the listener once the process has accepted every
+ *   connection the kernel queued; node:http also closes idle keep-alive connections
+ *   once, and this keeps reaping connections that become idle later (a response that
+ *   started before the drain still says `keep-alive`). HTTP/2 sessions are closed
+ *   gracefully (final GOAWAY, open streams finish).
  * - `forceClose()`: destroys whatever connection is left (upgraded sockets included,
  *   which `closeAllConnections()` skips) and returns how many.
  */
 export class ServerDrain {
   readonly #server: DrainableServer
   readonly #clock: Clock
+  readonly #secure: boolean
   readonly #sockets = new Set<Socket>()
   readonly #sessions = new Set<Http2Session>()
   #draining = false
+  #accepted = false
+  #listenerClosed = false
   #closed: Promise<void> | undefined
-  #isClosed = false
   #reaper: TimerHandle | undefined
 
   constructor(server: DrainableServer, clock: Clock) {
     this.#server = server
     this.#clock = clock
     // TLS servers: the socket a request lives on is the TLS socket, not the raw one.
-    const secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
-    server.on(secure ? 'secureConnection' : 'connection', this.#onConnection)
+    this.#secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
+    server.on('connection', this.#onAccept)
+    if (this.#secure) server.on('secureConnection', this.#track)
     server.on('session', this.#onSession)
   }
 
@@ -72,30 +76,46 @@ export class ServerDrain {
     for (const session of this.#sessions) goAway(session)
   }
 
-  /** Closes the listener; resolves once every connection has closed. */
-  stopAccepting(): Promise<void> {
+  /**
+   * Closes the listener, at the first turn of the event loop that accepted no new
+   * connection — within `withinMs` at the latest. Closing a listening socket resets the
+   * connections the kernel has queued but the process has not accepted yet, and on a
+   * busy process that queue is rarely empty while clients still connect: waiting for a
+   * quiet turn serves them (with `Connection: close`) instead of resetting them. Resolves
+   * once every connection has closed.
+   */
+  stopAccepting(withinMs: number): Promise<void> {
     if (this.#closed !== undefined) return this.#closed
     const server = this.#server
     this.#closed = new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.#isClosed = true
+      server.once('close', () => {
         this.#stopReaping()
         resolve()
-      }
-      if (!server.listening && this.#sockets.size === 0) {
-        done()
+      })
+    })
+    if (!server.listening) {
+      this.#closeListener()
+      return this.#closed
+    }
+    const cap = this.#clock.setTimeout(() => this.#closeListener(), withinMs)
+    this.#accepted = false
+    const quiet = (): void => {
+      if (this.#listenerClosed) return
+      if (this.#accepted) {
+        this.#accepted = false
+        nextTurn(quiet)
         return
       }
-      server.once('close', done)
-      server.close()
-    })
-    for (const session of this.#sessions) closeSession(session)
-    if (!this.#isClosed) this.#reap()
+      this.#clock.clearTimeout(cap)
+      this.#closeListener()
+    }
+    nextTurn(quiet)
     return this.#closed
   }
 
   /** Destroys every connection left; returns how many there were. */
   forceClose(): number {
+    this.#closeListener()
     this.#stopReaping()
     let count = 0
     // A socket already destroyed (its 'close' event still pending) is not counted.
@@ -110,13 +130,27 @@ export class ServerDrain {
   detach(): void {
     this.#stopReaping()
     const server = this.#server
-    server.off('connection', this.#onConnection)
-    server.off('secureConnection', this.#onConnection)
+    server.off('connection', this.#onAccept)
+    server.off('secureConnection', this.#track)
     server.off('session', this.#onSession)
     server.off('request', onDrainingRequest)
   }
 
-  readonly #onConnection = (socket: Socket): void => {
+  #closeListener(): void {
+    if (this.#listenerClosed) return
+    this.#listenerClosed = true
+    // node:http also closes idle keep-alive connections here (Node >= 19).
+    this.#server.close()
+    for (const session of this.#sessions) closeSession(session)
+    this.#reap()
+  }
+
+  readonly #onAccept = (socket: Socket): void => {
+    this.#accepted = true
+    if (!this.#secure) this.#track(socket)
+  }
+
+  readonly #track = (socket: Socket): void => {
     const sockets = this.#sockets
     sockets.add(socket)
     socket.once('close', () => sockets.delete(socket))
@@ -144,6 +178,15 @@ export class ServerDrain {
     this.#clock.clearTimeout(this.#reaper)
     this.#reaper = undefined
   }
+}
+
+/**
+ * Runs `fn` right after the event loop's next poll for I/O (the check phase), which is
+ * where a listening socket's queue has just been accepted from.
+ */
+function nextTurn(fn: () => void): void {
+  if (typeof setImmediate === 'function') setImmediate(fn)
+  else setTimeout(fn, 0)
 }
 
 /** While draining: every HTTP/1 response closes its connection after it is sent. */

@@ -59,7 +59,7 @@ function expressFlavour(
       app.use(sturdyErrors())
       const server = createServer(app)
       const url = await listen(server)
-      return { url, close: () => closeServer(server) }
+      return { url, server, close: () => closeServer(server) }
     },
   }
 }

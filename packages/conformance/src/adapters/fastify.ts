@@ -51,6 +51,7 @@ export const fastifyAdapter: FrameworkAdapter = {
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return {
       url,
+      server: app.server,
       close: async () => {
         app.server.closeAllConnections()
         await app.close()

@@ -47,6 +47,6 @@ export const hono: FrameworkAdapter = {
     // No global Request/Response override: the other frameworks share this process.
     const server = createAdaptorServer({ fetch: app.fetch, overrideGlobalObjects: false }) as Server
     const url = await listen(server)
-    return { url, close: () => closeServer(server) }
+    return { url, server, close: () => closeServer(server) }
   },
 }

@@ -74,6 +74,6 @@ export const nodeAdapter: FrameworkAdapter = {
       ),
     )
     const url = await listen(server)
-    return { url, close: () => closeServer(server) }
+    return { url, server, close: () => closeServer(server) }
   },
 }

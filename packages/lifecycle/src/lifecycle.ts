@@ -304,6 +304,7 @@ class ServiceLifecycle implements Lifecycle {
   readonly #checks: Check[] = []
   readonly #resources: Resource[] = []
   readonly #servers: ServerDrain[] = []
+  readonly #served = new WeakSet<DrainableServer>()
   readonly #listeners = new Set<(state: LifecycleState) => void>()
   readonly #inFlight: InFlight
   readonly #controller = new AbortController()
@@ -375,6 +376,8 @@ class ServiceLifecycle implements Lifecycle {
   }
 
   serve(server: DrainableServer): Lifecycle {
+    if (this.#served.has(server)) return this
+    this.#served.add(server)
     const drain = new ServerDrain(server, this.#o.clock)
     this.#servers.push(drain)
     // A server handed over mid-drain joins it where it is.

@@ -106,6 +106,9 @@ describe('HTTP/1.1 connections during a drain', () => {
       else res.end('quick')
     })
     life.serve(server)
+    const connectionListeners = server.listenerCount('connection')
+    life.serve(server) // handing the same server over twice changes nothing
+    expect(server.listenerCount('connection')).toBe(connectionListeners)
     const port = await listen(server)
     const agent = new Agent({ keepAlive: true })
     cleanup.push(() => agent.destroy())
@@ -129,7 +132,9 @@ describe('HTTP/1.1 connections during a drain', () => {
     const report = await drained
     expect(report).toMatchObject({ exitCode: 0, connectionsDestroyed: 0 })
     expect(server.listening).toBe(false)
-    expect(server.listenerCount('request')).toBe(1) // the drain's own listener is gone
+    // The drain's own listeners are gone.
+    expect(server.listenerCount('request')).toBe(1)
+    expect(server.listenerCount('connection')).toBe(connectionListeners - 1)
   })
 
   it('closes idle keep-alive connections when the listener closes; new connections are refused', async () => {

@@ -379,6 +379,29 @@ describe('drain()', () => {
     })
   })
 
+  it("flushes the logger before exit (pino's asynchronous stdout), at most 500 ms", async () => {
+    const { clock, exits, lines } = setup({ drainDelayMs: 0 })
+    const flushes: Array<() => void> = []
+    const logger = { ...recordingLogger(lines), flush: (done: () => void) => flushes.push(done) }
+    const flushing = lifecycle({ clock, logger, exit: (code) => exits.push(code), drainDelayMs: 0 })
+    await flushing.drain()
+    expect([flushes.length, exits]).toEqual([1, []])
+    flushes[0]?.()
+    expect(exits).toEqual([0])
+    // A flush that never calls back does not keep the process from exiting.
+    const stuck = lifecycle({
+      clock,
+      logger: { ...recordingLogger(lines), flush: () => {} },
+      exit: (code) => exits.push(code + 10),
+      drainDelayMs: 0,
+    })
+    await stuck.drain()
+    await clock.advanceAsync(499)
+    expect(exits).toEqual([0])
+    await clock.advanceAsync(1)
+    expect(exits).toEqual([0, 10])
+  })
+
   it('calling drain() again returns the same drain, and exit is called once', async () => {
     const { life, clock, exits } = setup()
     const first = life.drain('a')

@@ -1,4 +1,12 @@
-import type { Clock, Disposer, Exchange, Middleware, Next, Problem } from '@sturdy/core'
+import type {
+  Clock,
+  Disposer,
+  Exchange,
+  Middleware,
+  Next,
+  Problem,
+  TimerHandle,
+} from '@sturdy/core'
 import { ShutdownError, statusTitle, systemClock } from '@sturdy/core'
 import type { CheckOptions, ReadinessCheck } from './checks.ts'
 import { Check } from './checks.ts'
@@ -72,7 +80,9 @@ export interface LifecycleOptions {
   checkCacheMs?: number
   /**
    * Where the drain's log lines go: one when it starts, one summary when it ends, and
-   * one whenever a readiness check changes state. A pino logger fits.
+   * one whenever a readiness check changes state. A pino logger fits; its `flush` is
+   * called before `exit` (at most 500 ms), so an asynchronous destination keeps the
+   * summary line.
    * @default JSON lines on stdout (`jsonLineLogger()`)
    */
   logger?: LifecycleLogger
@@ -292,6 +302,8 @@ function resolveOptions(options: LifecycleOptions): Resolved {
 
 /** How long after its bound a drain that is still running is cut short with exit(1). */
 const BACKSTOP_MS = 1000
+/** How long the logger's flush may take before exit is called anyway. */
+const FLUSH_TIMEOUT_MS = 500
 
 interface Resource {
   readonly name: string
@@ -554,7 +566,6 @@ class ServiceLifecycle implements Lifecycle {
   #finish(report: DrainReport, message: string): void {
     if (this.#exited) return
     this.#exited = true
-    clearInterval(this.#keepAlive)
     const log = this.#o.logger
     try {
       if (report.exitCode === 0) log.info(report, message)
@@ -562,7 +573,28 @@ class ServiceLifecycle implements Lifecycle {
     } catch {
       // A broken logger must not keep the process from exiting.
     }
-    this.#o.exit(report.exitCode)
+    const clock = this.#o.clock
+    let timer: TimerHandle | undefined
+    let called = false
+    const exit = (): void => {
+      if (called) return
+      called = true
+      if (timer !== undefined) clock.clearTimeout(timer)
+      clearInterval(this.#keepAlive)
+      this.#o.exit(report.exitCode)
+    }
+    if (typeof log.flush !== 'function') {
+      exit()
+      return
+    }
+    // An asynchronous destination (pino's default stdout is one) still holds the last
+    // lines: exit once they are written, or after FLUSH_TIMEOUT_MS.
+    timer = clock.setTimeout(exit, FLUSH_TIMEOUT_MS)
+    try {
+      log.flush(() => exit())
+    } catch {
+      exit()
+    }
   }
 
   #setState(state: LifecycleState): void {

@@ -8,6 +8,11 @@ export interface LifecycleLogger {
   info(fields: object, message: string): void
   warn(fields: object, message: string): void
   error(fields: object, message: string): void
+  /**
+   * Writes out what is buffered, then calls `callback` (pino's `logger.flush`). Called
+   * before `exit`, so the summary line of an asynchronous destination is not lost.
+   */
+  flush?(callback: (error?: Error) => void): void
 }
 
 /**

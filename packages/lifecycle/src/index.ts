@@ -10,18 +10,17 @@
  * `node:http`/`node:http2` server every framework ends on.
  */
 export type { CheckFailure, CheckOptions, CheckResult, ReadinessCheck } from './checks.ts'
-export type {
-  CloseFn,
-  CloseOptions,
-  DrainReport,
-  Lifecycle,
-  LifecycleOptions,
-  ResourceOutcome,
-  SignalOptions,
-  SignalSource,
-} from './lifecycle.ts'
+export type { DrainReport, ResourceOutcome } from './drain.ts'
+export type { Lifecycle } from './lifecycle.ts'
 export { lifecycle } from './lifecycle.ts'
 export type { LifecycleLogger } from './logger.ts'
 export { jsonLineLogger } from './logger.ts'
+export type {
+  CloseFn,
+  CloseOptions,
+  LifecycleOptions,
+  SignalOptions,
+  SignalSource,
+} from './options.ts'
 export type { LifecycleState, ProbeKind, ProbeResponse } from './probes.ts'
 export type { DrainableServer } from './server.ts'

@@ -1,7 +1,8 @@
 import type { BreakerEventMap, Exchange } from '@sturdy/core'
 import { UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
-import { sturdy } from '@sturdy/hono'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
+import { deadline } from '@sturdy/timeout'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { BreakerMiddlewareOptions } from './index.ts'
@@ -205,6 +206,84 @@ describe('breakerMiddleware on Hono', () => {
       totalExclusions: 1,
       totalFailures: 0,
     })
+  })
+
+  it('excludes requests cut off by a server shutdown (the real deadline() outside it)', async () => {
+    const clock = manualClock()
+    const shutdown = new AbortController()
+    const mw = breakerMiddleware({ breakers: keyedBreaker({ clock }), key: () => 'k' })
+    const app = new Hono().use(
+      sturdy(deadline({ budgetMs: 60_000, shutdown: shutdown.signal, clock }), mw),
+    )
+    app.onError(problemErrorHandler()) // Hono's default would print the late error
+    let settled = 0
+    app.get('/work', async (c) => {
+      // Signal-aware work that ends only when the request signal aborts.
+      const signal = c.var.signal
+      try {
+        await new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason)),
+        )
+      } finally {
+        settled++
+      }
+      return c.text('never')
+    })
+    const answered = app.request('/work')
+    await new Promise((r) => setImmediate(r))
+    shutdown.abort()
+    expect((await answered).status).toBe(503)
+    // deadline() aborts the request signal one macrotask after answering: let it, and the
+    // handler's rejection, run, then look at what the breaker recorded.
+    await clock.advanceAsync(0)
+    for (let i = 0; i < 20 && settled === 0; i++) await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
+    expect(settled).toBe(1)
+    expect(mw.breakers.peek('k')?.counts).toMatchObject({
+      requests: 1,
+      totalExclusions: 1,
+      totalFailures: 0,
+    })
+  })
+
+  it('counts a deadline that cut a request off (the real deadline() outside it) as a failure', async () => {
+    const clock = manualClock()
+    const mw = breakerMiddleware({ breakers: keyedBreaker({ clock }), key: () => 'k' })
+    const app = new Hono().use(sturdy(deadline({ budgetMs: 100, clock }), mw))
+    app.onError(problemErrorHandler())
+    let settled = 0
+    app.get('/slow', async (c) => {
+      const signal = c.var.signal
+      try {
+        await new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason)),
+        )
+      } finally {
+        settled++
+      }
+      return c.text('never')
+    })
+    const answered = app.request('/slow')
+    await new Promise((r) => setImmediate(r))
+    await clock.advanceAsync(200)
+    expect((await answered).status).toBe(504)
+    for (let i = 0; i < 20 && settled === 0; i++) await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
+    expect(mw.breakers.peek('k')?.counts).toMatchObject({ requests: 1, totalFailures: 1 })
+  })
+
+  it('answers retryAfterMs in whole ms (rounded up) in the body and Retry-After, on a fractional clock', async () => {
+    const { app, clock } = setup({ key: () => 'k' })
+    app.get('/', (c) => c.text('down', 500))
+    clock.advance(0.25)
+    for (let i = 0; i < 6; i++) await app.request('/')
+    clock.advance(2500.4)
+    const res = await app.request('/')
+    expect(res.status).toBe(503)
+    const body = (await res.json()) as { retryAfterMs: number }
+    expect(body.retryAfterMs).toBe(7500) // 7499.6 left, rounded up: never early
+    expect(Number.isInteger(body.retryAfterMs)).toBe(true)
+    expect(res.headers.get('retry-after')).toBe('8')
   })
 
   it('is observable like a breaker and shares a keyed set passed in', async () => {

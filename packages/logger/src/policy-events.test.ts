@@ -133,7 +133,12 @@ describe('logPolicyEvents', () => {
       expect(p.retryEvents.has(e)).toBe(false)
     }
     expect(p.timeoutEvents.has('timeout')).toBe(false)
-    p.breakerEvents.emit('stateChange', { name: 'a', from: 'closed', to: 'open', reason: 'x' })
+    p.breakerEvents.emit('stateChange', {
+      name: 'a',
+      from: 'closed',
+      to: 'open',
+      reason: 'consecutive-failures',
+    })
     expect(raw).toEqual([])
   })
 })

@@ -7,7 +7,7 @@ import type {
 import { createEmitter, TimeoutError } from '@sturdy/core'
 import { describe, expect, it } from 'vitest'
 import { logPolicyEvents } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 function policies() {
   const breakerEvents = createEmitter<BreakerEventMap>()

@@ -81,6 +81,7 @@ export function createBreaker(
 ): CircuitBreaker {
   return new Breaker(resolveBreakerOptions(options), events, options.initialState)
 }
+
 /** Retry-After hint when half-open is at capacity: the trials decide soon. */
 const HALF_OPEN_RETRY_MS = 1000
 

@@ -62,7 +62,7 @@ export function parseGrpcPushback(value: string): number | 'stop' {
  * `response.headers` or `metadata` (fetch `Response`, HTTP client errors, Connect/gRPC
  * errors), then at a numeric `retryAfterMs` property. The retry policy never asks it
  * about a circuit breaker's rejection (which carries `retryAfterMs` too): an open
- * circuit fails the call at once instead (see the README, "In front of a breaker").
+ * circuit fails the call at once instead (see the README, "In front of a circuit breaker").
  *
  * @param value the attempt's error, or its result when retrying on results
  * @param nowEpochMs wall-clock time, for `Retry-After` dates

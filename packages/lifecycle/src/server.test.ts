@@ -2,6 +2,7 @@
 // timeline on a manual clock: Connection: close, idle connections, the reaper, upgraded
 // sockets, HTTP/2 GOAWAY. Every framework under 50-client load is in packages/conformance;
 // a real SIGTERM to a child process is in signal.test.ts.
+import { once } from 'node:events'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Agent, createServer, request } from 'node:http'
 import type { ClientHttp2Session } from 'node:http2'
@@ -182,6 +183,33 @@ describe('HTTP/1.1 connections during a drain', () => {
     expect(await closed(answer.socket)).toBe(true)
     await until(() => report !== undefined)
     expect(report).toMatchObject({ exitCode: 0, connectionsDestroyed: 0, durationMs: 1250 })
+  })
+
+  it('keeps the listener open while a connection accepted during the drain has not sent its request', async () => {
+    const { life, clock } = setup()
+    const server = createServer((_req, res) => res.end('served'))
+    life.serve(server)
+    const port = await listen(server)
+    const drained = life.drain()
+    const accepted = once(server, 'connection')
+    const socket = connectTcp(port, '127.0.0.1')
+    cleanup.push(() => socket.destroy())
+    let received = ''
+    socket.on('data', (d) => {
+      received += d.toString()
+    })
+    await accepted
+    await clock.advanceAsync(1000) // the delay is over, but that connection is still fresh
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(server.listening).toBe(true)
+    expect(socket.destroyed).toBe(false)
+    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n')
+    await closed(socket)
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(received.toLowerCase()).toContain('connection: close')
+    expect(received).toMatch(/served$/)
+    expect(server.listening).toBe(false)
+    expect(await drained).toMatchObject({ exitCode: 0, connectionsDestroyed: 0 })
   })
 
   it('destroys what is left at the bound, upgraded sockets included, and counts them', async () => {

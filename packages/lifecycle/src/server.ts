@@ -35,8 +35,8 @@ const NO_ERROR = 0
  *   knows the protocol (HTTP/2 forbids the header) and it also covers responses no
  *   Sturdy middleware sees (a framework's own 404).
  * - `stopAccepting()`: closes the listener once the process has accepted every
- *   connection the kernel queued; node:http also closes idle keep-alive connections
- *   once, and this keeps reaping connections that become idle later (a response that
+ *   connection the kernel queued and read the first request of each it accepted during
+ *   the drain; node:http also closes idle keep-alive connections once, and this keeps reaping connections that become idle later (a response that
  *   started before the drain still says `keep-alive`). HTTP/2 sessions are closed
  *   gracefully (final GOAWAY, open streams finish).
  * - `forceClose()`: destroys whatever connection is left (upgraded sockets included,
@@ -50,6 +50,14 @@ export class ServerDrain {
   readonly #sessions = new Set<Http2Session>()
   #draining = false
   #accepted = false
+  /**
+   * HTTP/1 connections accepted during the drain that have not carried a request yet.
+   * node:http's `close()` destroys every idle connection, and to it a connection whose
+   * request bytes it has not read yet is idle: the client, which already sent its
+   * request, sees a reset. So the listener is not closed while one is pending.
+   */
+  readonly #fresh = new Set<Socket>()
+  readonly #closesIdle: boolean
   #listenerClosed = false
   #closed: Promise<void> | undefined
   #reaper: TimerHandle | undefined
@@ -59,6 +67,8 @@ export class ServerDrain {
     this.#clock = clock
     // TLS servers: the socket a request lives on is the TLS socket, not the raw one.
     this.#secure = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function'
+    this.#closesIdle =
+      typeof (server as { closeIdleConnections?: unknown }).closeIdleConnections === 'function'
     server.on('connection', this.#onAccept)
     if (this.#secure) server.on('secureConnection', this.#track)
     server.on('session', this.#onSession)
@@ -68,7 +78,7 @@ export class ServerDrain {
     if (this.#draining) return
     this.#draining = true
     // First in line, so the header is set before any framework writes the head.
-    this.#server.prependListener('request', onDrainingRequest)
+    this.#server.prependListener('request', this.#onDrainingRequest)
     for (const socket of this.#sockets) {
       const res = (socket as HttpSocket)._httpMessage
       if (res != null && !res.headersSent) res.setHeader('connection', 'close')
@@ -78,11 +88,13 @@ export class ServerDrain {
 
   /**
    * Closes the listener, at the first turn of the event loop that accepted no new
-   * connection — within `withinMs` at the latest. Closing a listening socket resets the
+   * connection and left no connection accepted during the drain without its first
+   * request — within `withinMs` at the latest. Closing a listening socket resets the
    * connections the kernel has queued but the process has not accepted yet, and on a
-   * busy process that queue is rarely empty while clients still connect: waiting for a
-   * quiet turn serves them (with `Connection: close`) instead of resetting them. Resolves
-   * once every connection has closed.
+   * busy process that queue is rarely empty while clients still connect; node:http's
+   * `close()` then destroys accepted connections whose request it has not read yet.
+   * Waiting serves them (with `Connection: close`) instead. Resolves once every
+   * connection has closed.
    */
   stopAccepting(withinMs: number): Promise<void> {
     if (this.#closed !== undefined) return this.#closed
@@ -101,7 +113,7 @@ export class ServerDrain {
     this.#accepted = false
     const quiet = (): void => {
       if (this.#listenerClosed) return
-      if (this.#accepted) {
+      if (this.#accepted || this.#fresh.size > 0) {
         this.#accepted = false
         nextTurn(quiet)
         return
@@ -133,7 +145,7 @@ export class ServerDrain {
     server.off('connection', this.#onAccept)
     server.off('secureConnection', this.#track)
     server.off('session', this.#onSession)
-    server.off('request', onDrainingRequest)
+    server.off('request', this.#onDrainingRequest)
   }
 
   #closeListener(): void {
@@ -153,7 +165,18 @@ export class ServerDrain {
   readonly #track = (socket: Socket): void => {
     const sockets = this.#sockets
     sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
+    const fresh = this.#draining && this.#closesIdle
+    if (fresh) this.#fresh.add(socket)
+    socket.once('close', () => {
+      sockets.delete(socket)
+      if (fresh) this.#fresh.delete(socket)
+    })
+  }
+
+  /** While draining: every HTTP/1 response closes its connection after it is sent. */
+  readonly #onDrainingRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#fresh.delete(req.socket)
+    if (req.httpVersionMajor === 1 && !res.headersSent) res.setHeader('connection', 'close')
   }
 
   readonly #onSession = (session: Http2Session): void => {
@@ -187,11 +210,6 @@ export class ServerDrain {
 function nextTurn(fn: () => void): void {
   if (typeof setImmediate === 'function') setImmediate(fn)
   else setTimeout(fn, 0)
-}
-
-/** While draining: every HTTP/1 response closes its connection after it is sent. */
-function onDrainingRequest(req: IncomingMessage, res: ServerResponse): void {
-  if (req.httpVersionMajor === 1 && !res.headersSent) res.setHeader('connection', 'close')
 }
 
 function goAway(session: Http2Session): void {

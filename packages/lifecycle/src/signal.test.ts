@@ -62,7 +62,7 @@ async function start(env: Record<string, string> = {}): Promise<Service> {
 
 describe('SIGTERM to a running service', () => {
   it('under keep-alive load from 50 clients: no request lost, exit 0 within the bound, one summary line', async () => {
-    const service = await start({ DRAIN_DELAY_MS: '1000' })
+    const service = await start({ DRAIN_DELAY_MS: '1000', DRAIN_TIMEOUT_MS: '10000' })
     const rest = createServer((_req, res) => res.end('another pod'))
     await new Promise<void>((resolve) => rest.listen(0, '127.0.0.1', resolve))
     const fallback = `http://127.0.0.1:${(rest.address() as { port: number }).port}`

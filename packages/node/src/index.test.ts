@@ -217,4 +217,41 @@ describe('sturdy() around a node:http listener', () => {
     expect(res).toEqual({ status: 200, late: undefined })
     expect(seen).toEqual([[true, 200, 'a, b']])
   })
+
+  it('after Sturdy answered, every write of the listener is dropped: nothing throws, callbacks run', async () => {
+    const outcome: unknown[] = []
+    let finished!: () => void
+    const done = new Promise<void>((resolve) => {
+      finished = resolve
+    })
+    const answerFirst: Middleware = async function answerFirst(ex, next) {
+      ex.respond(503, 'busy', { 'content-type': 'text/plain' })
+      await next()
+    }
+    const listener = (_req: IncomingMessage, res: ServerResponse): void => {
+      res.on('error', (e) => outcome.push(e))
+      // Callback style: the writes come from a timer, where a throw would be uncaught.
+      setImmediate(() => {
+        try {
+          res.statusCode = 200
+          res.setHeader('x-late', '1')
+          res.writeHead(200, { 'x-later': '1' })
+          outcome.push(res.write('late', () => outcome.push('write callback')))
+          res.end('later', () => {
+            outcome.push('end callback')
+            finished()
+          })
+        } catch (error) {
+          outcome.push(error)
+          finished()
+        }
+      })
+    }
+    const url = await serve(listener, { middleware: [answerFirst] })
+    const res = await fetch(url)
+    expect([res.status, res.headers.get('x-late'), await res.text()]).toEqual([503, null, 'busy'])
+    await done
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(outcome).toEqual([true, 'write callback', 'end callback'])
+  })
 })

@@ -3,7 +3,8 @@ import { abortKind, PROBLEM_CONTENT_TYPE } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
 import { deadline, TIMEOUT_HEADER } from '@sturdy/timeout'
 import { expect } from 'vitest'
-import { deferred, within, withServer } from '../harness.ts'
+import type { HandlerResult } from '../harness.ts'
+import { deferred, within, withoutProcessFailures, withServer } from '../harness.ts'
 import type { Scenario } from '../scenario.ts'
 import type { Seen } from './core.ts'
 import { recorder } from './core.ts'
@@ -92,6 +93,102 @@ export const timeoutScenarios: Scenario[] = [
           expect(clock.pending()).toBe(0)
         },
       )
+    },
+  },
+  {
+    name: 'deadline: a handler answering after the 504 (callback style) is dropped; nothing crashes',
+    async run(adapter) {
+      const clock = manualClock(1000)
+      const seen: Seen[] = []
+      const late = deferred<HandlerResult>()
+      const started = deferred()
+      const failures = await withoutProcessFailures(() =>
+        withServer(
+          adapter,
+          {
+            middleware: [recorder(seen), deadline({ budgetMs: 100, clock })],
+            routes: [
+              {
+                method: 'GET',
+                path: '/late',
+                handler: () => {
+                  started.resolve()
+                  return { later: late.promise }
+                },
+              },
+            ],
+          },
+          async (url) => {
+            const pending = fetch(`${url}/late`)
+            await within(started.promise, 2000, 'handler start')
+            await clock.advanceAsync(100)
+            const res = await within(pending, 2000, '504 answer')
+            expect(res.status).toBe(504)
+            expect(await res.json()).toMatchObject({ status: 504, code: 'TIMEOUT' })
+            // Now the handler answers: headers, a status, a body — all after the 504.
+            late.resolve({ status: 200, headers: { 'x-late': '1' }, json: { late: true } })
+            await new Promise((resolve) => setTimeout(resolve, 30))
+            expect(seen.map((s) => s.status)).toEqual([504])
+            // The server (and the connection pool) keeps serving.
+            const again = await fetch(`${url}/nope`)
+            await again.arrayBuffer()
+            expect(again.status).toBe(404)
+            await clock.advanceAsync(1000)
+          },
+        ),
+      )
+      expect(failures).toEqual([])
+    },
+  },
+  {
+    name: 'deadline: an async handler rejecting after the 504 (its aborted fetch) is dropped; nothing crashes',
+    async run(adapter) {
+      const clock = manualClock(1000)
+      const started = deferred()
+      const rejected = deferred()
+      const failures = await withoutProcessFailures(() =>
+        withServer(
+          adapter,
+          {
+            middleware: [deadline({ budgetMs: 100, clock })],
+            routes: [
+              {
+                method: 'GET',
+                path: '/upstream',
+                // The README handler: `await fetch(url, { signal })`, no try/catch.
+                handler: async (c) => {
+                  const signal = c.value('signal') as AbortSignal
+                  started.resolve()
+                  try {
+                    await new Promise((_, reject) =>
+                      signal.addEventListener('abort', () => reject(signal.reason), {
+                        once: true,
+                      }),
+                    )
+                  } finally {
+                    setTimeout(() => rejected.resolve(), 0)
+                  }
+                  return { text: 'unreachable' }
+                },
+              },
+            ],
+          },
+          async (url) => {
+            const pending = fetch(`${url}/upstream`)
+            await within(started.promise, 2000, 'handler start')
+            await clock.advanceAsync(100)
+            const res = await within(pending, 2000, '504 answer')
+            expect(res.status).toBe(504)
+            await res.arrayBuffer()
+            await within(rejected.promise, 2000, 'handler rejection')
+            const again = await fetch(`${url}/nope`)
+            await again.arrayBuffer()
+            expect(again.status).toBe(404)
+            await clock.advanceAsync(1000)
+          },
+        ),
+      )
+      expect(failures).toEqual([])
     },
   },
 ]

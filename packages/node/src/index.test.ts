@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer, request as httpRequest } from 'node:http'
 import type { Exchange, Middleware } from '@sturdy/core'
 import { OVERFLOW_ROUTE, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Listener, SturdyNodeOptions } from './index.ts'
 import { exchangeOf, setRoute, sturdy, valuesOf } from './index.ts'
 
@@ -253,5 +253,41 @@ describe('sturdy() around a node:http listener', () => {
     await done
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(outcome).toEqual([true, 'write callback', 'end callback'])
+  })
+
+  it("the default onError logs server errors (to the request's log, else console.error), never client errors", async () => {
+    const logged: unknown[] = []
+    const withLog: Middleware = async function withLog(ex, next) {
+      if (ex.header('x-log') === 'yes') {
+        ex.set('log', { error: (fields: unknown, msg: string) => logged.push([fields, msg]) })
+      }
+      await next()
+    }
+    const boom = new Error('db password=hunter2')
+    const url = await serve(
+      (req) => {
+        if (req.url === '/bad') throw new ValidationError('bad id')
+        throw boom
+      },
+      { middleware: [withLog] },
+    )
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const viaLog = await fetch(`${url}/x`, { headers: { 'x-log': 'yes' } })
+      expect(await viaLog.text()).not.toContain('hunter2')
+      expect(logged).toEqual([[{ err: boom }, 'request listener failed']])
+      const viaConsole = await fetch(`${url}/y`)
+      expect(viaConsole.status).toBe(500)
+      await viaConsole.arrayBuffer()
+      expect(consoleError).toHaveBeenCalledTimes(1)
+      expect(consoleError.mock.calls[0]?.[1]).toBe(boom)
+      const client = await fetch(`${url}/bad`, { headers: { 'x-log': 'yes' } })
+      expect(client.status).toBe(400)
+      await client.arrayBuffer()
+      expect(logged).toHaveLength(1)
+      expect(consoleError).toHaveBeenCalledTimes(1)
+    } finally {
+      consoleError.mockRestore()
+    }
   })
 })

@@ -1,6 +1,8 @@
 // Type-level tests: checked by `tsc` (typecheck); the runtime assertions are trivial.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Middleware } from '@sturdy/core'
 import { describe, expectTypeOf, it } from 'vitest'
+import type { SturdyValues } from './index.ts'
 import { sturdy, valuesOf } from './index.ts'
 
 describe('types', () => {
@@ -10,11 +12,14 @@ describe('types', () => {
     >()
   })
 
-  it('valuesOf() is typed by the caller, every value possibly missing', () => {
+  it('valuesOf() is typed by the caller, the values present (as c.var is in Hono)', () => {
+    const stack = [
+      null as unknown as Middleware<{ signal: AbortSignal; requestId: string }>,
+    ] as const
     const read = (req: IncomingMessage) => {
-      expectTypeOf(valuesOf<{ signal: AbortSignal }>(req).signal).toEqualTypeOf<
-        AbortSignal | undefined
-      >()
+      expectTypeOf(valuesOf<{ signal: AbortSignal }>(req).signal).toEqualTypeOf<AbortSignal>()
+      expectTypeOf(valuesOf<SturdyValues<typeof stack>>(req).signal).toEqualTypeOf<AbortSignal>()
+      expectTypeOf(valuesOf<SturdyValues<typeof stack>>(req).requestId).toEqualTypeOf<string>()
       expectTypeOf(valuesOf(req).anything).toEqualTypeOf<unknown>()
     }
     expectTypeOf(read).toBeFunction()

@@ -25,10 +25,10 @@ export interface SturdyNodeOptions {
    * The error is already recorded on the Exchange. By default the client gets
    * problem+json (a bare 500 for unknown errors, the status of a Sturdy error), or the
    * connection is cut when the response was already half sent; and a server error
-   * (not a client error such as a `ValidationError`) is logged — to the request's `log`
-   * value (`@sturdy/logger`) when there is one, else `console.error` — never sent. An
-   * error that follows Sturdy's own answer (the aborted work after a 504) is recorded
-   * only.
+   * (not a client error such as a `ValidationError`) reaches a log, never the client:
+   * the request logger's access line (`@sturdy/logger`) carries it when one is mounted,
+   * else it goes to `console.error`. An error that follows Sturdy's own answer (the
+   * aborted work after a 504) is recorded only.
    * @default problem+json answer, server errors logged
    */
   onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void

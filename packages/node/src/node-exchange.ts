@@ -92,6 +92,10 @@ export class NodeExchange extends RequestSignal implements Exchange {
     const value = this.req.headers[name.toLowerCase()]
     return Array.isArray(value) ? value.join(', ') : value
   }
+  /** True until node:http has received the whole request (`req.complete`). */
+  get receiving(): boolean {
+    return !this.req.complete
+  }
   /** Sets a response header; ignored once the headers have been sent. */
   setHeader(name: string, value: string): void {
     if (!this.res.headersSent) this.res.setHeader(name, value)

@@ -1,4 +1,6 @@
 /** `@sturdy/timeout`: the deadline answers 504 at once and aborts the handler's signal. */
+import { request as httpRequest } from 'node:http'
+import type { Middleware } from '@sturdy/core'
 import { abortKind, PROBLEM_CONTENT_TYPE } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
 import { deadline, TIMEOUT_HEADER } from '@sturdy/timeout'
@@ -189,6 +191,76 @@ export const timeoutScenarios: Scenario[] = [
         ),
       )
       expect(failures).toEqual([])
+    },
+  },
+  {
+    name: 'deadline: 408, not 504, when the deadline passes while the request body is still arriving',
+    async run(adapter) {
+      const clock = manualClock(1000)
+      const seen: Seen[] = []
+      const arrived = deferred()
+      const arrival: Middleware = async function arrival(_ex, next) {
+        arrived.resolve()
+        await next()
+      }
+      let ran = false
+      await withServer(
+        adapter,
+        {
+          middleware: [recorder(seen), arrival, deadline({ budgetMs: 100, clock })],
+          routes: [
+            {
+              method: 'POST',
+              path: '/upload',
+              handler: async (c) => {
+                await c.body()
+                ran = true
+                return { text: 'stored' }
+              },
+            },
+          ],
+        },
+        async (url) => {
+          // A client that sends the headers and half a JSON body, then stalls.
+          const answer = deferred<{ status: number; type: string | undefined; body: string }>()
+          const req = httpRequest(
+            `${url}/upload`,
+            { method: 'POST', headers: { 'content-type': 'application/json' } },
+            (res) => {
+              let body = ''
+              res.setEncoding('utf8')
+              res.on('data', (chunk: string) => {
+                body += chunk
+              })
+              res.on('end', () =>
+                answer.resolve({
+                  status: res.statusCode ?? 0,
+                  type: res.headers['content-type'],
+                  body,
+                }),
+              )
+            },
+          )
+          req.on('error', () => {})
+          req.write('{"name":')
+          await within(arrived.promise, 2000, 'request arrival')
+          // Let the framework start reading the body before the deadline passes.
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          await clock.advanceAsync(100)
+          const res = await within(answer.promise, 2000, '408 answer')
+          req.destroy()
+          expect(res.status).toBe(408)
+          expect(res.type).toBe(PROBLEM_CONTENT_TYPE)
+          expect(JSON.parse(res.body)).toMatchObject({
+            title: 'Request Timeout',
+            status: 408,
+            code: 'REQUEST_TIMEOUT',
+          })
+          expect(ran).toBe(false)
+          expect(seen.map((s) => s.status)).toEqual([408])
+          await clock.advanceAsync(1000)
+        },
+      )
     },
   },
 ]

@@ -280,4 +280,43 @@ describe('sturdy() on Express', () => {
     expect(await get(`${url}/ok`)).toEqual({ status: 200, body: 'fine' })
     expect(reached).toEqual([boom])
   })
+
+  it('route() asked before next() answers for that moment, and still knows the route after', async () => {
+    const seen: string[] = []
+    const app = express()
+    app.use(
+      sturdy(async (ex, next) => {
+        seen.push(ex.route())
+        await next()
+        seen.push(ex.route(), ex.route())
+      }),
+    )
+    app.get('/users/:id', (_req, res) => {
+      res.send('x')
+    })
+    const url = await serve(app)
+    await get(`${url}/users/1`)
+    expect(seen).toEqual([UNMATCHED_ROUTE, '/users/:id', '/users/:id'])
+  })
+
+  it('a Sturdy middleware that answers by itself is the answer: no next(error) to the app', async () => {
+    const reached: unknown[] = []
+    const app = express()
+    app.use(
+      sturdy(async (ex) => {
+        ex.respond(503, 'busy', { 'content-type': 'text/plain' })
+      }),
+    )
+    app.get('/', (_req, res) => {
+      res.send('never')
+    })
+    app.use(((err, _req, _res, next) => {
+      reached.push(err)
+      next(err)
+    }) as ErrorRequestHandler)
+    const url = await serve(app)
+    expect(await get(url)).toEqual({ status: 503, body: 'busy' })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(reached).toEqual([])
+  })
 })

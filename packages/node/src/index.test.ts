@@ -286,4 +286,25 @@ describe('sturdy() around a node:http listener', () => {
       consoleError.mockRestore()
     }
   })
+
+  it('route() asked before the listener routed answers for that moment, and still knows the route after', async () => {
+    const seen: string[] = []
+    const url = await serve(
+      (req, res) => {
+        setRoute(req, '/set/:id')
+        ok(req, res)
+      },
+      {
+        middleware: [
+          async function early(ex, next) {
+            seen.push(ex.route())
+            await next()
+            seen.push(ex.route(), ex.route())
+          },
+        ],
+      },
+    )
+    await (await fetch(`${url}/set/1`)).text()
+    expect(seen).toEqual([UNMATCHED_ROUTE, '/set/:id', '/set/:id'])
+  })
 })

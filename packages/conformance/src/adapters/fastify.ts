@@ -24,6 +24,7 @@ function addRoute(app: FastifyInstance, route: RouteSpec): void {
           body: async () => request.body,
         },
         (r) => reply(rep, r),
+        () => rep,
       ),
   })
 }

@@ -39,7 +39,9 @@ export const hono: FrameworkAdapter = {
               return text === '' ? undefined : JSON.parse(text)
             },
           },
-          (r) => reply(c, r),
+          // No callback style in Hono: a late answer is the handler's own promise.
+          (r): Response | Promise<Response> =>
+            r.later === undefined ? reply(c, r) : r.later.then((late) => reply(c, late)),
         ),
       )
     }

@@ -65,6 +65,7 @@ export const nodeAdapter: FrameworkAdapter = {
                 res.writeHead(r.status ?? 200, headers)
                 res.end(body)
               },
+              () => undefined,
             )
           }
           res.writeHead(404, { 'content-type': 'text/plain' })

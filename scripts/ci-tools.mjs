@@ -12,5 +12,7 @@ const tools = {
 }
 for (const [name, promise] of Object.entries(tools)) {
   const t = await promise
-  console.log(`[tools] ${name}: ${'skip' in t ? `not available — ${t.skip}` : `${t.version} (${t.bin})`}`)
+  console.log(
+    `[tools] ${name}: ${'skip' in t ? `not available — ${t.skip}` : `${t.version} (${t.bin})`}`,
+  )
 }

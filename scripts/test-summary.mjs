@@ -12,7 +12,8 @@ import { join } from 'node:path'
 const args = process.argv.slice(2)
 const expectArg = args.indexOf('--expect')
 const expected = expectArg === -1 ? [] : args[expectArg + 1].split(',').filter(Boolean)
-const file = args.find((a, i) => !a.startsWith('--') && i !== expectArg + 1) ?? '.vitest-report.json'
+const file =
+  args.find((a, i) => !a.startsWith('--') && i !== expectArg + 1) ?? '.vitest-report.json'
 const reportsDir = '.ci-reports'
 
 let passed = 0
@@ -29,7 +30,9 @@ if (existsSync(file)) {
   passed += p
   failed += f
   skipped += s
-  lines.push(`vitest (Node ${process.versions.node.split('.')[0]}): ${p} passed, ${f} failed, ${s} skipped`)
+  lines.push(
+    `vitest (Node ${process.versions.node.split('.')[0]}): ${p} passed, ${f} failed, ${s} skipped`,
+  )
 } else {
   failed++
   lines.push(`vitest: no report (${file}): the run stopped before the tests`)
@@ -37,7 +40,9 @@ if (existsSync(file)) {
 
 const seen = new Set()
 if (existsSync(reportsDir)) {
-  for (const name of readdirSync(reportsDir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const name of readdirSync(reportsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const r = JSON.parse(readFileSync(join(reportsDir, name), 'utf8'))
     if (typeof r.part !== 'string') continue
     seen.add(r.part)

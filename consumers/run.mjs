@@ -65,7 +65,8 @@ try {
 } catch (error) {
   report.fail('consumers › harness › setup', error.stack ?? String(error))
 } finally {
-  const result = report.finish({ timings })
+  const runtimes = runtimeTable()
+  const result = report.finish({ timings, runtimes })
   if (keep) console.log(`[consumers] kept ${work}`)
   else rmSync(work, { recursive: true, force: true })
   process.exitCode = result.failed > 0 ? 1 : 0
@@ -467,4 +468,38 @@ async function cjsTypecheck(dir, mode, packages) {
     checkFile(`${suite} › ${p.name} › entries`, result.byFile.get(file))
   }
   otherErrors(suite, result, used)
+}
+
+/**
+ * Per package and runtime, what ran: README blocks run (passed/total) and entry points
+ * imported — the facts behind each README's "tested on" line.
+ */
+function runtimeTable() {
+  const suites = [
+    ['Node (lowest peers)', `run lowest node${process.versions.node.split('.')[0]}`],
+    ['Node (highest peers)', `run highest node${process.versions.node.split('.')[0]}`],
+    ['Bun', 'run highest bun'],
+    ['Deno', 'run highest deno'],
+  ]
+  const table = {}
+  const rows = []
+  for (const p of pkgs) {
+    const cells = {}
+    for (const [label, suite] of suites) {
+      const mine = report.checks.filter((c) => c.id.startsWith(`${suite} › ${p.name} › `))
+      const blocks = mine.filter((c) => c.id.includes(' › README:'))
+      const imports = mine.filter((c) => c.id.includes(' › import '))
+      const ok = (list) => list.filter((c) => c.status === 'pass').length
+      cells[label] =
+        mine.length === 0
+          ? '—'
+          : `${ok(blocks)}/${blocks.length} blocks, ${ok(imports)}/${imports.length} imports`
+    }
+    table[p.name] = cells
+    rows.push(`| ${p.name} | ${suites.map(([label]) => cells[label]).join(' | ')} |`)
+  }
+  console.log(
+    `\n[consumers] what ran where (README blocks run / entry points imported, passed/total):\n| package | ${suites.map(([l]) => l).join(' | ')} |\n|${' --- |'.repeat(suites.length + 1)}\n${rows.join('\n')}`,
+  )
+  return table
 }

@@ -14,15 +14,15 @@ export const KNOWN_FAILURES_FILE = join(ROOT, '.ci', 'known-failures.json')
 export const REPORTS_DIR = join(ROOT, '.ci-reports')
 
 /** @returns {Map<string, string>} check id -> why it is known to fail */
-export function knownFailures() {
-  if (!existsSync(KNOWN_FAILURES_FILE)) return new Map()
-  const data = JSON.parse(readFileSync(KNOWN_FAILURES_FILE, 'utf8'))
+export function knownFailures(file = KNOWN_FAILURES_FILE) {
+  if (!existsSync(file)) return new Map()
+  const data = JSON.parse(readFileSync(file, 'utf8'))
   const map = new Map()
   for (const entry of data.failures ?? []) {
     if (typeof entry.check !== 'string' || typeof entry.why !== 'string' || entry.why === '') {
-      throw new Error(`${KNOWN_FAILURES_FILE}: every entry needs "check" and a non-empty "why"`)
+      throw new Error(`${file}: every entry needs "check" and a non-empty "why"`)
     }
-    if (map.has(entry.check)) throw new Error(`${KNOWN_FAILURES_FILE}: duplicate ${entry.check}`)
+    if (map.has(entry.check)) throw new Error(`${file}: duplicate ${entry.check}`)
     map.set(entry.check, entry.why)
   }
   return map
@@ -40,8 +40,13 @@ export function suiteOf(id) {
   return id.split(' › ')[0]
 }
 
-/** A report for one CI part, written to .ci-reports/<part>.json by `finish()`. */
-export function createReport(part) {
+/**
+ * A report for one CI part, written to .ci-reports/<part>.json by `finish()`.
+ *
+ * @param {string} part
+ * @param {{ knownFile?: string, reportsDir?: string, log?: (line: string) => void }} [options]
+ */
+export function createReport(part, options = {}) {
   const started = performance.now()
   /** @type {Check[]} */
   const checks = []
@@ -64,13 +69,18 @@ export function createReport(part) {
     },
     /** Applies the known-failure list, prints the outcome, writes the JSON; returns it. */
     finish(extra = {}) {
-      return finishReport(part, checks, performance.now() - started, extra)
+      return finishReport(part, checks, performance.now() - started, extra, options)
     },
   }
 }
 
-function finishReport(part, checks, ms, extra) {
-  const known = knownFailures()
+function finishReport(part, checks, ms, extra, options) {
+  const {
+    knownFile = KNOWN_FAILURES_FILE,
+    reportsDir = REPORTS_DIR,
+    log = (line) => console.log(line),
+  } = options
+  const known = knownFailures(knownFile)
   const suites = new Set(checks.map((c) => suiteOf(c.id)))
   const byId = new Map(checks.map((c) => [c.id, c]))
   const failures = []
@@ -100,20 +110,20 @@ function finishReport(part, checks, ms, extra) {
   }
 
   for (const f of failures) {
-    console.log(`\n✗ ${f.id}${f.where ? `  (${f.where})` : ''}`)
-    if (f.detail) console.log(indent(f.detail))
+    log(`\n✗ ${f.id}${f.where ? `  (${f.where})` : ''}`)
+    if (f.detail) log(indent(f.detail))
   }
   if (knownHit.length > 0) {
-    console.log(`\n${part}: ${knownHit.length} known failures (.ci/known-failures.json):`)
-    for (const k of knownHit) console.log(`  ~ ${k.id} — ${k.why}`)
+    log(`\n${part}: ${knownHit.length} known failures (.ci/known-failures.json):`)
+    for (const k of knownHit) log(`  ~ ${k.id} — ${k.why}`)
   }
   const newFailures = failures.filter((f) => !f.id.startsWith('known-failures › '))
   if (newFailures.length > 0) {
-    console.log(
+    log(
       `\n${part}: to accept these as known failures (only while a fix is on its way), add to .ci/known-failures.json:`,
     )
     for (const f of newFailures) {
-      console.log(`    { "check": ${JSON.stringify(f.id)}, "why": "…" },`)
+      log(`    { "check": ${JSON.stringify(f.id)}, "why": "…" },`)
     }
   }
   const report = {
@@ -128,9 +138,9 @@ function finishReport(part, checks, ms, extra) {
     skips: checks.filter((c) => c.status === 'skip').map(({ id, detail }) => ({ id, detail })),
     ...extra,
   }
-  mkdirSync(REPORTS_DIR, { recursive: true })
-  writeFileSync(join(REPORTS_DIR, `${part}.json`), `${JSON.stringify(report, null, 2)}\n`)
-  console.log(
+  mkdirSync(reportsDir, { recursive: true })
+  writeFileSync(join(reportsDir, `${part}.json`), `${JSON.stringify(report, null, 2)}\n`)
+  log(
     `\n${part}: ${passed} passed, ${failures.length} failed, ${knownHit.length} known failures, ${skipped} skipped (${report.seconds} s)`,
   )
   return report

@@ -14,3 +14,6 @@ function listener(_req: IncomingMessage, res: ServerResponse): void {
 const myRouter = {
   matchedTemplate: (_req: IncomingMessage): string | undefined => undefined,
 }
+// A listener's request and response, where a fragment uses them outside a listener.
+declare const req: IncomingMessage
+declare const res: ServerResponse

@@ -96,26 +96,21 @@ export async function peerVersions(ranges, extra) {
   return { versions, notes }
 }
 
+/** `npm view ... --json`, retried once (a registry hiccup would fail the whole part). */
+async function npmView(args) {
+  const argv = ['view', ...args, '--json', '--cache', NPM_CACHE, '--prefer-offline']
+  const r = await run('npm', argv, { timeoutMs: 120_000 })
+  return r.code === 0 ? r : run('npm', argv, { timeoutMs: 120_000 })
+}
+
 async function viewField(spec, field) {
-  const r = await run(
-    'npm',
-    ['view', spec, field, '--json', '--cache', NPM_CACHE, '--prefer-offline'],
-    {
-      timeoutMs: 120_000,
-    },
-  )
+  const r = await npmView([spec, field])
   if (r.code !== 0) throw new Error(`npm view ${spec} ${field} failed: ${tail(r.stderr, 400)}`)
   return r.stdout.trim() === '' ? undefined : JSON.parse(r.stdout)
 }
 
 async function viewVersions(name, range) {
-  const r = await run(
-    'npm',
-    ['view', `${name}@${range}`, 'version', '--json', '--cache', NPM_CACHE, '--prefer-offline'],
-    {
-      timeoutMs: 120_000,
-    },
-  )
+  const r = await npmView([`${name}@${range}`, 'version'])
   if (r.code !== 0) throw new Error(`npm view ${name}@${range} failed: ${tail(r.stderr, 400)}`)
   const parsed = JSON.parse(r.stdout || '[]')
   return (Array.isArray(parsed) ? parsed : [parsed]).filter((v) => !v.includes('-'))
@@ -185,7 +180,10 @@ export async function install(dir, { type, tarballs, deps }) {
   for (const [name, range] of deps) dependencies[name] = range
   const manifest = { name: `sturdy-consumer-${type}`, private: true, type, dependencies, overrides }
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
-  const r = await run('npm', ['install', ...NPM_FLAGS], { cwd: dir, timeoutMs: 15 * 60_000 })
+  // One retry: the registry is slow at times, and a failed install fails a whole project.
+  let r = await run('npm', ['install', ...NPM_FLAGS], { cwd: dir, timeoutMs: 15 * 60_000 })
+  if (r.code !== 0)
+    r = await run('npm', ['install', ...NPM_FLAGS], { cwd: dir, timeoutMs: 15 * 60_000 })
   return r
 }
 

@@ -3,6 +3,7 @@
  * guards check a `Symbol.for` brand plus the code rather than `instanceof`, so they
  * keep working when two copies of a package end up in one `node_modules` tree.
  */
+import type { CircuitState } from './observe.ts'
 
 const BRAND: unique symbol = Symbol.for('@sturdy/error') as never
 
@@ -67,6 +68,25 @@ export class TimeoutError extends SturdyError {
   }
 }
 
+/**
+ * Why a signal aborted: the request deadline passed while the request body was still
+ * arriving — the client was the slow one, not an upstream. Renders as 408, counted as a
+ * client error. `abortKind` calls it a `deadline` all the same.
+ */
+export class RequestTimeoutError extends SturdyError {
+  /** The budget that ran out, in ms, when known. */
+  readonly timeoutMs: number | undefined
+  constructor(
+    message = 'The request body did not arrive before the deadline',
+    timeoutMs?: number,
+    options?: SturdyErrorOptions,
+  ) {
+    super('REQUEST_TIMEOUT', message, 408, options)
+    this.name = 'RequestTimeoutError'
+    this.timeoutMs = timeoutMs
+  }
+}
+
 /** Why a signal aborted: the client went away. Nothing is written back. */
 export class ClientClosedError extends SturdyError {
   constructor(message = 'Client closed the request', options?: SturdyErrorOptions) {
@@ -114,6 +134,9 @@ export class PayloadTooLargeError extends SturdyError {
 /** True for a `TimeoutError` from any copy of the package. */
 export const isTimeoutError: (error: unknown) => error is TimeoutError =
   errorGuard<TimeoutError>('TIMEOUT')
+/** True for a `RequestTimeoutError` from any copy of the package. */
+export const isRequestTimeoutError: (error: unknown) => error is RequestTimeoutError =
+  errorGuard<RequestTimeoutError>('REQUEST_TIMEOUT')
 /** True for a `ClientClosedError` from any copy of the package. */
 export const isClientClosedError: (error: unknown) => error is ClientClosedError =
   errorGuard<ClientClosedError>('CLIENT_CLOSED')
@@ -127,12 +150,33 @@ export const isValidationError: (error: unknown) => error is ValidationError =
 export const isPayloadTooLargeError: (error: unknown) => error is PayloadTooLargeError =
   errorGuard<PayloadTooLargeError>('PAYLOAD_TOO_LARGE')
 
+/**
+ * The code of a circuit breaker's rejection (`@sturdy/breaker`'s `BrokenCircuitError`).
+ * It lives here so other policies recognise a rejection without importing the breaker.
+ */
+export const BROKEN_CIRCUIT_CODE: 'BROKEN_CIRCUIT' = 'BROKEN_CIRCUIT'
+
+/** What a circuit breaker's rejection carries, whichever package or copy threw it. */
+export interface CircuitRejection extends SturdyError {
+  /** The state that refused the call: `open`, `isolated`, or `half-open` at capacity. */
+  readonly state: CircuitState
+  /** Ms until the breaker may admit a call again. */
+  readonly retryAfterMs: number
+}
+
+/**
+ * True for a circuit breaker's rejection (a call refused without running), from any
+ * copy of `@sturdy/breaker`. A retry in front of a breaker uses it to fail fast.
+ */
+export const isCircuitRejection: (error: unknown) => error is CircuitRejection =
+  errorGuard<CircuitRejection>(BROKEN_CIRCUIT_CODE)
+
 /** The kinds of reason a request signal aborts with. */
 export type AbortKind = 'deadline' | 'client-disconnect' | 'shutdown' | 'other'
 
 /** Tells why a signal aborted, from its `reason`. */
 export function abortKind(reason: unknown): AbortKind {
-  if (isTimeoutError(reason)) return 'deadline'
+  if (isTimeoutError(reason) || isRequestTimeoutError(reason)) return 'deadline'
   if (isClientClosedError(reason)) return 'client-disconnect'
   if (isShutdownError(reason)) return 'shutdown'
   return 'other'

@@ -9,7 +9,8 @@
 // - replaces fetch: calls to anything but the block's own servers never leave the process.
 //   An "upstream" answers 200 {} at once ('ok'), or hangs until the caller's signal aborts
 //   and otherwise fails as an unreachable host would after UPSTREAM_HANG_MS ('slow');
-// - makes every server the block starts listen on 127.0.0.1, on a free port (Node);
+// - makes every server the block starts listen on 127.0.0.1, on a free port, and sends
+//   the block's own connections to the port it asked for there (Node);
 // - imports the block (top-level code and awaits run with the 'ok' upstream);
 // - requests each route the block names, once with each upstream, against the servers it
 //   started, or the `app` it declares (Hono: app.request(); Express/Fastify: listened here);
@@ -26,6 +27,7 @@ const GRACE_MS = 600
 const [mode, target, routesJson] = process.argv.slice(2)
 const realFetch = globalThis.fetch.bind(globalThis)
 const ownPorts = new Set()
+const portMap = new Map() // port a block asked for -> port it got
 const servers = []
 let upstream = 'ok'
 
@@ -93,6 +95,10 @@ async function stubFetch(input, init) {
   })
 }
 
+/**
+ * Servers listen on 127.0.0.1 and a free port; a connection the block makes to the port
+ * it asked for (`http://127.0.0.1:3000` after `listen(3000)`) reaches that server.
+ */
 async function patchListen() {
   if (globalThis.Bun !== undefined || globalThis.Deno !== undefined) return
   const net = await import('node:net')
@@ -105,14 +111,44 @@ async function patchListen() {
       typeof first === 'object' && first !== null && ('fd' in first || '_handle' in first)
     const isPathOptions = typeof first === 'object' && first !== null && 'path' in first
     if (isPath || isHandle || isPathOptions) return listen.call(this, ...args, ...(cb ? [cb] : []))
+    const asked = Number(typeof first === 'object' && first !== null ? first.port : first) || 0
     const options = typeof first === 'object' && first !== null ? { ...first } : {}
     options.port = 0
     options.host = '127.0.0.1'
     delete options.ipv6Only
     servers.push(this)
-    this.once('listening', () => ownPorts.add(this.address().port))
+    this.once('listening', () => {
+      const port = this.address().port
+      ownPorts.add(port)
+      if (asked !== 0) {
+        ownPorts.add(asked)
+        portMap.set(asked, port)
+      }
+    })
     return listen.call(this, options, ...(cb ? [cb] : []))
   }
+  const connect = net.Socket.prototype.connect
+  net.Socket.prototype.connect = function mappedConnect(...args) {
+    const first = args[0]
+    // net.connect() hands over its normalized [options, callback] array.
+    if (Array.isArray(first) && typeof first[0] === 'object' && first[0] !== null) {
+      const port = portMap.get(Number(first[0].port))
+      if (port !== undefined && isLoopback(first[0].host)) first[0] = { ...first[0], port }
+    } else if (typeof first === 'object' && first !== null && 'port' in first) {
+      const port = portMap.get(Number(first.port))
+      if (port !== undefined && isLoopback(first.host)) args[0] = { ...first, port }
+    } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+      const port = portMap.get(Number(first))
+      if (port !== undefined && isLoopback(typeof args[1] === 'string' ? args[1] : undefined)) {
+        args[0] = port
+      }
+    }
+    return connect.apply(this, args)
+  }
+}
+
+function isLoopback(host) {
+  return host === undefined || ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)
 }
 
 async function targetsOf(app) {

@@ -45,6 +45,19 @@ try {
 }
 
 async function rehearse() {
+  // The dist/ that gets published: turbo rebuilds what changed (a cache hit in CI).
+  const build = await run(
+    'pnpm',
+    [
+      'turbo',
+      'run',
+      'build',
+      ...pkgs.flatMap((p) => ['--filter', p.name]),
+      '--output-logs=errors-only',
+    ],
+    { cwd: ROOT, timeoutMs: 20 * 60_000 },
+  )
+  if (build.code !== 0) throw new Error(`build failed:\n${tail(build.stdout + build.stderr)}`)
   // The working tree as git sees it (tracked and untracked, minus ignored), plus the
   // built dist/ of each published package (ignored, so copied by hand).
   const files = git(['ls-files', '-z', '--cached', '--others', '--exclude-standard']).split('\0')
@@ -55,7 +68,7 @@ async function rehearse() {
   }
   for (const p of pkgs) {
     const dist = join(p.path, 'dist')
-    if (!existsSync(dist)) throw new Error(`${p.name} has no dist/: build first (pnpm build)`)
+    if (!existsSync(dist)) throw new Error(`${p.name} has no dist/ after the build`)
     cpSync(dist, join(repo, 'packages', p.dir, 'dist'), { recursive: true })
   }
   // changesets' git changelog reads each changeset's commit: give the copy one commit.

@@ -40,6 +40,7 @@ export type {
   BreakerEventMap,
   CircuitState,
   ObservablePolicy,
+  RateLimitEventMap,
   RetryEventMap,
   TimeoutEventMap,
   TraceContext,

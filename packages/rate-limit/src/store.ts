@@ -1,0 +1,17 @@
+import type { RateLimitAlgorithm, RateLimitDecision } from './algorithm.ts'
+
+/**
+ * Where rate-limit state lives: `memoryStore()` (one process) or `redisStore()` (shared
+ * by every replica). A store makes each decision atomically for its key.
+ */
+export interface RateLimitStore {
+  /**
+   * Applies `cost` units to `key` under `algorithm` and says whether they fit. A negative
+   * cost gives units back (a refund). The memory store answers synchronously.
+   */
+  consume(
+    key: string,
+    algorithm: RateLimitAlgorithm,
+    cost: number,
+  ): RateLimitDecision | Promise<RateLimitDecision>
+}

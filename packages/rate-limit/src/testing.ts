@@ -3,9 +3,10 @@
  * Test helpers of this package (not published): the real redis-server the vitest global
  * setup started, and ioredis connections to it that tests close.
  */
-import type {} from '../../../scripts/redis-global-setup.ts'
+
 import { Redis } from 'ioredis'
 import { describe, inject } from 'vitest'
+import type {} from '../../../scripts/redis-global-setup.ts'
 import type { RedisClient } from './redis-client.ts'
 import { ioredisClient } from './redis-client.ts'
 

@@ -3,6 +3,7 @@ import { breakerScenarios } from './breaker.ts'
 import { coreScenarios } from './core.ts'
 import { loggerScenarios } from './logger.ts'
 import { metricsScenarios } from './metrics.ts'
+import { rateLimitScenarios } from './rate-limit.ts'
 import { timeoutScenarios } from './timeout.ts'
 import { tracingScenarios } from './tracing.ts'
 
@@ -14,4 +15,5 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/metrics', scenarios: metricsScenarios },
   { feature: '@sturdy/tracing', scenarios: tracingScenarios },
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
+  { feature: '@sturdy/rate-limit', scenarios: rateLimitScenarios },
 ]

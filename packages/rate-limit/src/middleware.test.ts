@@ -71,6 +71,20 @@ describe('rateLimit() middleware', () => {
     expect(calls()).toBe(5)
   })
 
+  it('routes scopes the limit to matching requests (core routeMatcher patterns)', async () => {
+    const { hono } = app({
+      limiter: { algorithm: slidingWindow({ limit: 1 }), clock: manualClock() },
+      routes: ['GET /items/:id{[0-9]+}'],
+    })
+    expect((await hono.request('/items/1')).status).toBe(200)
+    expect((await hono.request('/items/2')).status).toBe(429)
+    expect((await hono.request('/items/abc')).status).toBe(200)
+    const fail = await hono.request('/fail')
+    expect(fail.status).toBe(503)
+    expect(fail.headers.get('ratelimit')).toBeNull()
+    expect(() => rateLimit({ routes: ['not a pattern'] })).toThrow(RangeError)
+  })
+
   it('without a client address (app.request), requests share one quota rather than escape it', async () => {
     const { hono } = app({
       limiter: { algorithm: slidingWindow({ limit: 1 }), clock: manualClock() },

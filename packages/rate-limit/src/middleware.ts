@@ -1,5 +1,5 @@
 import type { Events, Exchange, Middleware, Problem, RateLimitEventMap } from '@sturdy/core'
-import { respondProblem } from '@sturdy/core'
+import { respondProblem, routeMatcher } from '@sturdy/core'
 import type { RateLimitDecision } from './algorithm.ts'
 import { clientIp } from './client-ip.ts'
 import type { RateLimitHeaders } from './headers.ts'
@@ -20,6 +20,12 @@ export interface RateLimitOptions {
    * @default clientIp() (the connection's peer address; no proxy trusted)
    */
   key?: (ex: Exchange) => string | undefined
+  /**
+   * Only requests matching one of these route patterns are limited (core `routeMatcher`
+   * syntax: `POST /login`, `/api/*`, `GET /users/:id`); the rest pass unlimited.
+   * @default every request
+   */
+  routes?: readonly string[]
   /** Units a request costs, a whole number ≥ 0. @default 1 */
   cost?: (ex: Exchange) => number
   /** Which `RateLimit` header fields to send. @default 'draft-10' */
@@ -75,6 +81,10 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const keyOf = options.key ?? clientIp()
   const costOf = options.cost
   const refundWhen = options.refundWhen
+  const scope =
+    options.routes === undefined
+      ? undefined
+      : routeMatcher(options.routes.map((pattern) => [pattern, true] as const))
   const { algorithm, name } = limiter
   const write = headerWriter(
     options.headers ?? 'draft-10',
@@ -84,6 +94,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   )
 
   const middleware = async function rateLimit(ex: Exchange, next: () => Promise<void>) {
+    if (scope !== undefined && scope.match(ex.method, ex.path) === undefined) return next()
     const key = keyOf(ex)
     if (key === undefined) return next()
     const cost = costOf === undefined ? 1 : costOf(ex)

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { manualClock } from '@sturdy/core/testing'
 import { describe, expect, it } from 'vitest'
 import { memoryStore } from './memory-store.ts'
+import { rateLimiter } from './rate-limiter.ts'
 import { slidingWindow } from './sliding-window.ts'
 import { tokenBucket } from './token-bucket.ts'
 
@@ -39,12 +40,18 @@ describe('memoryStore', () => {
     expect(store.size).toBe(0)
   })
 
-  it('keeps the two algorithms apart under one key', () => {
-    const store = memoryStore({ clock: manualClock() })
-    const bucket = tokenBucket({ limit: 1, windowMs: 1000 })
-    const window = slidingWindow({ limit: 1, windowMs: 1000 })
-    expect(store.consume('k', bucket, 1).allowed).toBe(true)
-    expect(store.consume('k', window, 1).allowed).toBe(true)
+  it('limiters sharing it keep apart by name and by algorithm', () => {
+    const clock = manualClock()
+    const store = memoryStore({ clock })
+    const one = { limit: 1, windowMs: 1000 }
+    const limiters = [
+      rateLimiter({ name: 'a', algorithm: tokenBucket(one), store, clock }),
+      rateLimiter({ name: 'a', algorithm: slidingWindow(one), store, clock }),
+      rateLimiter({ name: 'b', algorithm: slidingWindow(one), store, clock }),
+    ]
+    for (const limiter of limiters) expect(limiter.consume('k')).toMatchObject({ allowed: true })
+    for (const limiter of limiters) expect(limiter.consume('k')).toMatchObject({ allowed: false })
+    expect(store.size).toBe(3)
   })
 
   it('rejects a bad bound', () => {

@@ -49,12 +49,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return states.size
     },
     consume(key, algorithm, cost) {
-      const id = algorithm.kind === 'token-bucket' ? `t:${key}` : `s:${key}`
-      const previous = states.get(id)
+      const previous = states.get(key)
       const { state, decision } = algorithm.apply(previous, clock.now(), cost)
-      if (previous !== undefined) states.delete(id)
+      if (previous !== undefined) states.delete(key)
       if (state !== undefined) {
-        states.set(id, state)
+        states.set(key, state)
         if (states.size > maxKeys) {
           const oldest = states.keys().next()
           if (oldest.done !== true) states.delete(oldest.value)

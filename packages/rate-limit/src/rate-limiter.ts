@@ -62,6 +62,9 @@ export function rateLimiter(options: RateLimiterOptions = {}): RateLimiter {
   const clock = options.clock ?? systemClock
   const store = options.store ?? memoryStore({ clock })
   const events: Emitter<RateLimitEventMap> = createEmitter()
+  // Store keys: algorithm, limiter name, then the caller's key — state shapes differ per
+  // algorithm, and limiters sharing a store must not share quotas.
+  const prefix = `${algorithm.kind === 'token-bucket' ? 't' : 's'}:${name}:`
   let downSince: number | undefined
 
   const report = (decision: RateLimitDecision, cost: number): RateLimitDecision => {
@@ -99,7 +102,7 @@ export function rateLimiter(options: RateLimiterOptions = {}): RateLimiter {
     store,
     consume(key, cost = 1) {
       checkCost(cost)
-      const decision = store.consume(`${name}:${key}`, algorithm, cost)
+      const decision = store.consume(prefix + key, algorithm, cost)
       return decision instanceof Promise
         ? decision.then((d) => report(d, cost))
         : report(decision, cost)
@@ -108,7 +111,7 @@ export function rateLimiter(options: RateLimiterOptions = {}): RateLimiter {
       checkCost(cost)
       if (cost === 0) return
       try {
-        await store.consume(`${name}:${key}`, algorithm, -cost)
+        await store.consume(prefix + key, algorithm, -cost)
       } catch {
         // A refund is a courtesy: losing one never fails the request it was for.
       }

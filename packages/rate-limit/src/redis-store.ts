@@ -114,9 +114,8 @@ class Store implements RedisStore {
       }
       this.#status = 'probing'
     }
-    const tag = algorithm.kind === 'token-bucket' ? 't:' : 's:'
     return this.#timeouts
-      .race(this.#run(algorithm, `${this.#prefix}${tag}${key}`, algorithm.scriptArgs(cost)))
+      .race(this.#run(algorithm, this.#prefix + key, algorithm.scriptArgs(cost)))
       .then((reply) => algorithm.fromReply(reply, cost))
       .then(
         (decision) => {

@@ -44,6 +44,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // A Map iterates in insertion order: re-inserting on every use keeps the least recently
   // used key first, which is the one to forget.
   const states = new Map<string, unknown>()
+  // The key used last is already last in the Map: it can be updated in place.
+  let newest: string | undefined
   return {
     get size() {
       return states.size
@@ -51,8 +53,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     consume(key, algorithm, cost) {
       const previous = states.get(key)
       const { state, decision } = algorithm.apply(previous, clock.now(), cost)
-      if (previous !== undefined) states.delete(key)
-      if (state !== undefined) {
+      if (state === undefined) {
+        if (previous !== undefined) states.delete(key)
+        if (key === newest) newest = undefined
+      } else if (key === newest) {
+        states.set(key, state)
+      } else {
+        if (previous !== undefined) states.delete(key)
+        newest = key
         states.set(key, state)
         if (states.size > maxKeys) {
           const oldest = states.keys().next()

@@ -83,12 +83,11 @@ class Gcra {
     // The same test as admission (debt + n × T ≤ tolerance + slack), solved for n.
     const fits = Math.floor((this.tolerance + SLACK_MS - debt) / T)
     const remaining = Math.min(burst, Math.max(0, fits))
-    // When `n` more units fit: once the debt has fallen by debt + n × T − tolerance.
-    const until = (n: number): number => Math.max(0, debt + n * T - this.tolerance)
-    const resetMs = remaining >= burst ? 0 : until(remaining + 1)
+    const resetMs = remaining >= burst ? 0 : this.#until(debt, remaining + 1)
     let retryAfterMs = 0
     if (!allowed) {
-      retryAfterMs = cost * T > this.tolerance + SLACK_MS ? Number.POSITIVE_INFINITY : until(cost)
+      retryAfterMs =
+        cost * T > this.tolerance + SLACK_MS ? Number.POSITIVE_INFINITY : this.#until(debt, cost)
     }
     return {
       allowed,
@@ -98,6 +97,11 @@ class Gcra {
       resetMs,
       retryAfterMs,
     }
+  }
+
+  /** When `n` more units fit: once the debt has fallen by debt + n × interval − tolerance. */
+  #until(debt: number, n: number): number {
+    return Math.max(0, debt + n * this.interval - this.tolerance)
   }
 }
 

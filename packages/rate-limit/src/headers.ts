@@ -7,8 +7,10 @@ import type { RateLimitDecision } from './algorithm.ts'
  */
 export type RateLimitHeaders = 'draft-10' | 'draft-7' | 'draft-6' | false
 
-/** Sets response headers; `Exchange.setHeader` fits. */
-export type SetHeader = (name: string, value: string) => void
+/** Where headers go: an `Exchange` fits. */
+export interface HeaderTarget {
+  setHeader(name: string, value: string): void
+}
 
 /**
  * Builds the header writer for a policy: everything that does not change per request
@@ -35,7 +37,7 @@ export function headerWriter(
   name: string,
   limit: number,
   windowMs: number,
-): ((decision: RateLimitDecision, set: SetHeader) => void) | undefined {
+): ((decision: RateLimitDecision, target: HeaderTarget) => void) | undefined {
   if (draft === false) return undefined
   const w = Math.max(1, Math.ceil(windowMs / 1000))
   const seconds = (ms: number): number => Math.ceil(ms / 1000)
@@ -43,25 +45,28 @@ export function headerWriter(
     case 'draft-10': {
       const item = sfString(name)
       const policy = `${item};q=${limit};w=${w}`
-      return function writeDraft10(d, set) {
-        set('ratelimit-policy', policy)
-        set('ratelimit', `${item};r=${d.remaining};t=${seconds(d.resetMs)}`)
+      return function writeDraft10(d, to) {
+        to.setHeader('ratelimit-policy', policy)
+        to.setHeader('ratelimit', `${item};r=${d.remaining};t=${seconds(d.resetMs)}`)
       }
     }
     case 'draft-7': {
       const policy = `${limit};w=${w}`
-      return function writeDraft7(d, set) {
-        set('ratelimit-policy', policy)
-        set('ratelimit', `limit=${d.limit}, remaining=${d.remaining}, reset=${seconds(d.resetMs)}`)
+      return function writeDraft7(d, to) {
+        to.setHeader('ratelimit-policy', policy)
+        to.setHeader(
+          'ratelimit',
+          `limit=${d.limit}, remaining=${d.remaining}, reset=${seconds(d.resetMs)}`,
+        )
       }
     }
     case 'draft-6': {
       const policy = `${limit};w=${w}`
-      return function writeDraft6(d, set) {
-        set('ratelimit-policy', policy)
-        set('ratelimit-limit', String(d.limit))
-        set('ratelimit-remaining', String(d.remaining))
-        set('ratelimit-reset', String(seconds(d.resetMs)))
+      return function writeDraft6(d, to) {
+        to.setHeader('ratelimit-policy', policy)
+        to.setHeader('ratelimit-limit', String(d.limit))
+        to.setHeader('ratelimit-remaining', String(d.remaining))
+        to.setHeader('ratelimit-reset', String(seconds(d.resetMs)))
       }
     }
     default:

@@ -100,7 +100,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     const cost = costOf === undefined ? 1 : costOf(ex)
     const pending = limiter.consume(key, cost)
     const decision = pending instanceof Promise ? await pending : pending
-    if (write !== undefined) write(decision, (h, v) => ex.setHeader(h, v))
+    if (write !== undefined) write(decision, ex)
     if (!decision.allowed) {
       respondProblem(ex, quotaExceeded(name, decision))
       return

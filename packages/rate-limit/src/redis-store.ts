@@ -144,13 +144,24 @@ class Store implements RedisStore {
   }
 
   #evalsha(sha: string, key: string, args: string[]): Promise<unknown> {
-    return this.#client.evalsha(sha, [key], args)
+    try {
+      return this.#client.evalsha(sha, [key], args)
+    } catch (error) {
+      // An adapter that throws instead of rejecting still never fails the request.
+      return Promise.reject(error)
+    }
   }
 
   #load(script: string): Promise<string> {
     let loading = this.#loading.get(script)
     if (loading === undefined) {
-      loading = this.#client.scriptLoad(script).then(
+      let load: Promise<string>
+      try {
+        load = this.#client.scriptLoad(script)
+      } catch (error) {
+        load = Promise.reject(error)
+      }
+      loading = load.then(
         (sha) => {
           this.#shas.set(script, sha)
           this.#loading.delete(script)

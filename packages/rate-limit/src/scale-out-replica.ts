@@ -1,6 +1,7 @@
 /**
  * One replica of the scale-out test (`scale-out.test.ts` starts three): a Hono service on
- * 127.0.0.1 whose rate limit lives in a shared Redis, with `/metrics`. Not part of the
+ * 127.0.0.1 whose rate limit lives in a shared Redis, with `/stats` (its limiters' event
+ * counts; `@sturdy/metrics` turns the same events into metrics). Not part of the
  * package; run as `node --import tsx src/scale-out-replica.ts` with
  * `REDIS_URL`, `LIMIT`, `WINDOW_MS`; requests choose the limiter with `x-algorithm`
  * (`token-bucket` | `sliding-window`) and name their client with `x-client`.
@@ -9,10 +10,8 @@
 import type { Server } from 'node:http'
 import { createAdaptorServer } from '@hono/node-server'
 import { sturdy } from '@sturdy/hono'
-import { metricsEndpoint, policyMetrics } from '@sturdy/metrics'
 import { Hono } from 'hono'
 import { Redis } from 'ioredis'
-import { Registry } from 'prom-client'
 import { ioredisClient, rateLimit, redisStore, slidingWindow, tokenBucket } from './index.ts'
 
 const env = (name: string): string => {
@@ -32,8 +31,11 @@ const redis = new Redis(env('REDIS_URL'), {
 redis.on('error', () => {
   // Reconnection errors while Redis is down: the store's fallback handles them.
 })
-const registry = new Registry()
-const metrics = policyMetrics({ registry })
+// Event counts per limiter: what the test reads from /stats.
+const stats: Record<
+  string,
+  { allowed: number; rejected: number; fallback: number; degraded: boolean }
+> = {}
 // One limiter per algorithm; a request picks one with `x-algorithm`. Every request of a
 // test comes from one client (`x-client`), whichever replica it reaches.
 const guards = [
@@ -51,12 +53,23 @@ const middleware = guards.map(([kind, algorithm]) => {
     },
     key: (ex) => (ex.header('x-algorithm') === kind ? ex.header('x-client') : undefined),
   })
-  metrics.observe(guard)
+  const counts = { allowed: 0, rejected: 0, fallback: 0, degraded: false }
+  stats[kind] = counts
+  guard.events.on('allowed', () => counts.allowed++)
+  guard.events.on('rejected', () => counts.rejected++)
+  guard.events.on('fallback', () => {
+    counts.fallback++
+    counts.degraded = true
+  })
+  guard.events.on('recovered', () => {
+    counts.degraded = false
+  })
   return guard
 })
 
-const app = new Hono().use(sturdy(metricsEndpoint({ registry }), ...middleware))
+const app = new Hono().use(sturdy(...middleware))
 app.get('/work', (c) => c.json({ pid: process.pid }))
+app.get('/stats', (c) => c.json(stats))
 
 const server = createAdaptorServer({ fetch: app.fetch }) as Server
 server.listen(0, '127.0.0.1', () => {

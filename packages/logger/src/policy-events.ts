@@ -65,7 +65,7 @@ export const POLICY_MESSAGES: {
  *
  * @param policies one observable policy or several (retry, breaker, timeout, rate-limit)
  * @param logger the pino logger to write to
- * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug', rateLimited: 'debug', rateLimitFallback: 'warn', rateLimitRecovered: 'info' }
+ * @param options `levels` per event (see `PolicyLogLevels` for each default)
  * @returns a disposer that unsubscribes from every policy
  * @example
  * import pino from 'pino'

@@ -5,7 +5,7 @@ import type { RedisClient } from '@sturdy/rate-limit'
 import { rateLimiter, redisStore, slidingWindow } from '@sturdy/rate-limit'
 import { describe, expect, it } from 'vitest'
 import { logPolicyEvents } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 const deadRedis: RedisClient = {
   evalsha: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')),

@@ -20,3 +20,9 @@ export type { OpenBackoffOptions } from './open-backoff.ts'
 export { openBackoff } from './open-backoff.ts'
 export type { Outcome, Settled } from './outcome.ts'
 export { defaultOutcome, defaultReadyToTrip } from './outcome.ts'
+export type {
+  BreakerStateStore,
+  MemoryBreakerStoreOptions,
+  SharedTransition,
+} from './shared-state.ts'
+export { memoryBreakerStore } from './shared-state.ts'

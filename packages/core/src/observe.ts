@@ -63,6 +63,10 @@ export interface BreakerEventMap {
       | 'probe-slow'
       | 'isolate'
       | 'reset'
+      /** Another replica tripped the circuit (shared breaker state). */
+      | 'remote-trip'
+      /** Another replica's half-open trial closed the circuit (shared breaker state). */
+      | 'remote-close'
   }
   /** A call was rejected without running (open, isolated, or half-open at capacity). */
   rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }

@@ -1,5 +1,10 @@
 import { defineProject } from 'vitest/config'
 
 export default defineProject({
-  test: { name: '@sturdy/breaker', include: ['src/**/*.test.ts'] },
+  test: {
+    name: '@sturdy/breaker',
+    include: ['src/**/*.test.ts'],
+    // Starts a real redis-server on a free 127.0.0.1 port for the shared-state tests, and stops it.
+    globalSetup: ['../../scripts/redis-global-setup.ts'],
+  },
 })

@@ -21,6 +21,13 @@ export { openBackoff } from './open-backoff.ts'
 export type { Outcome, Settled } from './outcome.ts'
 export { defaultOutcome, defaultReadyToTrip } from './outcome.ts'
 export type {
+  BreakerRedisClient,
+  IoredisBreakerLike,
+  IoredisSubscriberLike,
+  RedisBreakerStoreOptions,
+} from './redis-breaker-store.ts'
+export { ioredisBreakerClient, redisBreakerStore } from './redis-breaker-store.ts'
+export type {
   BreakerStateStore,
   MemoryBreakerStoreOptions,
   SharedTransition,

@@ -29,14 +29,9 @@ export class SharedLink {
     this.#name = name
     this.#origin = `${name}:${Math.random().toString(36).slice(2)}:${Date.now().toString(36)}`
     this.#breaker = breaker
+    // The store also replays the state in force, so a replica that starts (or a breaker
+    // created) while the others hold the circuit open joins them.
     this.#dispose = store.subscribe(name, (t) => this.#heard(t))
-    // A replica that starts (or is created) while the others hold the circuit open joins them.
-    store.current(name).then(
-      (t) => {
-        if (t !== undefined) this.#heard(t)
-      },
-      () => {},
-    )
   }
 
   /** Publishes a local trip or trial verdict. */

@@ -35,7 +35,10 @@ export interface BreakerStateStore {
    * `provisionalEpoch`). Also remembered as the breaker's current shared state.
    */
   publish(transition: Omit<SharedTransition, 'epoch'>, provisionalEpoch: number): Promise<number>
-  /** Calls `fn` with other replicas' transitions of breaker `name`. */
+  /**
+   * Calls `fn` with breaker `name`'s transitions (the caller skips its own), starting with
+   * the one in force, if any, so a late replica joins an open circuit.
+   */
   subscribe(name: string, fn: (transition: SharedTransition) => void): Disposer
   /** The breaker's latest shared transition still in force, for a replica that starts late. */
   current(name: string): Promise<SharedTransition | undefined>
@@ -91,6 +94,8 @@ export function memoryBreakerStore(options: MemoryBreakerStoreOptions = {}): Bre
         listeners.set(name, set)
       }
       set.add(fn)
+      const now = latest.get(name)
+      if (now !== undefined) queueMicrotask(() => fn(now))
       return () => {
         set.delete(fn)
         if (set.size === 0) listeners.delete(name)

@@ -59,6 +59,7 @@ function peerAddress(c: Context): string | undefined {
 }
 
 interface NodeBindings {
+  incoming?: { complete?: boolean }
   outgoing?: {
     writableFinished?: boolean
     destroyed?: boolean
@@ -104,6 +105,11 @@ class HonoExchange extends RequestSignal implements Exchange {
   }
   header(name: string): string | undefined {
     return this.#c.req.header(name)
+  }
+  /** On @hono/node-server: until the Node request has all arrived. Elsewhere unknown. */
+  get receiving(): boolean | undefined {
+    const incoming = (this.#c.env as NodeBindings | undefined)?.incoming
+    return incoming === undefined ? undefined : incoming.complete !== true
   }
   setHeader(name: string, value: string): void {
     this.#c.header(name, value)

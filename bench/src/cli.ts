@@ -24,6 +24,7 @@ import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS, runHttp } from './parts/http.ts'
 import { METRICS_CONTENDERS, runMetrics, SERIES } from './parts/metrics.ts'
 import { POLICY_CONTENDERS, runPolicies } from './parts/policies.ts'
+import { RATE_LIMIT_CONTENDERS, runRateLimit } from './parts/rate-limit.ts'
 import { runSoak, SOAK_CONTENDERS } from './parts/soak.ts'
 import { runProfile } from './profile.ts'
 import { injectBetweenMarkers, type ResultsFile, renderMarkdown, renderSvg } from './report.ts'
@@ -42,6 +43,7 @@ const RUNNERS: Record<PartName, (ctx: PartContext) => Promise<unknown>> = {
   client: runClient,
   metrics: runMetrics,
   soak: runSoak,
+  'rate-limit': runRateLimit,
 }
 
 async function main(): Promise<void> {
@@ -150,6 +152,7 @@ export function estimateSeconds(config: BenchConfig): number {
       config.runtimes.length * CLIENT_CONTENDERS.length * per(config.warmupSec, config.durationSec),
     metrics: SERIES.length * METRICS_CONTENDERS.length * per(sample, sample),
     soak: (SOAK_CONTENDERS.length * config.soakRequests) / 8000,
+    'rate-limit': config.runtimes.length * RATE_LIMIT_CONTENDERS.length * per(sample, sample),
   }
   return config.parts.reduce((sum, part) => sum + seconds[part], 0)
 }
@@ -213,6 +216,8 @@ function settingsOf(config: BenchConfig, part: PartName): Record<string, unknown
       return { ...common, sampleMs: config.policySampleMs }
     case 'soak':
       return { ...common, requests: config.soakRequests, connections: config.connections }
+    case 'rate-limit':
+      return { ...common, sampleMs: config.policySampleMs, runtimes: config.runtimes }
   }
 }
 
@@ -224,8 +229,11 @@ function readPrevious(file: string): {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as ResultsFile
     if (json.schema !== 1) return { measurements: {} }
-    const { http, policies, client, metrics, soak } = json
-    return { measurements: { http, policies, client, metrics, soak }, machine: json.machine }
+    const { http, policies, client, metrics, soak, 'rate-limit': rateLimit } = json
+    return {
+      measurements: { http, policies, client, metrics, soak, 'rate-limit': rateLimit },
+      machine: json.machine,
+    }
   } catch {
     return { measurements: {} }
   }

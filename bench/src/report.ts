@@ -1,4 +1,5 @@
 import type { HttpResults } from './parts/http.ts'
+import { renderRateLimit } from './parts/rate-limit.ts'
 import { round, type Summary } from './stats.ts'
 
 /** The shape of results/latest.json the report reads (see cli.ts for the writer). */
@@ -96,6 +97,7 @@ export function renderMarkdown(
   out.push(...renderClient(r.client?.results))
   out.push(...renderMetrics(r.metrics?.results))
   out.push(...renderSoak(r.soak?.results))
+  out.push(...renderRateLimit(r['rate-limit']?.results))
   const names = Object.keys(profiles).sort()
   if (names.length > 0) {
     out.push(

@@ -45,6 +45,7 @@ export type {
   BreakerEventMap,
   CircuitState,
   ObservablePolicy,
+  RateLimitEventMap,
   RetryEventMap,
   TimeoutEventMap,
   TraceContext,

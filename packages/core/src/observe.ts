@@ -63,6 +63,10 @@ export interface BreakerEventMap {
       | 'probe-slow'
       | 'isolate'
       | 'reset'
+      /** Another replica tripped the circuit (shared breaker state). */
+      | 'remote-trip'
+      /** Another replica's half-open trial closed the circuit (shared breaker state). */
+      | 'remote-close'
   }
   /** A call was rejected without running (open, isolated, or half-open at capacity). */
   rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }
@@ -86,6 +90,28 @@ export interface TimeoutEventMap {
   }
 }
 
+/** Events of a rate limiter (`@sturdy/rate-limit`). Payloads never carry the client key. */
+export interface RateLimitEventMap {
+  /** A request was admitted (emitted only while someone listens). */
+  allowed: { readonly name: string; readonly cost: number; readonly remaining: number }
+  /** A request was refused; `retryAfterMs` is `Infinity` when its cost exceeds the limit. */
+  rejected: { readonly name: string; readonly cost: number; readonly retryAfterMs: number }
+  /**
+   * The shared store could not decide (it timed out, failed, or is still considered down
+   * after a failure: `unavailable`), and the fallback decided instead.
+   */
+  fallback: {
+    readonly name: string
+    readonly reason: 'timeout' | 'error' | 'unavailable'
+    /** What decided: a local limit, or a blanket allow / deny. */
+    readonly mode: 'local' | 'allow' | 'deny'
+    /** The failure; undefined for `unavailable`. */
+    readonly error: unknown
+  }
+  /** The shared store decided again after fallbacks; `downMs` is how long it did not. */
+  recovered: { readonly name: string; readonly downMs: number }
+}
+
 /** Anything an observer can subscribe to: a policy that names itself and emits events. */
 export type ObservablePolicy =
   | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
@@ -97,6 +123,11 @@ export type ObservablePolicy =
       readonly state?: CircuitState
     }
   | { readonly kind: 'timeout'; readonly name: string; readonly events: Events<TimeoutEventMap> }
+  | {
+      readonly kind: 'rate-limit'
+      readonly name: string
+      readonly events: Events<RateLimitEventMap>
+    }
 
 /**
  * Conventional keys for per-request values on the Exchange (`ex.get`/`ex.set`), so

@@ -4,6 +4,7 @@ import { coreScenarios } from './core.ts'
 import { lifecycleScenarios } from './lifecycle.ts'
 import { loggerScenarios } from './logger.ts'
 import { metricsScenarios } from './metrics.ts'
+import { rateLimitScenarios } from './rate-limit.ts'
 import { timeoutScenarios } from './timeout.ts'
 import { tracingScenarios } from './tracing.ts'
 
@@ -15,5 +16,6 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/metrics', scenarios: metricsScenarios },
   { feature: '@sturdy/tracing', scenarios: tracingScenarios },
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
+  { feature: '@sturdy/rate-limit', scenarios: rateLimitScenarios },
   { feature: '@sturdy/lifecycle', scenarios: lifecycleScenarios },
 ]

@@ -39,8 +39,12 @@ export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
   CircuitState,
+  LimitEventMap,
+  LimitPriority,
+  LimitStats,
   ObservablePolicy,
   RetryEventMap,
+  ShedReason,
   TimeoutEventMap,
   TraceContext,
 } from './observe.ts'

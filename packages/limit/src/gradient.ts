@@ -1,0 +1,198 @@
+import type { Random } from '@sturdy/core'
+import { systemRandom } from '@sturdy/core'
+import type { LimitAlgorithm, LimitBounds, LimitSample } from './algorithm.ts'
+import { clamp, resolveBounds } from './algorithm.ts'
+import { SampleWindow } from './window.ts'
+
+/** Options of `gradientLimit()`. The bounds are on `LimitBounds`. */
+export interface GradientLimitOptions extends LimitBounds {
+  /**
+   * How much slower than the minimum RTT the window's median may be before the limit
+   * shrinks: the gradient is `tolerance × minRtt / medianRtt`. Envoy's 25% buffer.
+   * @default 1.25
+   */
+  tolerance?: number
+  /**
+   * Growth allowed on top of the gradient, as a fraction of the limit: the new limit is
+   * `limit × (gradient + headroom)`. It sets where the limit settles under overload:
+   * where the median RTT is `tolerance / (1 − headroom)` × the minimum (about 1.4×).
+   * @default 0.1
+   */
+  headroom?: number
+  /**
+   * How far the limit moves toward each new value: `limit += smoothing × (next − limit)`.
+   * 1 jumps at once; smaller is steadier but slower to react.
+   * @default 0.5
+   */
+  smoothing?: number
+  /** Length of a sample window, in ms; the limit moves once per window. Envoy's interval. @default 100 */
+  windowMs?: number
+  /** Fewest samples a window needs before it closes (a quiet window stays open). @default 5 */
+  minWindowSamples?: number
+  /**
+   * How often the minimum RTT is measured again, in ms (with ±`probeJitter`): the limit
+   * is pinned to `probeLimit` until `probeSamples` calls admitted at that concurrency
+   * have finished, and their median becomes the new minimum. Also happens at start, and
+   * early when the limit sits at `minLimit` for 3 windows with latency still too high
+   * (the service got slower for good). A window whose median is below the minimum
+   * lowers it at once.
+   * @default 30000
+   */
+  probeIntervalMs?: number
+  /** The concurrency during a minimum-RTT measurement. Envoy's `min_concurrency`. @default 3 (at least minLimit) */
+  probeLimit?: number
+  /** Calls measured per minimum-RTT measurement. Envoy's `request_count`. @default 50 */
+  probeSamples?: number
+  /** Random spread of `probeIntervalMs`, so a fleet does not probe at once. @default 0.15 */
+  probeJitter?: number
+  /** Random source for the jitter. @default systemRandom */
+  random?: Random
+}
+
+/**
+ * A gradient concurrency limit anchored to the service's minimum latency, after Envoy's
+ * adaptive concurrency filter: once per window, the median RTT of the window is compared
+ * with the minimum RTT, and the limit becomes `limit × (gradient + headroom)` with
+ * `gradient = clamp(tolerance × minRtt / medianRtt, 0.5, 2)`, smoothed. Under overload
+ * the limit settles where latency is about 1.4× its minimum — near the concurrency that
+ * keeps the service busy without queueing. The limit does not grow while fewer than
+ * half of it are in use (nothing says it would be safe). The minimum RTT is measured
+ * with the limit pinned low, at start and every `probeIntervalMs`, so it cannot creep
+ * up with the latency it is meant to bound (Vegas' and Gradient2's weakness).
+ *
+ * The default algorithm of `concurrencyLimiter()` and `concurrencyLimit()`.
+ *
+ * @param options bounds (initial 20, min 1, max 1000) and tuning; see `GradientLimitOptions`
+ * @returns the algorithm
+ * @see https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/adaptive_concurrency_filter
+ * @example
+ * import { concurrencyLimit, gradientLimit } from '@sturdy/limit'
+ * concurrencyLimit({ limit: gradientLimit({ minLimit: 2, maxLimit: 200 }) })
+ */
+export function gradientLimit(options: GradientLimitOptions = {}): LimitAlgorithm {
+  return new GradientLimit(options)
+}
+
+class GradientLimit implements LimitAlgorithm {
+  readonly #min: number
+  readonly #max: number
+  readonly #tolerance: number
+  readonly #headroom: number
+  readonly #smoothing: number
+  readonly #windowMs: number
+  readonly #minWindowSamples: number
+  readonly #probeIntervalMs: number
+  readonly #probeLimit: number
+  readonly #probeSamples: number
+  readonly #probeJitter: number
+  readonly #random: Random
+  readonly #window = new SampleWindow(256)
+  #estimate: number
+  #resume: number
+  #probing = true
+  #minRtt = Number.NaN
+  #windowStart = Number.NaN
+  #windowMaxInflight = 0
+  #nextProbeAt = Number.POSITIVE_INFINITY
+  #windowsAtMin = 0
+  limit: number
+
+  constructor(options: GradientLimitOptions) {
+    const bounds = resolveBounds(options, { initial: 20, min: 1, max: 1000 }, 'gradientLimit')
+    this.#min = bounds.min
+    this.#max = bounds.max
+    this.#tolerance = positive(options.tolerance ?? 1.25, 'tolerance')
+    this.#headroom = nonNegative(options.headroom ?? 0.1, 'headroom')
+    this.#smoothing = fraction(options.smoothing ?? 0.5, 'smoothing')
+    this.#windowMs = nonNegative(options.windowMs ?? 100, 'windowMs')
+    this.#minWindowSamples = Math.max(1, Math.floor(options.minWindowSamples ?? 5))
+    this.#probeIntervalMs = positive(options.probeIntervalMs ?? 30_000, 'probeIntervalMs')
+    this.#probeLimit = clamp(Math.floor(options.probeLimit ?? 3), this.#min, this.#max)
+    this.#probeSamples = Math.max(1, Math.floor(options.probeSamples ?? 50))
+    this.#probeJitter = clamp(options.probeJitter ?? 0.15, 0, 1)
+    this.#random = options.random ?? systemRandom
+    this.#estimate = bounds.initial
+    this.#resume = bounds.initial
+    // The first thing to learn is the minimum RTT: start pinned, as Envoy does.
+    this.limit = this.#probeLimit
+  }
+
+  onSample(s: LimitSample): void {
+    if (this.#probing) {
+      // Only calls admitted at the pinned concurrency say what an unloaded call costs.
+      if (s.inflight <= this.#probeLimit) this.#window.add(s.rttMs)
+      if (this.#window.count >= this.#probeSamples) this.#endProbe(s.now)
+      return
+    }
+    if (s.now >= this.#nextProbeAt) {
+      this.#startProbe()
+      return
+    }
+    if (Number.isNaN(this.#windowStart)) this.#windowStart = s.now
+    this.#window.add(s.rttMs)
+    if (s.inflight > this.#windowMaxInflight) this.#windowMaxInflight = s.inflight
+    if (
+      s.now - this.#windowStart >= this.#windowMs &&
+      this.#window.count >= this.#minWindowSamples
+    ) {
+      this.#closeWindow(s.now)
+    }
+  }
+
+  #closeWindow(now: number): void {
+    const median = this.#window.median()
+    const appLimited = this.#windowMaxInflight < this.#estimate / 2
+    this.#window.clear()
+    this.#windowStart = now
+    this.#windowMaxInflight = 0
+    if (median < this.#minRtt) this.#minRtt = median
+    const gradient = clamp((this.#tolerance * this.#minRtt) / median, 0.5, 2)
+    let next = this.#estimate * (gradient + this.#headroom)
+    if (appLimited && next > this.#estimate) next = this.#estimate
+    const estimate = clamp(
+      this.#estimate + this.#smoothing * (next - this.#estimate),
+      this.#min,
+      this.#max,
+    )
+    this.#estimate = estimate
+    this.limit = Math.floor(estimate)
+    // Pinned at the floor with latency still too high: the minimum RTT is stale.
+    this.#windowsAtMin = this.limit <= this.#min && gradient < 1 ? this.#windowsAtMin + 1 : 0
+    if (this.#windowsAtMin >= 3) this.#startProbe()
+  }
+
+  #startProbe(): void {
+    this.#probing = true
+    this.#resume = this.#estimate
+    this.#windowsAtMin = 0
+    this.#window.clear()
+    this.limit = this.#probeLimit
+  }
+
+  #endProbe(now: number): void {
+    this.#minRtt = this.#window.median()
+    this.#window.clear()
+    this.#probing = false
+    this.#windowStart = now
+    this.#windowMaxInflight = 0
+    this.#estimate = this.#resume
+    this.limit = Math.floor(this.#resume)
+    const spread = 1 + this.#probeJitter * (2 * this.#random() - 1)
+    this.#nextProbeAt = now + this.#probeIntervalMs * spread
+  }
+}
+
+function positive(x: number, name: string): number {
+  if (!(x > 0)) throw new RangeError(`gradientLimit: ${name} must be > 0, got ${x}`)
+  return x
+}
+
+function nonNegative(x: number, name: string): number {
+  if (!(x >= 0)) throw new RangeError(`gradientLimit: ${name} must be >= 0, got ${x}`)
+  return x
+}
+
+function fraction(x: number, name: string): number {
+  if (!(x > 0 && x <= 1)) throw new RangeError(`gradientLimit: ${name} must be in (0, 1], got ${x}`)
+  return x
+}

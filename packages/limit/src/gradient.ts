@@ -8,14 +8,16 @@ import { SampleWindow } from './window.ts'
 export interface GradientLimitOptions extends LimitBounds {
   /**
    * How much slower than the minimum RTT the window's median may be before the limit
-   * shrinks: the gradient is `tolerance × minRtt / medianRtt`. Envoy's 25% buffer.
-   * @default 1.25
+   * shrinks: the gradient is `tolerance × minRtt / medianRtt`. Lower holds latency
+   * tighter and gives up some throughput (Envoy uses 1.25; 1.5 is Gradient2's tolerance,
+   * and kept goodput above 90% of capacity in our overload benchmark).
+   * @default 1.5
    */
   tolerance?: number
   /**
    * Growth allowed on top of the gradient, as a fraction of the limit: the new limit is
    * `limit × (gradient + headroom)`. It sets where the limit settles under overload:
-   * where the median RTT is `tolerance / (1 − headroom)` × the minimum (about 1.4×).
+   * where the median RTT is `tolerance / (1 − headroom)` × the minimum (about 1.7×).
    * @default 0.1
    */
   headroom?: number
@@ -30,13 +32,14 @@ export interface GradientLimitOptions extends LimitBounds {
   /** Fewest samples a window needs before it closes (a quiet window stays open). @default 5 */
   minWindowSamples?: number
   /**
-   * How often the minimum RTT is measured again, in ms (with ±`probeJitter`): the limit
-   * is pinned to `probeLimit` until `probeSamples` calls admitted at that concurrency
-   * have finished, and their median becomes the new minimum. Also happens at start, and
+   * How often the minimum RTT is measured again, in ms (with ±`probeJitter`): the median
+   * of the next `probeSamples` calls admitted at `probeLimit` or fewer in flight becomes
+   * the new minimum. When such calls do not come by themselves (the service is busy),
+   * the limit is pinned to `probeLimit` until they do. Also happens at start, and
    * early when the limit sits at `minLimit` for 3 windows with latency still too high
    * (the service got slower for good). A window whose median is below the minimum
    * lowers it at once.
-   * @default 30000
+   * @default 10000
    */
   probeIntervalMs?: number
   /** The concurrency during a minimum-RTT measurement. Envoy's `min_concurrency`. @default 3 (at least minLimit) */
@@ -54,11 +57,12 @@ export interface GradientLimitOptions extends LimitBounds {
  * adaptive concurrency filter: once per window, the median RTT of the window is compared
  * with the minimum RTT, and the limit becomes `limit × (gradient + headroom)` with
  * `gradient = clamp(tolerance × minRtt / medianRtt, 0.5, 2)`, smoothed. Under overload
- * the limit settles where latency is about 1.4× its minimum — near the concurrency that
+ * the limit settles where latency is about 1.7× its minimum — near the concurrency that
  * keeps the service busy without queueing. The limit does not grow while fewer than
  * half of it are in use (nothing says it would be safe). The minimum RTT is measured
- * with the limit pinned low, at start and every `probeIntervalMs`, so it cannot creep
- * up with the latency it is meant to bound (Vegas' and Gradient2's weakness).
+ * from calls admitted at low concurrency (pinning the limit low when the service is too
+ * busy to yield them), at start and every `probeIntervalMs`, so it cannot creep up with
+ * the latency it is meant to bound (Vegas' and Gradient2's weakness).
  *
  * The default algorithm of `concurrencyLimiter()` and `concurrencyLimit()`.
  *
@@ -88,40 +92,42 @@ class GradientLimit implements LimitAlgorithm {
   readonly #random: Random
   readonly #window = new SampleWindow(256)
   #estimate: number
-  #resume: number
   #probing = true
   #minRtt = Number.NaN
   #windowStart = Number.NaN
   #windowMaxInflight = 0
   #nextProbeAt = Number.POSITIVE_INFINITY
   #windowsAtMin = 0
+  #probeSeen = 0
   limit: number
 
   constructor(options: GradientLimitOptions) {
     const bounds = resolveBounds(options, { initial: 20, min: 1, max: 1000 }, 'gradientLimit')
     this.#min = bounds.min
     this.#max = bounds.max
-    this.#tolerance = positive(options.tolerance ?? 1.25, 'tolerance')
+    this.#tolerance = positive(options.tolerance ?? 1.5, 'tolerance')
     this.#headroom = nonNegative(options.headroom ?? 0.1, 'headroom')
     this.#smoothing = fraction(options.smoothing ?? 0.5, 'smoothing')
     this.#windowMs = nonNegative(options.windowMs ?? 100, 'windowMs')
     this.#minWindowSamples = Math.max(1, Math.floor(options.minWindowSamples ?? 5))
-    this.#probeIntervalMs = positive(options.probeIntervalMs ?? 30_000, 'probeIntervalMs')
+    this.#probeIntervalMs = positive(options.probeIntervalMs ?? 10_000, 'probeIntervalMs')
     this.#probeLimit = clamp(Math.floor(options.probeLimit ?? 3), this.#min, this.#max)
     this.#probeSamples = Math.max(1, Math.floor(options.probeSamples ?? 50))
     this.#probeJitter = clamp(options.probeJitter ?? 0.15, 0, 1)
     this.#random = options.random ?? systemRandom
     this.#estimate = bounds.initial
-    this.#resume = bounds.initial
-    // The first thing to learn is the minimum RTT: start pinned, as Envoy does.
-    this.limit = this.#probeLimit
+    // The first thing to learn is the minimum RTT (Envoy starts pinned; we pin only if
+    // the calls at low concurrency it needs do not come by themselves).
+    this.limit = Math.floor(bounds.initial)
   }
 
   onSample(s: LimitSample): void {
     if (this.#probing) {
-      // Only calls admitted at the pinned concurrency say what an unloaded call costs.
+      // Only calls admitted at low concurrency say what an unloaded call costs. A quiet
+      // service yields them by itself; a busy one is pinned low until it does.
       if (s.inflight <= this.#probeLimit) this.#window.add(s.rttMs)
       if (this.#window.count >= this.#probeSamples) this.#endProbe(s.now)
+      else if (++this.#probeSeen >= this.#probeSamples) this.limit = this.#probeLimit
       return
     }
     if (s.now >= this.#nextProbeAt) {
@@ -163,10 +169,9 @@ class GradientLimit implements LimitAlgorithm {
 
   #startProbe(): void {
     this.#probing = true
-    this.#resume = this.#estimate
+    this.#probeSeen = 0
     this.#windowsAtMin = 0
     this.#window.clear()
-    this.limit = this.#probeLimit
   }
 
   #endProbe(now: number): void {
@@ -175,8 +180,7 @@ class GradientLimit implements LimitAlgorithm {
     this.#probing = false
     this.#windowStart = now
     this.#windowMaxInflight = 0
-    this.#estimate = this.#resume
-    this.limit = Math.floor(this.#resume)
+    this.limit = Math.floor(this.#estimate)
     const spread = 1 + this.#probeJitter * (2 * this.#random() - 1)
     this.#nextProbeAt = now + this.#probeIntervalMs * spread
   }

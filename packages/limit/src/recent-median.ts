@@ -18,7 +18,9 @@ export class RecentMedian {
     this.#ring[this.#next] = ms
     this.#next = (this.#next + 1) & 63
     if (this.#count < 64) this.#count++
-    if (++this.#sinceUpdate < 8 || this.#count < this.minSamples) return
+    if (this.#count < this.minSamples) return
+    // The first median as soon as there are enough samples, then every 8th sample.
+    if (!Number.isNaN(this.value) && ++this.#sinceUpdate < 8) return
     this.#sinceUpdate = 0
     const held = this.#scratch.subarray(0, this.#count)
     held.set(this.#ring.subarray(0, this.#count))

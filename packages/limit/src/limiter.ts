@@ -82,7 +82,7 @@ export interface ConcurrencyLimiter extends Policy {
   /** The most work that may wait (0: none, refused at once). */
   readonly maxQueue: number
   /** `{ limit, inflight, queued }`, for observers. */
-  stats(): LimitStats
+  readonly stats: () => LimitStats
   /**
    * Admits work now or refuses it (emitting `shed` with reason `limit`); never queues.
    * Allocates nothing when it refuses.
@@ -183,9 +183,12 @@ class Limiter implements ConcurrencyLimiter {
     return this.#maxQueue
   }
 
-  stats(): LimitStats {
-    return { limit: this.#limit, inflight: this.#inflight, queued: this.#queued }
-  }
+  /** A bound function: observers may call it detached. */
+  readonly stats: () => LimitStats = () => ({
+    limit: this.#limit,
+    inflight: this.#inflight,
+    queued: this.#queued,
+  })
 
   tryAcquire(priority: LimitPriority = 'normal'): LimitPermit | undefined {
     if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return this.#admit()

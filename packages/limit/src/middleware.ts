@@ -206,12 +206,14 @@ export function concurrencyLimit(
       permit.release(ex.aborted && !dropped ? 'ignore' : dropped ? 'dropped' : 'success')
     }
   }
-  return Object.assign(middleware, {
-    kind: 'limit' as const,
-    events: limiter.events,
-    stats: () => limiter.stats(),
-    limiter,
-  })
+  // `name` is the limiter's, so events, metrics and stats agree on one label.
+  return Object.defineProperties(middleware, {
+    kind: { value: 'limit', enumerable: true },
+    name: { value: limiter.name, enumerable: true },
+    events: { value: limiter.events, enumerable: true },
+    stats: { value: limiter.stats, enumerable: true },
+    limiter: { value: limiter, enumerable: true },
+  }) as ConcurrencyLimitMiddleware
 }
 
 /** A 503 or 504 answer, or a timeout thrown: the request did not get through. */

@@ -49,7 +49,7 @@ export interface AdaptiveThrottle extends Policy {
   /** Requests and accepts counted in the window now. */
   counts(): { requests: number; accepts: number }
   /** `{ limit: Infinity, inflight, queued: 0 }`, for observers. */
-  stats(): LimitStats
+  readonly stats: () => LimitStats
 }
 
 /**
@@ -123,9 +123,12 @@ class Throttle implements AdaptiveThrottle {
     return this.#sums()
   }
 
-  stats(): LimitStats {
-    return { limit: Number.POSITIVE_INFINITY, inflight: this.#inflight, queued: 0 }
-  }
+  /** A bound function: observers may call it detached. */
+  readonly stats: () => LimitStats = () => ({
+    limit: Number.POSITIVE_INFINITY,
+    inflight: this.#inflight,
+    queued: 0,
+  })
 
   async execute<T>(fn: PolicyFn<T>, signal: AbortSignal = neverAborts(), attempt = 1): Promise<T> {
     const p = this.probability()

@@ -11,6 +11,7 @@ import { boundedLabel, OVERFLOW_VALUE } from './bounded-label.ts'
 import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
 import type { AnyRegistry } from './instruments.ts'
 import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
+import { observeLimit } from './limit-metrics.ts'
 
 /**
  * The value `sturdy_breaker_state` takes per state, ordered by how much traffic the
@@ -62,6 +63,8 @@ export interface PolicyMetrics {
  * | `sturdy_retry_giveups_total` | counter | `name`, `reason` |
  * | `sturdy_retry_budget_exhausted_total` | counter | `name` |
  * | `sturdy_timeouts_total` | counter | `name`, `scope` = policy, deadline |
+ * | `sturdy_limit_concurrency_limit`, `sturdy_limit_inflight`, `sturdy_limit_queued` | gauges (`@sturdy/limit`; created when one is observed) | `name` |
+ * | `sturdy_limit_shed_total` | counter | `name`, `reason`, `priority` |
  *
  * @param options see `PolicyMetricsOptions`
  * @param options.registry @default a new private Registry
@@ -222,6 +225,9 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
           break
         case 'timeout':
           disposers = observeTimeout(policy)
+          break
+        case 'limit':
+          disposers = [observeLimit(registry, policy, name)]
           break
         default:
           throw new TypeError(`Unknown policy kind: ${(policy as { kind?: unknown }).kind}`)

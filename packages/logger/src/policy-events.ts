@@ -16,6 +16,10 @@ export interface PolicyLogLevels {
   budgetExhausted?: LevelWithSilent
   /** A timeout or deadline fired. @default 'debug' */
   timeout?: LevelWithSilent
+  /** A limiter refused work (overload, a queue, a deadline, a throttle). One line per request: keep it low. @default 'debug' */
+  shed?: LevelWithSilent
+  /** An adaptive limiter moved its limit (up to ten times a second). @default 'debug' */
+  limitChange?: LevelWithSilent
 }
 
 /** Options of `logPolicyEvents()`. */
@@ -32,6 +36,8 @@ export const POLICY_MESSAGES: {
   readonly giveUp: 'gave up retrying'
   readonly budgetExhausted: 'retry budget exhausted'
   readonly timeout: 'timed out'
+  readonly shed: 'shed load'
+  readonly limitChange: 'concurrency limit changed'
 } = {
   stateChange: 'circuit breaker state changed',
   rejected: 'circuit breaker rejected a call',
@@ -39,6 +45,8 @@ export const POLICY_MESSAGES: {
   giveUp: 'gave up retrying',
   budgetExhausted: 'retry budget exhausted',
   timeout: 'timed out',
+  shed: 'shed load',
+  limitChange: 'concurrency limit changed',
 }
 
 /**
@@ -48,9 +56,9 @@ export const POLICY_MESSAGES: {
  * the service's root logger: policies outlive requests, so their lines carry no
  * `req_id`.
  *
- * @param policies one observable policy or several (retry, breaker, timeout)
+ * @param policies one observable policy or several (retry, breaker, timeout, limit)
  * @param logger the pino logger to write to
- * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug' }
+ * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug', shed: 'debug', limitChange: 'debug' }
  * @returns a disposer that unsubscribes from every policy
  * @example
  * import pino from 'pino'
@@ -133,6 +141,22 @@ export function logPolicyEvents(
           kind: 'timeout',
           timeout_ms: e.timeoutMs,
           scope: e.scope,
+        }))
+        break
+      }
+      case 'limit': {
+        const events = policy.events
+        on(events, 'shed', levels.shed ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'limit',
+          reason: e.reason,
+          priority: e.priority,
+        }))
+        on(events, 'limitChange', levels.limitChange ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'limit',
+          from: e.from,
+          to: e.to,
         }))
         break
       }

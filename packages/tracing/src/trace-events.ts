@@ -9,6 +9,8 @@ import {
   ATTR_STURDY_BREAKER_RETRY_AFTER_MS,
   ATTR_STURDY_BREAKER_STATE,
   ATTR_STURDY_BREAKER_TO,
+  ATTR_STURDY_LIMIT_PRIORITY,
+  ATTR_STURDY_LIMIT_REASON,
   ATTR_STURDY_POLICY_NAME,
   ATTR_STURDY_RETRY_ATTEMPT,
   ATTR_STURDY_RETRY_ATTEMPTS,
@@ -16,6 +18,7 @@ import {
   ATTR_STURDY_RETRY_GIVE_UP_REASON,
   EVENT_BREAKER_REJECTED,
   EVENT_BREAKER_STATE_CHANGE,
+  EVENT_LIMIT_SHED,
   EVENT_RETRY,
   EVENT_RETRY_BUDGET_EXHAUSTED,
   EVENT_RETRY_GIVE_UP,
@@ -36,6 +39,7 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * | retry | `sturdy.retry.budget_exhausted` | `sturdy.retry.attempt` |
  * | breaker | `sturdy.breaker.state_change` | `sturdy.breaker.from`, `.to`, `.reason` |
  * | breaker | `sturdy.breaker.rejected` | `sturdy.breaker.state`, `.retry_after_ms` |
+ * | limit | `sturdy.limit.shed` | `sturdy.limit.reason`, `sturdy.limit.priority` |
  *
  * Every event carries `sturdy.policy.name`. Events are dropped when there is no
  * recording span.
@@ -47,7 +51,10 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * `sturdy.deadline.exceeded` event that `tracing()` reads from the exchange, the
  * `error.type: TimeoutError` of a retry's events, and the recorded exception.
  *
- * @param policies one observable policy or several (retry, breaker, timeout)
+ * A limiter's `limitChange` is not recorded: it happens when some request ends, which
+ * says nothing about that request; the `sturdy_limit_concurrency_limit` metric shows it.
+ *
+ * @param policies one observable policy or several (retry, breaker, timeout, limit)
  * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
  * @returns a disposer that unsubscribes from every policy
  * @example
@@ -132,6 +139,16 @@ function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
             [ATTR_STURDY_POLICY_NAME]: e.name,
             [ATTR_STURDY_BREAKER_STATE]: e.state,
             [ATTR_STURDY_BREAKER_RETRY_AFTER_MS]: e.retryAfterMs,
+          })),
+        ),
+      ]
+    case 'limit':
+      return [
+        policy.events.on('shed', (e) =>
+          add(EVENT_LIMIT_SHED, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_LIMIT_REASON]: e.reason,
+            [ATTR_STURDY_LIMIT_PRIORITY]: e.priority,
           })),
         ),
       ]

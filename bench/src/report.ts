@@ -1,3 +1,4 @@
+import { renderOverload } from './overload-report.ts'
 import type { HttpResults } from './parts/http.ts'
 import { round, type Summary } from './stats.ts'
 
@@ -96,6 +97,7 @@ export function renderMarkdown(
   out.push(...renderClient(r.client?.results))
   out.push(...renderMetrics(r.metrics?.results))
   out.push(...renderSoak(r.soak?.results))
+  out.push(...renderOverload(r.overload?.results))
   const names = Object.keys(profiles).sort()
   if (names.length > 0) {
     out.push(

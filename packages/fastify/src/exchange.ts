@@ -1,38 +1,21 @@
-import { UNMATCHED_ROUTE } from '@sturdy/core'
+import { attachExchange, exchangeOf, UNMATCHED_ROUTE } from '@sturdy/core'
 import { NodeExchange } from '@sturdy/node'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-const EXCHANGE: unique symbol = Symbol('@sturdy/fastify exchange') as never
-
-type Holder = FastifyRequest & { [EXCHANGE]?: FastifyExchange }
-
 /**
- * The Exchange of a Fastify request, created on first use and shared by every
- * registration of the plugin that the request passes through. Useful for Fastify-only
- * glue that calls Sturdy helpers.
+ * The Exchange of a Fastify request: the one an outer registration of the plugin built,
+ * else a new one kept on `request` (so nested registrations share it, and
+ * `exchangeOf(request)` finds it).
  *
  * @param request the Fastify request
  * @param reply its reply
  * @returns the request's Exchange
- * @example
- * app.get('/slow', async (request, reply) => {
- *   const ex = exchangeFor(request, reply)
- *   return { msLeft: remaining(ex.deadline) }
- * })
  */
-export function exchangeFor(request: FastifyRequest, reply: FastifyReply): FastifyExchange {
-  const holder = request as Holder
-  let ex = holder[EXCHANGE]
-  if (ex === undefined) {
-    ex = new FastifyExchange(request, reply)
-    holder[EXCHANGE] = ex
-  }
-  return ex
-}
-
-/** The Exchange of a Fastify request, or undefined when the plugin did not run for it. */
-export function existingExchange(request: FastifyRequest): FastifyExchange | undefined {
-  return (request as Holder)[EXCHANGE]
+export function fastifyExchange(request: FastifyRequest, reply: FastifyReply): FastifyExchange {
+  return (
+    exchangeOf<FastifyExchange>(request) ??
+    attachExchange(request, new FastifyExchange(request, reply))
+  )
 }
 
 /**

@@ -8,13 +8,14 @@
  * only.
  */
 import type { Middleware, TraceContext } from '@sturdy/core'
-import { chain } from '@sturdy/core'
+import { chain, exchangeOf } from '@sturdy/core'
 import { handOff } from '@sturdy/node'
 import type { FastifyInstance, FastifyPluginCallback, HookHandlerDoneFunction } from 'fastify'
-import { exchangeFor, existingExchange } from './exchange.ts'
+import type { FastifyExchange } from './exchange.ts'
+import { fastifyExchange } from './exchange.ts'
 
+export { exchangeOf } from '@sturdy/core'
 export type { FastifyExchange } from './exchange.ts'
-export { exchangeFor } from './exchange.ts'
 
 /**
  * The per-request values Sturdy middleware share, as `request.sturdy` sees them. The
@@ -63,7 +64,7 @@ function sturdyPlugin(
       // parsing to the request's context itself, so handlers still see it after a body.
       handOff(
         run,
-        exchangeFor(request, reply),
+        fastifyExchange(request, reply),
         (error) => next(error as Error | undefined),
         () => reply.sent,
       )
@@ -73,7 +74,7 @@ function sturdyPlugin(
   fastify.addHook(
     'onError',
     function sturdyRecordError(request, _reply, error, next: HookHandlerDoneFunction): void {
-      existingExchange(request)?.recordError(error)
+      exchangeOf<FastifyExchange>(request)?.recordError(error)
       next()
     },
   )

@@ -7,8 +7,9 @@
 import type { CombinedVariables, Middleware } from '@sturdy/core'
 import { chain } from '@sturdy/core'
 import type { Context, MiddlewareHandler } from 'hono'
-import { exchangeFor } from './exchange.ts'
+import { honoExchange } from './exchange.ts'
 
+export { exchangeOf } from '@sturdy/core'
 export type { ProblemErrorHandlerOptions } from './error-handler.ts'
 export { problemErrorHandler } from './error-handler.ts'
 export { exchangeFor } from './exchange.ts'
@@ -42,7 +43,7 @@ export function sturdy<const L extends readonly Middleware<object>[]>(
 ): MiddlewareHandler<SturdyEnv<L>> {
   const run = chain(middleware)
   return async function sturdyMiddleware(c, next): Promise<void> {
-    const ex = exchangeFor(c as Context, sturdyMiddleware)
+    const ex = honoExchange(c as Context, sturdyMiddleware)
     await run(ex, next)
   }
 }

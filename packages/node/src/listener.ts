@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Middleware } from '@sturdy/core'
-import { chain, UNMATCHED_ROUTE } from '@sturdy/core'
+import { attachExchange, chain, exchangeOf, UNMATCHED_ROUTE } from '@sturdy/core'
 import { NOT_FINALIZED } from './hand-off.ts'
 import { NodeExchange } from './node-exchange.ts'
 
@@ -29,10 +29,9 @@ export interface SturdyNodeOptions {
   onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void
 }
 
-const EXCHANGE: unique symbol = Symbol('@sturdy/node exchange') as never
 const ROUTE: unique symbol = Symbol('@sturdy/node route') as never
 
-type Tagged = IncomingMessage & { [EXCHANGE]?: NodeListenerExchange; [ROUTE]?: string }
+type Tagged = IncomingMessage & { [ROUTE]?: string }
 
 /**
  * Wraps a node:http request listener in Sturdy middleware. The innermost `next()` runs
@@ -68,8 +67,7 @@ export function sturdy(
   const routeOf = options.route
   const onError = options.onError
   return function sturdyListener(req, res): void {
-    const ex = new NodeListenerExchange(req, res, routeOf)
-    ;(req as Tagged)[EXCHANGE] = ex
+    const ex = attachExchange(req, new NodeListenerExchange(req, res, routeOf))
     const failed = (error: unknown): void => {
       ex.recordError(error)
       if (onError === undefined) ex.fail(error)
@@ -107,7 +105,7 @@ export function sturdy(
 export function valuesOf<V extends object = Record<string, unknown>>(
   req: IncomingMessage,
 ): Partial<V> {
-  const ex = (req as Tagged)[EXCHANGE]
+  const ex = exchangeOf<NodeExchange>(req)
   return (ex === undefined ? {} : ex.values()) as Partial<V>
 }
 
@@ -122,19 +120,6 @@ export function valuesOf<V extends object = Record<string, unknown>>(
  */
 export function setRoute(req: IncomingMessage, template: string): void {
   ;(req as Tagged)[ROUTE] = template
-}
-
-/**
- * The Exchange of a request inside a `sturdy()` listener, or undefined outside one.
- *
- * @param req the request the listener got
- * @returns its Exchange
- * @example
- * const ex = exchangeOf(req)
- * if (ex?.aborted) return // the client is gone
- */
-export function exchangeOf(req: IncomingMessage): NodeExchange | undefined {
-  return (req as Tagged)[EXCHANGE]
 }
 
 class NodeListenerExchange extends NodeExchange {

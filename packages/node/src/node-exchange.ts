@@ -1,13 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange } from '@sturdy/core'
-import {
-  ClientClosedError,
-  PROBLEM_CONTENT_TYPE,
-  problemFromError,
-  problemHeaders,
-  renderProblem,
-  UNMATCHED_ROUTE,
-} from '@sturdy/core'
+import { problemResponse, RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
 
 /**
  * The Exchange of one node:http request/response pair. `@sturdy/node` uses it as is;
@@ -29,7 +22,7 @@ import {
  * const ex = new MyExchange(req, res)
  * await chain(middleware)(ex, () => { handle(req, res); return ex.settled() })
  */
-export class NodeExchange implements Exchange {
+export class NodeExchange extends RequestSignal implements Exchange {
   /** The request. */
   protected readonly req: IncomingMessage
   /** The response. */
@@ -38,9 +31,6 @@ export class NodeExchange implements Exchange {
   deadline: number | undefined
   #values: Record<string, unknown> | undefined
   #error: unknown
-  #controller: AbortController | undefined
-  #reason: unknown
-  #aborted = false
   #responded = false
   #done = false
   #settled: Promise<void> | undefined
@@ -51,13 +41,14 @@ export class NodeExchange implements Exchange {
    * @param res its response
    */
   constructor(req: IncomingMessage, res: ServerResponse) {
+    super()
     this.req = req
     this.res = res
     // One listener per event for the whole life of the response; they go with it.
     // (`on`, not `once`: each event fires at most once, and `once` allocates a wrapper.)
     res.on('finish', () => this.#settle())
     res.on('close', () => {
-      if (!res.writableFinished) this.abort(new ClientClosedError())
+      if (!res.writableFinished) this.clientClosed()
       this.#settle()
     })
   }
@@ -105,23 +96,6 @@ export class NodeExchange implements Exchange {
     if (length === undefined) return undefined
     const n = Number(length)
     return Number.isFinite(n) ? n : undefined
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal
-    const controller = new AbortController()
-    this.#controller = controller
-    if (this.#aborted) controller.abort(this.#reason)
-    return controller.signal
-  }
-  get aborted(): boolean {
-    return this.#aborted
-  }
-  abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
-    this.#controller?.abort(reason)
   }
 
   get<T = unknown>(key: string): T | undefined {
@@ -187,11 +161,8 @@ export class NodeExchange implements Exchange {
     if (!this.res.headersSent) {
       if (this.#responded) return
       this.#responded = true
-      const problem = problemFromError(error)
-      this.writeResponse(problem.status, renderProblem(problem), {
-        ...problemHeaders(error),
-        'content-type': PROBLEM_CONTENT_TYPE,
-      })
+      const answer = problemResponse(error)
+      this.writeResponse(answer.status, answer.body, answer.headers)
     } else if (!this.res.writableEnded) {
       this.res.destroy()
     }

@@ -43,9 +43,10 @@ export interface DeadlineOptions {
   budgetMs?: number
   /**
    * Per-route budgets, replacing `budgetMs` for matching requests (longer or shorter):
-   * a rule table `{ method?, path, budgetMs }[]` (first match wins) or a function
-   * `(ex) => number | undefined` (undefined: use `budgetMs`). Matched on method and raw
-   * path because the route template is only known after `next()`.
+   * `{ 'POST /upload': 30_000, '/users/:id': 500 }` in core's route-pattern syntax (the
+   * most specific pattern wins), or a function `(ex) => number | undefined` (undefined:
+   * use `budgetMs`). Matched on method and raw path because the route template is only
+   * known after `next()`.
    * @default undefined
    */
   routes?: RouteBudgets
@@ -113,7 +114,7 @@ export type DeadlineMiddleware = Middleware<DeadlineVariables> & {
  * import { deadline } from '@sturdy/timeout'
  *
  * const app = new Hono().use(
- *   sturdy(deadline({ budgetMs: 2000, routes: [{ method: 'POST', path: '/upload', budgetMs: 30_000 }] })),
+ *   sturdy(deadline({ budgetMs: 2000, routes: { 'POST /upload': 30_000 } })),
  * )
  * app.get('/orders/:id', async (c) => {
  *   const res = await fetch(`http://127.0.0.1:9000/orders/${c.req.param('id')}`, { signal: c.var.signal })

@@ -8,13 +8,12 @@ import type {
   Next,
   ShedReason,
 } from '@sturdy/core'
-import { isTimeoutError } from '@sturdy/core'
+import { isTimeoutError, routeMatcher } from '@sturdy/core'
 import type { IncomingTimeoutOptions } from '@sturdy/timeout'
 import { readIncomingTimeout } from '@sturdy/timeout'
 import type { ConcurrencyLimiter, ConcurrencyLimiterOptions, LimitPermit } from './limiter.ts'
 import { concurrencyLimiter, reportShed } from './limiter.ts'
 import { RecentMedian } from './recent-median.ts'
-import { compileRoute } from './route-scope.ts'
 import type { ShedAnswer } from './shed-answer.ts'
 import { shedAnswers } from './shed-answer.ts'
 
@@ -23,7 +22,10 @@ export type RoutePriority = LimitPriority | 'never'
 
 /** A priority rule for the requests of a route. */
 export interface LimitRoute {
-  /** `GET /users/:id`, `/healthz` (any method), `POST /admin/*`, or `*`. */
+  /**
+   * A core route pattern (`routeMatcher`): `GET /users/:id`, `/healthz` (any method),
+   * `POST /admin/*`, or `*`.
+   */
   route: string
   /**
    * The requests' priority. `never`: not limited at all (health and readiness probes,
@@ -37,8 +39,9 @@ export interface ConcurrencyLimitOptions extends Omit<ConcurrencyLimiterOptions,
   /** A limiter to use (to share or observe it); the limiter options above are then ignored. @default a new `concurrencyLimiter(options)` named 'http-server' */
   limiter?: ConcurrencyLimiter
   /**
-   * Priority rules, first match wins; requests no rule matches are `normal`. Each rule
-   * also keeps its own recent p50 for the deadline check.
+   * Priority rules; when several match, the most specific pattern wins (core
+   * `routeMatcher` precedence). Requests no rule matches are `normal`. Each rule also
+   * keeps its own recent p50 for the deadline check.
    * @default []
    */
   routes?: readonly LimitRoute[]
@@ -79,7 +82,6 @@ export type ConcurrencyLimitMiddleware = Middleware & {
 }
 
 interface Rule {
-  readonly matches: (method: string, path: string) => boolean
   readonly priority: RoutePriority
   readonly p50: RecentMedian
 }
@@ -124,16 +126,12 @@ export function concurrencyLimit(
     concurrencyLimiter({ ...options, name: options.name ?? 'http-server', isDropped: undefined })
   const clock = limiter.clock
   const minSamples = Math.min(64, Math.max(1, Math.floor(options.deadlineMinSamples ?? 20)))
-  const rules: Rule[] = (options.routes ?? []).map((r) => ({
-    matches: compileRoute(r.route),
-    priority: r.priority,
-    p50: new RecentMedian(minSamples),
-  }))
-  const unruled: Rule = {
-    matches: () => true,
-    priority: 'normal',
-    p50: new RecentMedian(minSamples),
-  }
+  const routes = options.routes ?? []
+  const rules = routeMatcher<Rule>(
+    routes.map((r) => [r.route, { priority: r.priority, p50: new RecentMedian(minSamples) }]),
+  )
+  const ruled = routes.length > 0
+  const unruled: Rule = { priority: 'normal', p50: new RecentMedian(minSamples) }
   const priorityHeader = options.priorityHeader
   const deadlineOption = options.deadline ?? true
   const incoming: IncomingTimeoutOptions | undefined =
@@ -148,16 +146,7 @@ export function concurrencyLimit(
   }
 
   const middleware = async function concurrencyLimit(ex: Exchange, next: Next): Promise<void> {
-    const method = ex.method
-    const path = ex.path
-    let rule = unruled
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i] as Rule
-      if (r.matches(method, path)) {
-        rule = r
-        break
-      }
-    }
+    const rule = ruled ? (rules.match(ex.method, ex.path) ?? unruled) : unruled
     if (rule.priority === 'never') return next()
     let priority: LimitPriority = rule.priority
     if (priorityHeader !== undefined && rule === unruled) {

@@ -1,5 +1,5 @@
 import type { Problem, ShedReason } from '@sturdy/core'
-import { PROBLEM_CONTENT_TYPE, problemHeaders, renderProblem, statusTitle } from '@sturdy/core'
+import { problemResponse, statusTitle } from '@sturdy/core'
 
 /** A response rendered once and sent as is to every shed request. */
 export interface ShedAnswer {
@@ -40,11 +40,12 @@ export function shedAnswers(
   }
 }
 
-/** The one place a shed answer is rendered (core's `problemResponse` when it lands). */
+/** Rendered once by core's one problem renderer, then frozen and reused. */
 function render(problem: Problem): ShedAnswer {
+  const answer = problemResponse(problem)
   return Object.freeze({
-    status: problem.status,
-    body: renderProblem(problem),
-    headers: Object.freeze({ ...problemHeaders(problem), 'content-type': PROBLEM_CONTENT_TYPE }),
+    status: answer.status,
+    body: answer.body,
+    headers: Object.freeze(answer.headers),
   })
 }

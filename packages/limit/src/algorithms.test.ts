@@ -137,18 +137,46 @@ describe('gradientLimit against a simulated service', () => {
     expect(after.throughputPerMs).toBeGreaterThan(0.48)
   })
 
-  it('measures the minimum RTT from calls at low concurrency, pinning the limit only when none come', () => {
+  it('on a noisy machine at moderate load it does not ratchet itself down and shed', () => {
+    const noisy: Phase = { ...service, noiseMs: 6, ms: 12_000, arrivalsPerMs: 0.6 }
+    const { results, limits } = simulate(gradientLimit({ random: seededRandom(6) }), [
+      { ...noisy, ms: 2000, arrivalsPerMs: 0.3 },
+      noisy,
+    ])
+    const loaded = results[1] as (typeof results)[0]
+    expect(loaded.shed).toBeLessThanOrEqual(loaded.admitted * 0.01)
+    expect(Math.min(...limits.slice(-8000))).toBeGreaterThan(5)
+  })
+
+  it('measures the minimum RTT from calls at low concurrency, pinning the limit only at the limit', () => {
     const algo = gradientLimit({ initialLimit: 40, probeLimit: 4, probeSamples: 10 })
     expect(algo.limit).toBe(40)
-    // Busy: calls admitted far above probeLimit say nothing about the unloaded cost.
-    for (let i = 0; i < 9; i++) algo.onSample({ now: i, rttMs: 1, inflight: 30, dropped: false })
+    // Busy at the limit: calls admitted far above probeLimit say nothing about the unloaded cost.
+    for (let i = 0; i < 9; i++) algo.onSample({ now: i, rttMs: 1, inflight: 40, dropped: false })
     expect(algo.limit).toBe(40)
-    algo.onSample({ now: 9, rttMs: 1, inflight: 30, dropped: false })
+    algo.onSample({ now: 9, rttMs: 1, inflight: 40, dropped: false })
     expect(algo.limit).toBe(4) // pinned until 10 calls at <= 4 in flight have finished
     for (let i = 10; i < 19; i++) algo.onSample({ now: i, rttMs: 10, inflight: 3, dropped: false })
     expect(algo.limit).toBe(4)
     algo.onSample({ now: 19, rttMs: 10, inflight: 1, dropped: false })
     expect(algo.limit).toBe(40) // measured: back where it was
+  })
+
+  it('below the limit it never pins: the calls it saw stand in for the minimum', () => {
+    const algo = gradientLimit({
+      initialLimit: 40,
+      probeLimit: 4,
+      probeSamples: 10,
+      windowMs: 0,
+      minWindowSamples: 1,
+      smoothing: 1,
+      headroom: 0,
+      tolerance: 1,
+    })
+    for (let i = 0; i < 10; i++) algo.onSample({ now: i, rttMs: 20, inflight: 30, dropped: false })
+    expect(algo.limit).toBe(40) // never pinned; minimum taken as 20
+    algo.onSample({ now: 10, rttMs: 40, inflight: 30, dropped: false }) // twice the minimum
+    expect(algo.limit).toBe(20)
   })
 
   it('moves once per window, by the gradient, smoothed', () => {

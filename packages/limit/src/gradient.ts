@@ -34,11 +34,14 @@ export interface GradientLimitOptions extends LimitBounds {
   /**
    * How often the minimum RTT is measured again, in ms (with ±`probeJitter`): the median
    * of the next `probeSamples` calls admitted at `probeLimit` or fewer in flight becomes
-   * the new minimum. When such calls do not come by themselves (the service is busy),
-   * the limit is pinned to `probeLimit` until they do. Also happens at start, and
+   * the new minimum. When such calls do not come by themselves and the limit is reached
+   * (the service is overloaded), the limit is pinned to `probeLimit` until they do; when
+   * the limit is not reached, the median of the calls seen is taken instead (higher than
+   * the true minimum, so only more lenient). Also happens at start, and
    * early when the limit sits at `minLimit` for 3 windows with latency still too high
-   * (the service got slower for good). A window whose median is below the minimum
-   * lowers it at once.
+   * (the service got slower for good). Only these measurements set the minimum: a
+   * lucky quiet window must not lower it (on a noisy machine that ratchets the minimum
+   * down and the limit with it).
    * @default 10000
    */
   probeIntervalMs?: number
@@ -99,6 +102,8 @@ class GradientLimit implements LimitAlgorithm {
   #nextProbeAt = Number.POSITIVE_INFINITY
   #windowsAtMin = 0
   #probeSeen = 0
+  #probeSaturated = false
+  readonly #probeOthers = new SampleWindow(256)
   limit: number
 
   constructor(options: GradientLimitOptions) {
@@ -126,8 +131,16 @@ class GradientLimit implements LimitAlgorithm {
       // Only calls admitted at low concurrency say what an unloaded call costs. A quiet
       // service yields them by itself; a busy one is pinned low until it does.
       if (s.inflight <= this.#probeLimit) this.#window.add(s.rttMs)
-      if (this.#window.count >= this.#probeSamples) this.#endProbe(s.now)
-      else if (++this.#probeSeen >= this.#probeSamples) this.limit = this.#probeLimit
+      else this.#probeOthers.add(s.rttMs)
+      if (s.inflight >= this.limit) this.#probeSaturated = true
+      if (this.#window.count >= this.#probeSamples) this.#endProbe(s.now, this.#window)
+      else if (++this.#probeSeen >= this.#probeSamples && this.limit !== this.#probeLimit) {
+        // No unloaded calls came by themselves. At the limit, pin it low to get them;
+        // below it the limit binds nobody, so the calls seen (an over-estimate of the
+        // minimum, which only makes the limit more lenient) will do until the next probe.
+        if (this.#probeSaturated) this.limit = this.#probeLimit
+        else this.#endProbe(s.now, this.#probeOthers)
+      }
       return
     }
     if (s.now >= this.#nextProbeAt) {
@@ -151,7 +164,6 @@ class GradientLimit implements LimitAlgorithm {
     this.#window.clear()
     this.#windowStart = now
     this.#windowMaxInflight = 0
-    if (median < this.#minRtt) this.#minRtt = median
     const gradient = clamp((this.#tolerance * this.#minRtt) / median, 0.5, 2)
     let next = this.#estimate * (gradient + this.#headroom)
     if (appLimited && next > this.#estimate) next = this.#estimate
@@ -170,13 +182,16 @@ class GradientLimit implements LimitAlgorithm {
   #startProbe(): void {
     this.#probing = true
     this.#probeSeen = 0
+    this.#probeSaturated = false
+    this.#probeOthers.clear()
     this.#windowsAtMin = 0
     this.#window.clear()
   }
 
-  #endProbe(now: number): void {
-    this.#minRtt = this.#window.median()
+  #endProbe(now: number, measured: SampleWindow): void {
+    this.#minRtt = measured.median()
     this.#window.clear()
+    this.#probeOthers.clear()
     this.#probing = false
     this.#windowStart = now
     this.#windowMaxInflight = 0

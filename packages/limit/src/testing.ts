@@ -21,6 +21,8 @@ export interface Phase {
   readonly cpuMs: number
   /** Uncontended wait each request has first (I/O), in ms. */
   readonly ioMs: number
+  /** Mean of an exponentially distributed extra wait per request (a noisy machine), ms. @default 0 */
+  readonly noiseMs?: number
 }
 
 /** What happened in one phase (latency figures from its second half, once settled). */
@@ -88,7 +90,8 @@ export function simulate(
           continue
         }
         admitted++
-        jobs.push({ io: phase.ioMs, cpu: phase.cpuMs, start: now, permit })
+        const noise = phase.noiseMs === undefined ? 0 : -phase.noiseMs * Math.log(1 - random())
+        jobs.push({ io: phase.ioMs + noise, cpu: phase.cpuMs, start: now, permit })
       }
       // Processor sharing among the jobs in their CPU part.
       const computing = jobs.filter((j) => j.io <= 0).length

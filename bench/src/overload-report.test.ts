@@ -21,6 +21,7 @@ function run(over: Partial<OverloadRun>): OverloadRun {
     healthNotOk: 0,
     maxSendLagMs: 2,
     loadavg1: 1.5,
+    capacityPerSec: 1000,
     unloadedP50Ms: 4,
     unloadedP99Ms: 7,
     seconds: [{ ok: 900, shed: 800, timeouts: 0, other: 0, okP99Ms: 12 }],
@@ -33,6 +34,7 @@ const results: OverloadResults = {
   runtime: 'v20.20.2',
   settings: { cpuMs: 1, ioMs: 2, seconds: 1, factor: 2, timeoutMs: 1000, rounds: 2 },
   capacityPerSec: 1000,
+  capacities: [1000, 1000],
   variants: {
     none: {
       label: 'no limit',

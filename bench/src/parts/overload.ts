@@ -53,6 +53,8 @@ export interface OverloadRun {
   readonly maxSendLagMs: number
   /** The machine's 1-minute load average at the end of the run (2 cores: above 2, others were busy). */
   readonly loadavg1: number
+  /** The capacity this run was offered twice of (its round's). */
+  readonly capacityPerSec: number
   /** Unloaded figures of this server, from its warm-up at a quarter of capacity. */
   readonly unloadedP50Ms: number
   readonly unloadedP99Ms: number
@@ -76,8 +78,10 @@ export interface OverloadResults {
     readonly timeoutMs: number
     readonly rounds: number
   }
-  /** Closed-loop throughput of the bare server, 32 requests in flight. */
+  /** Closed-loop throughput of the bare server, 32 requests in flight (median of the rounds'). */
   readonly capacityPerSec: number
+  /** The capacity measured before each round; a round's runs are offered twice its own. */
+  readonly capacities: readonly number[]
   readonly variants: Record<
     string,
     { label: string; runs: OverloadRun[] } | (Unmeasured & { label: string })
@@ -142,31 +146,31 @@ export async function runOverload(ctx: PartContext): Promise<OverloadResults | U
     }
   }
 
-  // Capacity: the bare server, closed loop, 32 in flight; the first 2 s warm the JIT.
-  const bare = server('none')
-  let capacityPerSec: number
-  try {
-    const ready = await bare.next<{ type: 'ready'; port: number }>('ready')
-    await load(
-      ready.port,
-      { BENCH_MODE: 'closed', BENCH_CONNECTIONS: '32', BENCH_HEALTH_RATE: '0' },
-      2,
-    )
-    const measured = await load(
-      ready.port,
-      { BENCH_MODE: 'closed', BENCH_CONNECTIONS: '32', BENCH_HEALTH_RATE: '0' },
-      full ? 6 : 3,
-    )
-    capacityPerSec = measured.reqPerSec ?? Number.NaN
-  } finally {
-    await bare.stop()
+  // Capacity: the bare server, closed loop, 32 in flight (the first 2 s warm the JIT),
+  // measured again before every round so that the offered load and the goodput share
+  // follow what the machine gives the server right now (it is shared).
+  const capacity = async (): Promise<number> => {
+    const bare = server('none')
+    try {
+      const ready = await bare.next<{ type: 'ready'; port: number }>('ready')
+      const closed = { BENCH_MODE: 'closed', BENCH_CONNECTIONS: '32', BENCH_HEALTH_RATE: '0' }
+      await load(ready.port, closed, 2)
+      return (await load(ready.port, closed, full ? 5 : 2)).reqPerSec ?? Number.NaN
+    } finally {
+      await bare.stop()
+    }
   }
-  log(`overload: capacity ${capacityPerSec.toFixed(0)} req/s (closed loop, 32 in flight)`)
-  if (!(capacityPerSec > 0)) return { status: 'null', reason: 'capacity could not be measured' }
+  const capacities: number[] = []
 
   const variants: OverloadResults['variants'] = {}
   let shedCost: OverloadResults['shedCost']
   for (let round = 0; round < rounds; round++) {
+    const capacityPerSec = await capacity()
+    capacities.push(capacityPerSec)
+    log(
+      `overload round ${round + 1}: capacity ${capacityPerSec.toFixed(0)} req/s (closed loop, 32 in flight)`,
+    )
+    if (!(capacityPerSec > 0)) return { status: 'null', reason: 'capacity could not be measured' }
     for (const v of rotate(OVERLOAD_VARIANTS, round)) {
       const child = server(v.name)
       try {
@@ -227,7 +231,10 @@ export async function runOverload(ctx: PartContext): Promise<OverloadResults | U
       timeoutMs: TIMEOUT_MS,
       rounds,
     },
-    capacityPerSec,
+    capacityPerSec: capacities.sort((a, b) => a - b)[
+      Math.floor((capacities.length - 1) / 2)
+    ] as number,
+    capacities,
     variants,
     shedCost,
   }
@@ -265,6 +272,7 @@ function figures(
     healthNotOk: done.health.notOk,
     maxSendLagMs: done.maxSendLagMs,
     loadavg1: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    capacityPerSec: capacity,
     unloadedP50Ms: quantile(warmLatencies, 0.5),
     unloadedP99Ms: quantile(warmLatencies, 0.99),
     seconds: secs.map((s) => ({

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import type { LimitEventMap } from '@sturdy/core'
+import type { Exchange, LimitEventMap } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
 import { sturdy } from '@sturdy/hono'
 import { deadline } from '@sturdy/timeout'
@@ -272,5 +272,33 @@ describe('concurrencyLimit on a real server', () => {
       ;(server as Server).closeAllConnections()
       await new Promise((r) => server.close(r))
     }
+  })
+})
+
+describe('the shed path', () => {
+  it('allocates no promise of its own: every shed returns the same settled one, and the handler never runs', async () => {
+    const mw = concurrencyLimit({ limit: 1 })
+    const answers: number[] = []
+    const ex = {
+      method: 'GET',
+      path: '/x',
+      deadline: undefined,
+      aborted: false,
+      header: () => undefined,
+      respond: (status: number) => {
+        answers.push(status)
+      },
+    } as unknown as Exchange
+    void mw(ex, () => new Promise<void>(() => {})) // holds the only slot
+    let ran = 0
+    const next = async () => {
+      ran++
+    }
+    const a = mw(ex, next)
+    const b = mw(ex, next)
+    expect(a).toBe(b)
+    await a
+    expect(answers).toEqual([503, 503])
+    expect(ran).toBe(0)
   })
 })

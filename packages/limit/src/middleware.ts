@@ -86,6 +86,8 @@ interface Rule {
   readonly p50: RecentMedian
 }
 
+const SETTLED: Promise<void> = Promise.resolve()
+
 const HEADER_PRIORITIES: ReadonlySet<string> = new Set(['critical', 'normal', 'sheddable'])
 
 /**
@@ -145,42 +147,13 @@ export function concurrencyLimit(
     ex.respond(answer.status, answer.body, answer.headers)
   }
 
-  const middleware = async function concurrencyLimit(ex: Exchange, next: Next): Promise<void> {
-    const rule = ruled ? (rules.match(ex.method, ex.path) ?? unruled) : unruled
-    if (rule.priority === 'never') return next()
-    let priority: LimitPriority = rule.priority
-    if (priorityHeader !== undefined && rule === unruled) {
-      const sent = ex.header(priorityHeader)
-      if (sent !== undefined && HEADER_PRIORITIES.has(sent)) priority = sent as LimitPriority
-    }
-    if (checkDeadline) {
-      const remaining =
-        ex.deadline !== undefined ? ex.deadline - clock.now() : readIncomingTimeout(ex, incoming)
-      if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.value)) {
-        reportShed(limiter, 'deadline', priority)
-        shed(ex, answers.deadline)
-        return
-      }
-    }
-    let permit: LimitPermit | undefined
-    if (queueing) {
-      try {
-        permit = await limiter.acquire(priority, ex.signal)
-      } catch (error) {
-        const reason = (error as { reason?: ShedReason }).reason
-        // An abort while queued (client gone, shutdown) answers nothing here.
-        if (reason === 'queue-full' || reason === 'queue-timeout' || reason === 'limit') {
-          shed(ex, answers[reason])
-        }
-        return
-      }
-    } else {
-      permit = limiter.tryAcquire(priority)
-      if (permit === undefined) {
-        shed(ex, answers.limit)
-        return
-      }
-    }
+  /** Runs the admitted request and reports its outcome to the limiter. */
+  const serve = async (
+    ex: Exchange,
+    next: Next,
+    permit: LimitPermit,
+    rule: Rule,
+  ): Promise<void> => {
     const start = clock.now()
     let dropped = false
     try {
@@ -194,6 +167,55 @@ export function concurrencyLimit(
       if (checkDeadline) rule.p50.add(clock.now() - start)
       permit.release(ex.aborted && !dropped ? 'ignore' : dropped ? 'dropped' : 'success')
     }
+  }
+
+  /** The queue path: wait for a slot, or answer why not. */
+  const queue = async (
+    ex: Exchange,
+    next: Next,
+    priority: LimitPriority,
+    rule: Rule,
+  ): Promise<void> => {
+    let permit: LimitPermit
+    try {
+      permit = await limiter.acquire(priority, ex.signal)
+    } catch (error) {
+      const reason = (error as { reason?: ShedReason }).reason
+      // An abort while queued (client gone, shutdown) answers nothing here.
+      if (reason === 'queue-full' || reason === 'queue-timeout' || reason === 'limit') {
+        shed(ex, answers[reason])
+      }
+      return
+    }
+    return serve(ex, next, permit, rule)
+  }
+
+  // Not `async`: a shed request returns one shared, settled promise, so shedding
+  // allocates nothing of its own (an async function would make a promise per call).
+  const middleware = function concurrencyLimit(ex: Exchange, next: Next): Promise<void> {
+    const rule = ruled ? (rules.match(ex.method, ex.path) ?? unruled) : unruled
+    if (rule.priority === 'never') return next()
+    let priority: LimitPriority = rule.priority
+    if (priorityHeader !== undefined && rule === unruled) {
+      const sent = ex.header(priorityHeader)
+      if (sent !== undefined && HEADER_PRIORITIES.has(sent)) priority = sent as LimitPriority
+    }
+    if (checkDeadline) {
+      const remaining =
+        ex.deadline !== undefined ? ex.deadline - clock.now() : readIncomingTimeout(ex, incoming)
+      if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.value)) {
+        reportShed(limiter, 'deadline', priority)
+        shed(ex, answers.deadline)
+        return SETTLED
+      }
+    }
+    if (queueing) return queue(ex, next, priority, rule)
+    const permit = limiter.tryAcquire(priority)
+    if (permit === undefined) {
+      shed(ex, answers.limit)
+      return SETTLED
+    }
+    return serve(ex, next, permit, rule)
   }
   // `name` is the limiter's, so events, metrics and stats agree on one label.
   return Object.defineProperties(middleware, {

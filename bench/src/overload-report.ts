@@ -46,7 +46,7 @@ export function renderOverload(results: Results): string[] {
     '',
     `### Overload: ${s.factor}× capacity, open loop, ${s.seconds} s, ${s.rounds} interleaved rounds (${results.runtime})`,
     '',
-    `Handler: ${s.cpuMs} ms of CPU around a ${s.ioMs} ms awaited wait. Capacity (bare server, closed loop, 32 in flight, measured before each round): **${(results.capacities ?? [results.capacityPerSec]).map((c) => f(c, 0)).join(', ')} req/s**; each round offers twice its own, every request with a ${s.timeoutMs} ms deadline after which its caller gives up. Medians over rounds (min–max).`,
+    `Handler: ${s.cpuMs} ms of CPU around a ${s.ioMs} ms awaited wait. Capacity (bare server, closed loop, 32 in flight, measured before each round): **${(results.capacities ?? [results.capacityPerSec]).map((c) => f(c, 0)).join(', ')} req/s**; each round offers twice its own, every request with a ${s.timeoutMs} ms deadline after which its caller gives up. Server and generator at nice ${s.nice ?? 0} on a machine shared with other work (load average in the last column). Medians over rounds (min–max).`,
     '',
     '| server | goodput (share of capacity) | admitted p99, ms (steady, after 5 s) | unloaded p99, ms | admitted p99 ÷ unloaded p99 | shed/s | shed answer p50 / p99, ms | first shed after, ms | caller timeouts | /healthz not 200 | load average |',
     '|---|---|---|---|---|---|---|---|---|---|---|',

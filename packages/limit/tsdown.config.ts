@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsdown'
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `node` holds the Node-only signals (node:perf_hooks); the main entry stays neutral.
+  entry: ['src/index.ts', 'src/node.ts'],
   format: 'esm',
   platform: 'neutral',
   dts: true,

@@ -80,10 +80,17 @@ export type LimitPriority = 'critical' | 'normal' | 'sheddable'
 
 /**
  * Why a limiter refused work: the concurrency `limit` was reached, the wait `queue` was
- * full or its `queue-timeout` passed, the request's `deadline` could not be met, or a
+ * full or its `queue-timeout` passed, the request's `deadline` could not be met, a
+ * runtime `pressure` signal (event-loop delay) said the process is overloaded, or a
  * client-side adaptive throttle refused it locally (`throttled`).
  */
-export type ShedReason = 'limit' | 'queue-full' | 'queue-timeout' | 'deadline' | 'throttled'
+export type ShedReason =
+  | 'limit'
+  | 'queue-full'
+  | 'queue-timeout'
+  | 'deadline'
+  | 'pressure'
+  | 'throttled'
 
 /** What a concurrency limiter or an adaptive throttle reports about itself right now. */
 export interface LimitStats {

@@ -36,6 +36,7 @@ export type {
 } from './middleware.ts'
 export { concurrencyLimit } from './middleware.ts'
 export { isOverloadSignal } from './overload-signal.ts'
+export type { PressureSignal } from './pressure.ts'
 export type { AdaptiveThrottle, AdaptiveThrottleOptions } from './throttle.ts'
 export { adaptiveThrottle } from './throttle.ts'
 export type { VegasLimitOptions } from './vegas.ts'

@@ -302,3 +302,41 @@ describe('the shed path', () => {
     expect(ran).toBe(0)
   })
 })
+
+describe('a pressure signal (event-loop delay)', () => {
+  it('sheds normal and sheddable requests by its probability, never critical or never routes', async () => {
+    let p = 1
+    const mw = concurrencyLimit({
+      limit: 100,
+      pressure: { probability: () => p },
+      random: () => 0.6,
+      routes: [
+        { route: 'GET /healthz', priority: 'never' },
+        { route: 'POST /checkout', priority: 'critical' },
+        { route: 'GET /feed', priority: 'sheddable' },
+      ],
+    })
+    const shed: LimitEventMap['shed'][] = []
+    mw.events.on('shed', (e) => shed.push(e))
+    const app = new Hono()
+    app.use(sturdy(mw))
+    app.get('/x', (c) => c.text('ok'))
+    app.get('/feed', (c) => c.text('ok'))
+    app.get('/healthz', (c) => c.text('ok'))
+    app.post('/checkout', (c) => c.text('ok'))
+    const res = await app.request('/x')
+    expect(res.status).toBe(503)
+    expect(await res.json()).toMatchObject({ code: 'OVERLOADED', reason: 'pressure' })
+    expect((await app.request('/healthz')).status).toBe(200)
+    expect((await app.request('/checkout', { method: 'POST' })).status).toBe(200)
+    p = 0.4 // 0.6 >= 0.4: normal passes; sheddable sheds at twice the rate (0.8)
+    expect((await app.request('/x')).status).toBe(200)
+    expect((await app.request('/feed')).status).toBe(503)
+    p = 0
+    expect((await app.request('/feed')).status).toBe(200)
+    expect(shed.map((e) => `${e.reason}/${e.priority}`)).toEqual([
+      'pressure/normal',
+      'pressure/sheddable',
+    ])
+  })
+})

@@ -6,13 +6,15 @@ import type {
   LimitStats,
   Middleware,
   Next,
+  Random,
   ShedReason,
 } from '@sturdy/core'
-import { isTimeoutError, routeMatcher } from '@sturdy/core'
+import { isTimeoutError, routeMatcher, systemRandom } from '@sturdy/core'
 import type { IncomingTimeoutOptions } from '@sturdy/timeout'
 import { readIncomingTimeout } from '@sturdy/timeout'
 import type { ConcurrencyLimiter, ConcurrencyLimiterOptions, LimitPermit } from './limiter.ts'
 import { concurrencyLimiter, reportShed } from './limiter.ts'
+import type { PressureSignal } from './pressure.ts'
 import { RecentMedian } from './recent-median.ts'
 import type { ShedAnswer } from './shed-answer.ts'
 import { shedAnswers } from './shed-answer.ts'
@@ -61,6 +63,15 @@ export interface ConcurrencyLimitOptions extends Omit<ConcurrencyLimiterOptions,
    * @default true
    */
   deadline?: boolean | IncomingTimeoutOptions
+  /**
+   * A runtime overload signal (`eventLoopPressure()` from `@sturdy/limit/node`): sheds a
+   * share of `normal` requests (twice that of `sheddable` ones) before they reach the
+   * limiter, with reason `pressure`. `critical` and `never` requests are not affected.
+   * @default undefined (latency only)
+   */
+  pressure?: PressureSignal
+  /** Random source for `pressure` shedding. @default systemRandom */
+  random?: Random
   /** Requests a route needs measured before its p50 is trusted for the deadline check (at most 64). @default 20 */
   deadlineMinSamples?: number
   /**
@@ -142,6 +153,8 @@ export function concurrencyLimit(
   const isDropped = options.isDropped ?? droppedResponse
   const answers = shedAnswers(options.retryAfterMs ?? 1000)
   const queueing = limiter.maxQueue > 0
+  const pressure = options.pressure
+  const random = options.random ?? systemRandom
 
   const shed = (ex: Exchange, answer: ShedAnswer): void => {
     ex.respond(answer.status, answer.body, answer.headers)
@@ -206,6 +219,14 @@ export function concurrencyLimit(
       if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.value)) {
         reportShed(limiter, 'deadline', priority)
         shed(ex, answers.deadline)
+        return SETTLED
+      }
+    }
+    if (pressure !== undefined && priority !== 'critical') {
+      const p = pressure.probability()
+      if (p > 0 && random() < (priority === 'sheddable' ? 2 * p : p)) {
+        reportShed(limiter, 'pressure', priority)
+        shed(ex, answers.pressure)
         return SETTLED
       }
     }

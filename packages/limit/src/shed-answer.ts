@@ -30,6 +30,7 @@ export function shedAnswers(
     limit: overloaded('limit'),
     'queue-full': overloaded('queue-full'),
     'queue-timeout': overloaded('queue-timeout'),
+    pressure: overloaded('pressure'),
     deadline: render({
       title: statusTitle(504),
       status: 504,

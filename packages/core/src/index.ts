@@ -7,11 +7,13 @@
  */
 export type { Clock, Random, TimerHandle } from './clock.ts'
 export { systemClock, systemRandom } from './clock.ts'
-export type { AbortKind, FieldIssue, SturdyErrorOptions } from './errors.ts'
+export type { AbortKind, CircuitRejection, FieldIssue, SturdyErrorOptions } from './errors.ts'
 export {
   abortKind,
+  BROKEN_CIRCUIT_CODE,
   ClientClosedError,
   errorGuard,
+  isCircuitRejection,
   isClientClosedError,
   isPayloadTooLargeError,
   isShutdownError,
@@ -62,6 +64,8 @@ export {
   statusTitle,
 } from './problem.ts'
 export { RequestSignal } from './request-signal.ts'
+export type { BoundedRoutesOptions, RouteLabel } from './route-labels.ts'
+export { boundedRoutes, OVERFLOW_ROUTE } from './route-labels.ts'
 export type { RouteMatcher, RouteMatcherOptions } from './route-matcher.ts'
 export { routeMatcher } from './route-matcher.ts'
 export type { LinkedSignal } from './signals.ts'

@@ -63,7 +63,7 @@ export interface RouteMatcher<T> {
  * segment).
  *
  * @param routes pattern and value pairs (`Object.entries({...})`, a Map, an array)
- * @param options `maxRoutes`, `cacheSize`
+ * @param options see `RouteMatcherOptions`
  * @returns the matcher; `add()` more patterns later (a learned route)
  * @example
  * const budgets = routeMatcher(Object.entries({ 'POST /upload': 30_000, '/users/:id': 50 }))

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { attachExchange, exchangeOf, UNMATCHED_ROUTE } from '@sturdy/core'
+import type { RouteLabel } from '@sturdy/core'
+import { attachExchange, exchangeOf } from '@sturdy/core'
 import { NodeExchange } from '@sturdy/node'
 
 /** The parts of Express's request and response the adapter reads. */
@@ -18,10 +19,17 @@ interface ExpressResponse extends ServerResponse {
  *
  * @param req the Express request
  * @param res the Express response
+ * @param routes the mount's route bound (core `boundedRoutes()`)
  * @returns the request's Exchange
  */
-export function expressExchange(req: IncomingMessage, res: ServerResponse): ExpressExchange {
-  return exchangeOf<ExpressExchange>(req) ?? attachExchange(req, new ExpressExchange(req, res))
+export function expressExchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  routes: RouteLabel,
+): ExpressExchange {
+  return (
+    exchangeOf<ExpressExchange>(req) ?? attachExchange(req, new ExpressExchange(req, res, routes))
+  )
 }
 
 /**
@@ -31,24 +39,15 @@ export function expressExchange(req: IncomingMessage, res: ServerResponse): Expr
 export class ExpressExchange extends NodeExchange {
   #route: unknown
   #base = ''
-  #template: string | undefined
 
-  constructor(req: IncomingMessage, res: ServerResponse) {
-    super(req, res)
+  constructor(req: IncomingMessage, res: ServerResponse, routes: RouteLabel) {
+    super(req, res, routes)
     this.#watchRoute(req as ExpressRequest)
   }
 
-  override route(): string {
-    if (this.#template !== undefined) return this.#template
-    const template = this.#compute()
-    // Several middleware read it after the response; build the string once then.
-    if (this.isSettled) this.#template = template
-    return template
-  }
-
-  #compute(): string {
+  protected override findRoute(): string | undefined {
     const path = (this.#route as { path?: unknown } | undefined)?.path
-    if (path === undefined) return UNMATCHED_ROUTE
+    if (path === undefined) return undefined
     const template = typeof path === 'string' ? path : String(path)
     if (this.#base === '') return template
     // `router.get('/')` under `app.use('/api', router)` is the route `/api`, as in Hono.

@@ -6,7 +6,7 @@
  * Per-request values land on `res.locals`. Express is imported as types only.
  */
 import type { CombinedVariables, Middleware } from '@sturdy/core'
-import { chain, exchangeOf } from '@sturdy/core'
+import { boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { handOff } from '@sturdy/node'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import type { ExpressExchange } from './exchange.ts'
@@ -53,8 +53,9 @@ export function sturdy<const L extends readonly Middleware<object>[]>(
   ...middleware: L
 ): RequestHandler {
   const run = chain(middleware)
+  const routes = boundedRoutes()
   return function sturdyMiddleware(req, res, next): void {
-    handOff(run, expressExchange(req, res), next, () => res.headersSent)
+    handOff(run, expressExchange(req, res, routes), next, () => res.headersSent)
   }
 }
 
@@ -77,7 +78,7 @@ export interface SturdyErrorsOptions {
  * error middleware only, so without it `ex.error` stays undefined (the status is
  * still right).
  *
- * @param options what to do after a Sturdy middleware already answered
+ * @param options see `SturdyErrorsOptions`
  * @returns a named Express `ErrorRequestHandler`
  * @example
  * app.use(sturdy(requestLogger({ logger })))

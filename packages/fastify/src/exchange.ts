@@ -1,4 +1,5 @@
-import { attachExchange, exchangeOf, UNMATCHED_ROUTE } from '@sturdy/core'
+import type { RouteLabel } from '@sturdy/core'
+import { attachExchange, exchangeOf } from '@sturdy/core'
 import { NodeExchange } from '@sturdy/node'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
@@ -9,12 +10,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
  *
  * @param request the Fastify request
  * @param reply its reply
+ * @param routes the registration's route bound (core `boundedRoutes()`)
  * @returns the request's Exchange
  */
-export function fastifyExchange(request: FastifyRequest, reply: FastifyReply): FastifyExchange {
+export function fastifyExchange(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  routes: RouteLabel,
+): FastifyExchange {
   return (
     exchangeOf<FastifyExchange>(request) ??
-    attachExchange(request, new FastifyExchange(request, reply))
+    attachExchange(request, new FastifyExchange(request, reply, routes))
   )
 }
 
@@ -28,23 +34,20 @@ export class FastifyExchange extends NodeExchange {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
   readonly #values: Record<string, unknown>
-  #route: string | undefined
 
-  constructor(request: FastifyRequest, reply: FastifyReply) {
-    super(request.raw, reply.raw)
+  constructor(request: FastifyRequest, reply: FastifyReply, routes: RouteLabel) {
+    super(request.raw, reply.raw, routes)
     this.#request = request
     this.#reply = reply
     this.#values = {}
     ;(request as { sturdy?: Record<string, unknown> }).sturdy = this.#values
   }
 
-  override route(): string {
-    if (this.#route === undefined) {
-      const request = this.#request
-      // `routeOptions` builds a fresh object per read: read it once.
-      this.#route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE)
-    }
-    return this.#route
+  protected override findRoute(): string | undefined {
+    const request = this.#request
+    // The route is known from onRequest on (`routeOptions` builds a fresh object per
+    // read; route() keeps the answer once the response is done).
+    return request.is404 ? undefined : request.routeOptions.url
   }
 
   override setHeader(name: string, value: string): void {

@@ -8,7 +8,7 @@
  * only.
  */
 import type { Middleware, TraceContext } from '@sturdy/core'
-import { chain, exchangeOf } from '@sturdy/core'
+import { boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { handOff } from '@sturdy/node'
 import type { FastifyInstance, FastifyPluginCallback, HookHandlerDoneFunction } from 'fastify'
 import type { FastifyExchange } from './exchange.ts'
@@ -54,6 +54,7 @@ function sturdyPlugin(
   done: (error?: Error) => void,
 ): void {
   const run = chain(options.middleware ?? [])
+  const routes = boundedRoutes()
   if (!fastify.hasRequestDecorator('sturdy')) fastify.decorateRequest('sturdy', null as never)
 
   fastify.addHook(
@@ -64,7 +65,7 @@ function sturdyPlugin(
       // parsing to the request's context itself, so handlers still see it after a body.
       handOff(
         run,
-        fastifyExchange(request, reply),
+        fastifyExchange(request, reply, routes),
         (error) => next(error as Error | undefined),
         () => reply.sent,
       )
@@ -92,7 +93,7 @@ function sturdyPlugin(
  * cover only that plugin's routes. Registering it in several nested contexts is fine:
  * they share one Exchange per request, the outer context's middleware running first.
  *
- * @param options `{ middleware }`: Sturdy middleware, outermost first
+ * @param options see `SturdyFastifyOptions`
  * @returns nothing; `await app.register(sturdy, { middleware })`
  * @example
  * import Fastify from 'fastify'

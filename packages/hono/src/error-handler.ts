@@ -20,7 +20,7 @@ export interface ProblemErrorHandlerOptions {
  * `HTTPException`s keep their status (and their own response, when they carry one), and anything else is a bare 500 that leaks no message
  * or stack. Unlike Hono's default handler it writes nothing to the console.
  *
- * @param options `onUnexpected`, a hook for non-Sturdy errors; @default {}
+ * @param options see `ProblemErrorHandlerOptions`
  * @returns a named Hono `ErrorHandler`
  * @example
  * import { Hono } from 'hono'

@@ -1,4 +1,4 @@
-import type { Exchange } from '@sturdy/core'
+import type { Exchange, RouteLabel } from '@sturdy/core'
 import { attachExchange, exchangeOf, RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
 import type { Context } from 'hono'
 import { matchedRoutes } from 'hono/route'
@@ -9,24 +9,27 @@ import { matchedRoutes } from 'hono/route'
  *
  * @param c the Hono context
  * @param mount the mounting handler; used to tell "nothing matched" apart
+ * @param routes the mount's route bound (core `boundedRoutes()`)
  * @returns the request's Exchange
  */
-export function honoExchange(c: Context, mount: unknown): Exchange {
-  return exchangeOf(c) ?? attachExchange(c, new HonoExchange(c, mount))
+export function honoExchange(c: Context, mount: unknown, routes: RouteLabel): Exchange {
+  return exchangeOf(c) ?? attachExchange(c, new HonoExchange(c, mount, routes))
 }
 
 /**
- * The request's Exchange, created when no `sturdy()` mount ran yet.
+ * The request's Exchange, inside a `sturdy()` mount.
  *
- * @deprecated use `exchangeOf(c)` (the one lookup every adapter shares), inside a
- * `sturdy()` mount.
+ * @deprecated use `exchangeOf(c)`, the one lookup every adapter shares.
  * @param c the Hono context
  * @returns the request's Exchange
+ * @throws Error outside a `sturdy()` mount
  * @example
  * const signal = exchangeFor(c).signal // prefer exchangeOf(c)?.signal
  */
 export function exchangeFor(c: Context): Exchange {
-  return honoExchange(c, undefined)
+  const ex = exchangeOf(c)
+  if (ex === undefined) throw new Error('exchangeFor(c): no sturdy() mount ran for this request')
+  return ex
 }
 
 interface NodeBindings {
@@ -44,16 +47,18 @@ interface NodeBindings {
 class HonoExchange extends RequestSignal implements Exchange {
   readonly #c: Context
   readonly #mount: unknown
+  readonly #routes: RouteLabel
   #responded = false
   #routeIndex = -1
   #routeStatus = 0
   #route: string = UNMATCHED_ROUTE
   deadline: number | undefined
 
-  constructor(c: Context, mount: unknown) {
+  constructor(c: Context, mount: unknown, routes: RouteLabel) {
     super()
     this.#c = c
     this.#mount = mount
+    this.#routes = routes
   }
 
   get method(): string {
@@ -97,7 +102,7 @@ class HonoExchange extends RequestSignal implements Exchange {
     if (current.method === 'ALL' && current.handler.length >= 2 && status === 404) {
       return UNMATCHED_ROUTE
     }
-    return current.path
+    return this.#routes(current.path)
   }
 
   get status(): number {

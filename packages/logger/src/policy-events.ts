@@ -58,7 +58,7 @@ export const POLICY_MESSAGES: {
  *
  * @param policies one observable policy or several (retry, breaker, timeout, limit)
  * @param logger the pino logger to write to
- * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug', shed: 'debug', limitChange: 'debug' }
+ * @param options `levels` per event (see `PolicyLogLevels` for each default)
  * @returns a disposer that unsubscribes from every policy
  * @example
  * import pino from 'pino'

@@ -1,7 +1,7 @@
 import { concurrencyLimiter } from '@sturdy/limit'
 import { describe, expect, it } from 'vitest'
 import { logPolicyEvents } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 describe('logPolicyEvents with the real @sturdy/limit', () => {
   it('logs shed work and limit changes at debug, each with policy, kind and its fields', async () => {

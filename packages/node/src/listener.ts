@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Middleware } from '@sturdy/core'
-import { attachExchange, chain, exchangeOf, UNMATCHED_ROUTE } from '@sturdy/core'
+import type { Middleware, RouteLabel } from '@sturdy/core'
+import { attachExchange, boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { NOT_FINALIZED } from './hand-off.ts'
 import { NodeExchange } from './node-exchange.ts'
 
@@ -39,7 +39,7 @@ type Tagged = IncomingMessage & { [ROUTE]?: string }
  * so middleware read the final status after `await next()`.
  *
  * @param listener your `(req, res)` listener; it may be async
- * @param options the middleware, and how to tell the route template
+ * @param options see `SturdyNodeOptions`
  * @returns a named request listener for `http.createServer()`
  * @example
  * import { createServer } from 'node:http'
@@ -66,8 +66,9 @@ export function sturdy(
   const run = chain(options.middleware ?? [])
   const routeOf = options.route
   const onError = options.onError
+  const routes = boundedRoutes()
   return function sturdyListener(req, res): void {
-    const ex = attachExchange(req, new NodeListenerExchange(req, res, routeOf))
+    const ex = attachExchange(req, new NodeListenerExchange(req, res, routes, routeOf))
     const failed = (error: unknown): void => {
       ex.recordError(error)
       if (onError === undefined) ex.fail(error)
@@ -124,23 +125,19 @@ export function setRoute(req: IncomingMessage, template: string): void {
 
 class NodeListenerExchange extends NodeExchange {
   readonly #routeOf: ((req: IncomingMessage) => string | undefined) | undefined
-  #route: string | undefined
 
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
+    routes: RouteLabel,
     routeOf: ((req: IncomingMessage) => string | undefined) | undefined,
   ) {
-    super(req, res)
+    super(req, res, routes)
     this.#routeOf = routeOf
   }
 
-  override route(): string {
-    if (this.#route !== undefined) return this.#route
+  protected override findRoute(): string | undefined {
     const req = this.req as Tagged
-    const route = req[ROUTE] ?? this.#routeOf?.(req) ?? UNMATCHED_ROUTE
-    // Cache only once the response is done: before that the listener may still route.
-    if (this.isSettled) this.#route = route
-    return route
+    return req[ROUTE] ?? this.#routeOf?.(req)
   }
 }

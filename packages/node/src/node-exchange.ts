@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Exchange } from '@sturdy/core'
-import { problemResponse, RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
+import type { Exchange, RouteLabel } from '@sturdy/core'
+import { problemResponse, RequestSignal } from '@sturdy/core'
 
 /**
  * The Exchange of one node:http request/response pair. `@sturdy/node` uses it as is;
@@ -12,14 +12,19 @@ import { problemResponse, RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
  * disconnect, which aborts the request signal with a `ClientClosedError`. The signal
  * itself is created only when something reads it.
  *
+ * The route: a subclass says what its framework matched (`findRoute()`), and `route()`
+ * passes it through the mount's `boundedRoutes()` guard — so the bound on route values
+ * holds whatever the framework reports — and keeps the answer once the response is done.
+ *
  * @example
- * // an adapter for another node:http framework
+ * // an adapter for another node:http framework: one guard per mount
+ * const routes = boundedRoutes()
  * class MyExchange extends NodeExchange {
- *   override route(): string {
- *     return this.req.url === '/health' ? '/health' : UNMATCHED_ROUTE
+ *   protected override findRoute(): string | undefined {
+ *     return myRouter.matchedTemplate(this.req)
  *   }
  * }
- * const ex = new MyExchange(req, res)
+ * const ex = new MyExchange(req, res, routes)
  * await chain(middleware)(ex, () => { handle(req, res); return ex.settled() })
  */
 export class NodeExchange extends RequestSignal implements Exchange {
@@ -29,6 +34,8 @@ export class NodeExchange extends RequestSignal implements Exchange {
   protected readonly res: ServerResponse
   /** The request's absolute deadline, set by a deadline middleware. */
   deadline: number | undefined
+  readonly #routes: RouteLabel
+  #route: string | undefined
   #values: Record<string, unknown> | undefined
   #error: unknown
   #responded = false
@@ -39,11 +46,13 @@ export class NodeExchange extends RequestSignal implements Exchange {
   /**
    * @param req the incoming request
    * @param res its response
+   * @param routes the mount's route bound (core `boundedRoutes()`), shared by its requests
    */
-  constructor(req: IncomingMessage, res: ServerResponse) {
+  constructor(req: IncomingMessage, res: ServerResponse, routes: RouteLabel) {
     super()
     this.req = req
     this.res = res
+    this.#routes = routes
     // One listener per event for the whole life of the response; they go with it.
     // (`on`, not `once`: each event fires at most once, and `once` allocates a wrapper.)
     res.on('finish', () => this.#settle())
@@ -80,9 +89,24 @@ export class NodeExchange extends RequestSignal implements Exchange {
     if (!this.res.headersSent) this.res.setHeader(name, value)
   }
 
-  /** The route template; plain node:http knows none, so `UNMATCHED_ROUTE` unless overridden. */
+  /**
+   * The route template the framework matched, bounded (see `boundedRoutes`):
+   * `UNMATCHED_ROUTE` when it matched none. Kept once the response is done; asked
+   * earlier, it answers for that moment (the router may not have run yet).
+   */
   route(): string {
-    return UNMATCHED_ROUTE
+    if (this.#route !== undefined) return this.#route
+    const route = this.#routes(this.findRoute())
+    if (this.#done) this.#route = route
+    return route
+  }
+
+  /**
+   * What the framework matched: a route template, or undefined for none. Plain
+   * node:http has no router, so undefined; adapters override it.
+   */
+  protected findRoute(): string | undefined {
+    return undefined
   }
 
   get status(): number {

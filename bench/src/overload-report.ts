@@ -98,6 +98,10 @@ export function renderOverload(results: Results): string[] {
         r,
         (x) => x.healthNotOk,
         (x) => f(x, 0),
+      )} | ${over(
+        r,
+        (x) => x.loadavg1,
+        (x) => f(x, 1),
       )} |`,
     )
   }

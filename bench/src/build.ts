@@ -27,6 +27,7 @@ export const STURDY_PACKAGES = [
   'fastify',
   'node',
   'client',
+  'lifecycle',
   'limit',
 ] as const
 

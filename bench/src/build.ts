@@ -29,6 +29,7 @@ export const STURDY_PACKAGES = [
   'client',
   'rate-limit',
   'lifecycle',
+  'limit',
 ] as const
 
 /** Which Sturdy packages could be bundled, and why the others could not. */

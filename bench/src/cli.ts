@@ -19,10 +19,12 @@ import {
   USAGE,
 } from './config.ts'
 import { type LoadGenerator, loadGenerator } from './load.ts'
+import { writeOverloadReport } from './overload-report.ts'
 import { CLIENT_CONTENDERS, runClient } from './parts/client.ts'
 import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS, runHttp } from './parts/http.ts'
 import { METRICS_CONTENDERS, runMetrics, SERIES } from './parts/metrics.ts'
+import { OVERLOAD_VARIANTS, runOverload } from './parts/overload.ts'
 import { POLICY_CONTENDERS, runPolicies } from './parts/policies.ts'
 import { RATE_LIMIT_CONTENDERS, runRateLimit } from './parts/rate-limit.ts'
 import { runSoak, SOAK_CONTENDERS } from './parts/soak.ts'
@@ -44,6 +46,7 @@ const RUNNERS: Record<PartName, (ctx: PartContext) => Promise<unknown>> = {
   metrics: runMetrics,
   soak: runSoak,
   'rate-limit': runRateLimit,
+  overload: runOverload,
 }
 
 async function main(): Promise<void> {
@@ -153,6 +156,7 @@ export function estimateSeconds(config: BenchConfig): number {
     metrics: SERIES.length * METRICS_CONTENDERS.length * per(sample, sample),
     soak: (SOAK_CONTENDERS.length * config.soakRequests) / 8000,
     'rate-limit': config.runtimes.length * RATE_LIMIT_CONTENDERS.length * per(sample, sample),
+    overload: profileOf(config) === 'full' ? 15 + 2 * OVERLOAD_VARIANTS.length * 36 : 30,
   }
   return config.parts.reduce((sum, part) => sum + seconds[part], 0)
 }
@@ -165,6 +169,7 @@ function writeReport(file: ResultsFile): void {
   const readme = existsSync(readmeFile) ? readFileSync(readmeFile, 'utf8') : '# @sturdy/bench\n'
   writeFileSync(readmeFile, injectBetweenMarkers(readme, block))
   formatMarkdown(readmeFile)
+  writeOverloadReport(file.overload?.results)
 }
 
 /** The profile summaries `pnpm bench profile` left in results/profiles/. */
@@ -218,6 +223,8 @@ function settingsOf(config: BenchConfig, part: PartName): Record<string, unknown
       return { ...common, requests: config.soakRequests, connections: config.connections }
     case 'rate-limit':
       return { ...common, sampleMs: config.policySampleMs, runtimes: config.runtimes }
+    case 'overload':
+      return { ...common, serverCpu: config.serverCpu, loadCpu: config.loadCpu }
   }
 }
 
@@ -229,9 +236,9 @@ function readPrevious(file: string): {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as ResultsFile
     if (json.schema !== 1) return { measurements: {} }
-    const { http, policies, client, metrics, soak, 'rate-limit': rateLimit } = json
+    const { http, policies, client, metrics, soak, 'rate-limit': rateLimit, overload } = json
     return {
-      measurements: { http, policies, client, metrics, soak, 'rate-limit': rateLimit },
+      measurements: { http, policies, client, metrics, soak, 'rate-limit': rateLimit, overload },
       machine: json.machine,
     }
   } catch {

@@ -1,3 +1,4 @@
+import { renderOverload } from './overload-report.ts'
 import type { HttpResults } from './parts/http.ts'
 import { renderRateLimit } from './parts/rate-limit.ts'
 import { round, type Summary } from './stats.ts'
@@ -98,6 +99,7 @@ export function renderMarkdown(
   out.push(...renderMetrics(r.metrics?.results))
   out.push(...renderSoak(r.soak?.results))
   out.push(...renderRateLimit(r['rate-limit']?.results))
+  out.push(...renderOverload(r.overload?.results))
   const names = Object.keys(profiles).sort()
   if (names.length > 0) {
     out.push(

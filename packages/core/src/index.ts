@@ -44,9 +44,13 @@ export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
   CircuitState,
+  LimitEventMap,
+  LimitPriority,
+  LimitStats,
   ObservablePolicy,
   RateLimitEventMap,
   RetryEventMap,
+  ShedReason,
   TimeoutEventMap,
   TraceContext,
 } from './observe.ts'

@@ -112,6 +112,48 @@ export interface RateLimitEventMap {
   recovered: { readonly name: string; readonly downMs: number }
 }
 
+/** How important a request is to a concurrency limiter; lower classes are shed first. */
+export type LimitPriority = 'critical' | 'normal' | 'sheddable'
+
+/**
+ * Why a limiter refused work: the concurrency `limit` was reached, the wait `queue` was
+ * full or its `queue-timeout` passed, the request's `deadline` could not be met, a
+ * runtime `pressure` signal (event-loop delay) said the process is overloaded, or a
+ * client-side adaptive throttle refused it locally (`throttled`).
+ */
+export type ShedReason =
+  | 'limit'
+  | 'queue-full'
+  | 'queue-timeout'
+  | 'deadline'
+  | 'pressure'
+  | 'throttled'
+
+/** What a concurrency limiter or an adaptive throttle reports about itself right now. */
+export interface LimitStats {
+  /** The current concurrency limit (`Infinity` for a throttle, which has none). */
+  readonly limit: number
+  /** Work admitted and not yet finished. */
+  readonly inflight: number
+  /** Work waiting in the queue. */
+  readonly queued: number
+}
+
+/** Events of a concurrency limiter (`@sturdy/limit`), server or client side. */
+export interface LimitEventMap {
+  /** The limit moved (adaptive algorithms adjust it from observed latency). */
+  limitChange: { readonly name: string; readonly from: number; readonly to: number }
+  /**
+   * Work was refused without running. Payloads are shared between events of the same
+   * name, reason and priority (no allocation per shed request): do not keep or mutate them.
+   */
+  shed: {
+    readonly name: string
+    readonly reason: ShedReason
+    readonly priority: LimitPriority
+  }
+}
+
 /** Anything an observer can subscribe to: a policy that names itself and emits events. */
 export type ObservablePolicy =
   | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
@@ -127,6 +169,13 @@ export type ObservablePolicy =
       readonly kind: 'rate-limit'
       readonly name: string
       readonly events: Events<RateLimitEventMap>
+    }
+  | {
+      readonly kind: 'limit'
+      readonly name: string
+      readonly events: Events<LimitEventMap>
+      /** The limit, in-flight and queued work now, read by observers at scrape time. */
+      readonly stats?: () => LimitStats
     }
 
 /**

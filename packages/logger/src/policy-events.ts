@@ -25,6 +25,10 @@ export interface PolicyLogLevels {
   rateLimitFallback?: LevelWithSilent
   /** A rate limiter's shared store decides again; carries how long it did not. @default 'info' */
   rateLimitRecovered?: LevelWithSilent
+  /** A limiter refused work (overload, a queue, a deadline, a throttle). One line per request: keep it low. @default 'debug' */
+  shed?: LevelWithSilent
+  /** An adaptive limiter moved its limit (up to ten times a second). @default 'debug' */
+  limitChange?: LevelWithSilent
 }
 
 /** Options of `logPolicyEvents()`. */
@@ -44,6 +48,8 @@ export const POLICY_MESSAGES: {
   readonly rateLimited: 'rate limit exceeded'
   readonly rateLimitFallback: 'rate limit store unavailable, deciding by fallback'
   readonly rateLimitRecovered: 'rate limit store recovered'
+  readonly shed: 'shed load'
+  readonly limitChange: 'concurrency limit changed'
 } = {
   stateChange: 'circuit breaker state changed',
   rejected: 'circuit breaker rejected a call',
@@ -54,6 +60,8 @@ export const POLICY_MESSAGES: {
   rateLimited: 'rate limit exceeded',
   rateLimitFallback: 'rate limit store unavailable, deciding by fallback',
   rateLimitRecovered: 'rate limit store recovered',
+  shed: 'shed load',
+  limitChange: 'concurrency limit changed',
 }
 
 /**
@@ -63,7 +71,7 @@ export const POLICY_MESSAGES: {
  * the service's root logger: policies outlive requests, so their lines carry no
  * `req_id`.
  *
- * @param policies one observable policy or several (retry, breaker, timeout, rate-limit)
+ * @param policies one observable policy or several (retry, breaker, timeout, rate-limit, limit)
  * @param logger the pino logger to write to
  * @param options `levels` per event (see `PolicyLogLevels` for each default)
  * @returns a disposer that unsubscribes from every policy
@@ -194,6 +202,22 @@ export function logPolicyEvents(
           (e) => ({ policy: e.name, kind: 'rate-limit', down_ms: Math.round(e.downMs) }),
           POLICY_MESSAGES.rateLimitRecovered,
         )
+        break
+      }
+      case 'limit': {
+        const events = policy.events
+        on(events, 'shed', levels.shed ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'limit',
+          reason: e.reason,
+          priority: e.priority,
+        }))
+        on(events, 'limitChange', levels.limitChange ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'limit',
+          from: e.from,
+          to: e.to,
+        }))
         break
       }
     }

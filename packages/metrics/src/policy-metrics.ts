@@ -12,6 +12,7 @@ import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
 import type { AnyRegistry } from './instruments.ts'
 import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
 import { observeRateLimit } from './rate-limit-metrics.ts'
+import { observeLimit } from './limit-metrics.ts'
 
 /**
  * The value `sturdy_breaker_state` takes per state, ordered by how much traffic the
@@ -66,6 +67,8 @@ export interface PolicyMetrics {
  * | `sturdy_rate_limit_decisions_total` | counter | `name`, `outcome` = allowed, rejected |
  * | `sturdy_rate_limit_fallbacks_total` | counter | `name`, `reason` = timeout, error, unavailable |
  * | `sturdy_rate_limit_store_degraded` | gauge (1 while the fallback decides) | `name` |
+ * | `sturdy_limit_concurrency_limit`, `sturdy_limit_inflight`, `sturdy_limit_queued` | gauges (`@sturdy/limit`; created when one is observed) | `name` |
+ * | `sturdy_limit_shed_total` | counter | `name`, `reason`, `priority` |
  *
  * The rate-limit metrics are registered when the first rate limiter is observed, and
  * never carry the limited key.
@@ -231,6 +234,9 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
           break
         case 'rate-limit':
           disposers = observeRateLimit(registry, name, policy)
+          break
+        case 'limit':
+          disposers = [observeLimit(registry, policy, name)]
           break
         default:
           throw new TypeError(`Unknown policy kind: ${(policy as { kind?: unknown }).kind}`)

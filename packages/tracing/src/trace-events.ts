@@ -9,6 +9,8 @@ import {
   ATTR_STURDY_BREAKER_RETRY_AFTER_MS,
   ATTR_STURDY_BREAKER_STATE,
   ATTR_STURDY_BREAKER_TO,
+  ATTR_STURDY_LIMIT_PRIORITY,
+  ATTR_STURDY_LIMIT_REASON,
   ATTR_STURDY_POLICY_NAME,
   ATTR_STURDY_RATE_LIMIT_COST,
   ATTR_STURDY_RATE_LIMIT_FALLBACK_MODE,
@@ -22,6 +24,7 @@ import {
   EVENT_BREAKER_STATE_CHANGE,
   EVENT_RATE_LIMIT_FALLBACK,
   EVENT_RATE_LIMIT_REJECTED,
+  EVENT_LIMIT_SHED,
   EVENT_RETRY,
   EVENT_RETRY_BUDGET_EXHAUSTED,
   EVENT_RETRY_GIVE_UP,
@@ -44,6 +47,7 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * | breaker | `sturdy.breaker.rejected` | `sturdy.breaker.state`, `.retry_after_ms` |
  * | rate-limit | `sturdy.rate_limit.rejected` | `sturdy.rate_limit.cost`, `.retry_after_ms` (absent when the cost never fits) |
  * | rate-limit | `sturdy.rate_limit.fallback` | `sturdy.rate_limit.fallback_reason`, `.fallback_mode`, `error.type` (when a call failed) |
+ * | limit | `sturdy.limit.shed` | `sturdy.limit.reason`, `sturdy.limit.priority` |
  *
  * Every event carries `sturdy.policy.name`. Events are dropped when there is no
  * recording span.
@@ -55,7 +59,10 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * `sturdy.deadline.exceeded` event that `tracing()` reads from the exchange, the
  * `error.type: TimeoutError` of a retry's events, and the recorded exception.
  *
- * @param policies one observable policy or several (retry, breaker, timeout, rate-limit)
+ * @param policies one observable policy or several (retry, breaker, timeout, rate-limit, limit)
+ * A limiter's `limitChange` is not recorded: it happens when some request ends, which
+ * says nothing about that request; the `sturdy_limit_concurrency_limit` metric shows it.
+ *
  * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
  * @returns a disposer that unsubscribes from every policy
  * @example
@@ -167,6 +174,16 @@ function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
             if (e.error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(e.error)
             return attributes
           }),
+        ),
+      ]
+    case 'limit':
+      return [
+        policy.events.on('shed', (e) =>
+          add(EVENT_LIMIT_SHED, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_LIMIT_REASON]: e.reason,
+            [ATTR_STURDY_LIMIT_PRIORITY]: e.priority,
+          })),
         ),
       ]
     default:

@@ -2,6 +2,7 @@ import type { Suite } from '../scenario.ts'
 import { breakerScenarios } from './breaker.ts'
 import { coreScenarios } from './core.ts'
 import { lifecycleScenarios } from './lifecycle.ts'
+import { limitScenarios } from './limit.ts'
 import { loggerScenarios } from './logger.ts'
 import { metricsScenarios } from './metrics.ts'
 import { rateLimitScenarios } from './rate-limit.ts'
@@ -18,4 +19,5 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
   { feature: '@sturdy/rate-limit', scenarios: rateLimitScenarios },
   { feature: '@sturdy/lifecycle', scenarios: lifecycleScenarios },
+  { feature: '@sturdy/limit', scenarios: limitScenarios },
 ]

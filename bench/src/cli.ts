@@ -18,6 +18,7 @@ import {
   type RuntimeName,
   USAGE,
 } from './config.ts'
+import { parseInstructionArgs, runInstructions } from './instructions.ts'
 import { type LoadGenerator, loadGenerator } from './load.ts'
 import { writeOverloadReport } from './overload-report.ts'
 import { CLIENT_CONTENDERS, runClient } from './parts/client.ts'
@@ -25,7 +26,7 @@ import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS, runHttp } from './parts/http.ts'
 import { METRICS_CONTENDERS, runMetrics, SERIES } from './parts/metrics.ts'
 import { OVERLOAD_VARIANTS, runOverload } from './parts/overload.ts'
-import { POLICY_CONTENDERS, runPolicies } from './parts/policies.ts'
+import { contendersOf, POLICY_PATHS, runPolicies } from './parts/policies.ts'
 import { RATE_LIMIT_CONTENDERS, runRateLimit } from './parts/rate-limit.ts'
 import { runSoak, SOAK_CONTENDERS } from './parts/soak.ts'
 import { runProfile } from './profile.ts'
@@ -65,8 +66,14 @@ async function main(): Promise<void> {
   }
   // `pnpm bench profile <contender> [flags]` profiles one HTTP contender instead.
   const profiling = args[0] === 'profile' ? (args[1] ?? '') : undefined
+  // `pnpm bench instructions [contender...] [flags]` counts instructions per request.
+  const counting = args[0] === 'instructions' ? parseInstructionArgs(args.slice(1)) : undefined
   const config = parseConfig(
-    profiling === undefined ? args : ['http', ...args.slice(2)],
+    counting !== undefined
+      ? ['http', ...counting.rest]
+      : profiling === undefined
+        ? args
+        : ['http', ...args.slice(2)],
     process.env,
   )
   const began = Date.now()
@@ -103,6 +110,10 @@ async function main(): Promise<void> {
   if (!canPin()) log('taskset unavailable: server and load are NOT pinned to separate cores')
   if (profiling !== undefined) {
     await runProfile(ctx, profiling)
+    return
+  }
+  if (counting !== undefined) {
+    await runInstructions(ctx, counting.names, counting.settings)
     return
   }
 
@@ -150,7 +161,10 @@ export function estimateSeconds(config: BenchConfig): number {
     http:
       (core * config.runtimes.length + attribution * attributionRuns) *
       per(config.warmupSec, config.durationSec),
-    policies: config.runtimes.length * 2 * POLICY_CONTENDERS.length * per(sample, sample),
+    policies:
+      config.runtimes.length *
+      POLICY_PATHS.reduce((n, path) => n + contendersOf(path).length, 0) *
+      per(sample, sample),
     client:
       config.runtimes.length * CLIENT_CONTENDERS.length * per(config.warmupSec, config.durationSec),
     metrics: SERIES.length * METRICS_CONTENDERS.length * per(sample, sample),

@@ -4,7 +4,7 @@ import type { Unmeasured } from './parts/context.ts'
 import type { HttpResults } from './parts/http.ts'
 import type { MetricsResults } from './parts/metrics.ts'
 import type { OverloadResults } from './parts/overload.ts'
-import type { PolicyResults } from './parts/policies.ts'
+import type { PolicyPath, PolicyResults } from './parts/policies.ts'
 import type { RateLimitResults } from './parts/rate-limit.ts'
 import type { SoakResults } from './parts/soak.ts'
 import { type Better, type Ratio, ratioOf, round, type Summary } from './stats.ts'
@@ -69,11 +69,16 @@ function httpFigure(
   return { summary: r.reqPerSec }
 }
 
-function policyFigure(m: Measurements, runtime: RuntimeName, name: string): Picked {
+function policyFigure(
+  m: Measurements,
+  runtime: RuntimeName,
+  name: string,
+  path: PolicyPath = 'success',
+): Picked {
   const part = m.policies?.results[runtime]
   if (part === undefined) return { reason: `policies part not run on ${runtime}` }
-  const r = part.success[name]
-  if (r === undefined) return { reason: `${name} not run` }
+  const r = part[path]?.[name]
+  if (r === undefined) return { reason: `${name} not run on the ${path} path` }
   if (r.status === 'null') return { reason: `${name}: ${r.reason}` }
   return { summary: r.nsPerOp }
 }
@@ -115,9 +120,9 @@ const httpCpu =
     combine(httpFigure(m, rt, a, 'cpuUsPerReq'), httpFigure(m, rt, b, 'cpuUsPerReq'), 'lower')
 
 const policy =
-  (a: string, b: string) =>
+  (a: string, b: string, path: PolicyPath = 'success') =>
   (m: Measurements, rt: RuntimeName): RatioOutcome =>
-    combine(policyFigure(m, rt, a), policyFigure(m, rt, b), 'lower')
+    combine(policyFigure(m, rt, a, path), policyFigure(m, rt, b, path), 'lower')
 
 const client =
   (a: string, b: string) =>
@@ -160,6 +165,19 @@ export const RATIOS: readonly RatioDef[] = [
     describe: 'success path, opossum fire ns/op / Sturdy composed ns/op',
     target: both('>=', 2),
     compute: policy('sturdy-composed', 'opossum-fire'),
+  },
+  {
+    key: 'breaker_open_reject_vs_opossum',
+    describe: 'open circuit, opossum fire ns/op / Sturdy circuitBreaker execute ns/op (rejected)',
+    target: both('>=', 1),
+    compute: policy('sturdy-breaker', 'opossum-fire', 'open'),
+  },
+  {
+    key: 'breaker_open_reject_vs_cockatiel',
+    describe:
+      'open circuit, cockatiel circuitBreaker ns/op / Sturdy circuitBreaker ns/op (rejected)',
+    target: both('>=', 1),
+    compute: policy('sturdy-breaker', 'cockatiel-breaker', 'open'),
   },
   {
     key: 'client_vs_undici_pool',

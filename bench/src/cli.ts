@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { runAb } from './ab.ts'
 import { BENCH_DIR, buildEntries } from './build.ts'
 import { canPin } from './child.ts'
 import {
@@ -68,12 +69,16 @@ async function main(): Promise<void> {
   const profiling = args[0] === 'profile' ? (args[1] ?? '') : undefined
   // `pnpm bench instructions [contender...] [flags]` counts instructions per request.
   const counting = args[0] === 'instructions' ? parseInstructionArgs(args.slice(1)) : undefined
+  // `pnpm bench ab <contender...> --base-dir DIR [flags]`: a build copied before a change vs now.
+  const ab = args[0] === 'ab' ? parseAbArgs(args.slice(1)) : undefined
   const config = parseConfig(
-    counting !== undefined
-      ? ['http', ...counting.rest]
-      : profiling === undefined
-        ? args
-        : ['http', ...args.slice(2)],
+    ab !== undefined
+      ? ['http', ...ab.rest]
+      : counting !== undefined
+        ? ['http', ...counting.rest]
+        : profiling === undefined
+          ? args
+          : ['http', ...args.slice(2)],
     process.env,
   )
   const began = Date.now()
@@ -116,6 +121,10 @@ async function main(): Promise<void> {
     await runInstructions(ctx, counting.names, counting.settings)
     return
   }
+  if (ab !== undefined) {
+    await runAb(ctx, ab.names, ab.baseDir)
+    return
+  }
 
   const outFile = resolve(BENCH_DIR, config.out)
   const previous = readPrevious(outFile)
@@ -143,6 +152,24 @@ async function main(): Promise<void> {
     log(`${key}: node24 ${value ?? 'null'} / node20 ${file.ratios_node20[key] ?? 'null'}`)
   }
   log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`)
+}
+
+/** `ab` arguments: contender names, `--base-dir DIR`, and the usual flags. */
+function parseAbArgs(args: readonly string[]): {
+  names: string[]
+  baseDir: string
+  rest: string[]
+} {
+  const names: string[] = []
+  const rest: string[] = []
+  let baseDir = '.build-base'
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === '--base-dir') baseDir = args[++i] as string
+    else if (arg.startsWith('--')) rest.push(arg, args[++i] as string)
+    else names.push(arg)
+  }
+  return { names, baseDir, rest }
 }
 
 /**

@@ -175,6 +175,7 @@ class ServerCall {
   readonly #budget: number
   readonly #controller = new AbortController()
   #timer: WheelTimer | undefined
+  #at = Number.POSITIVE_INFINITY
   #fail: ((error: unknown) => void) | undefined
   #done = false
 
@@ -188,6 +189,7 @@ class ServerCall {
     const state = this.#state
     const clock = state.wheel.clock
     const at = this.#budget === Number.POSITIVE_INFINITY ? undefined : clock.now() + this.#budget
+    if (at !== undefined) this.#at = at
     const signal = this.#controller.signal
     const values = valuesOf(this.#req)
     values[VALUES.signal] = signal
@@ -239,12 +241,18 @@ class ServerCall {
     )
   }
 
-  /** Connect aborts the call's own signal when the client goes away or its deadline passes. */
+  /**
+   * Connect aborts the call's own signal when the client goes away or its deadline
+   * passes. A client that hangs up once the deadline is (about) due is the deadline
+   * passing: its own timer, a margin later than ours, may beat our coarser one.
+   */
   readonly #onCallAbort = (): void => {
     const reason = this.#req.signal.reason
     const code = reason instanceof ConnectError ? reason.code : undefined
+    const wheel = this.#state.wheel
+    const due = wheel.clock.now() >= this.#at - wheel.resolutionMs
     this.abort(
-      code === Code.DeadlineExceeded
+      code === Code.DeadlineExceeded || due
         ? new TimeoutError(`Deadline of ${Math.round(this.#budget)} ms exceeded`, this.#budget)
         : new ClientClosedError(),
     )

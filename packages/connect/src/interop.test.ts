@@ -37,7 +37,12 @@ afterEach(async () => {
   server = undefined
 })
 
-function unary<T>(client: Loaded, method: string, request: object, options: grpc.CallOptions = {}) {
+function unary<T = grpc.ServiceError>(
+  client: Loaded,
+  method: string,
+  request: object,
+  options: grpc.CallOptions = {},
+) {
   return new Promise<T>((resolve, reject) => {
     client[method](
       request,
@@ -86,10 +91,12 @@ describe('grpc-js calls the Connect server over gRPC', () => {
     expect(await unary(healthClient, 'check', { service: 'sturdy.test.v1.EchoService' })).toEqual({
       status: 'SERVING',
     })
-    const notFound = await unary(healthClient, 'check', { service: 'x.Y' }).catch((e) => e)
+    const notFound = await unary(healthClient, 'check', { service: 'x.Y' }).catch(
+      (e: grpc.ServiceError) => e,
+    )
     expect(notFound.code).toBe(grpc.status.NOT_FOUND)
 
-    const internal = await unary(echo, 'echo', { text: 'boom' }).catch((e) => e)
+    const internal = await unary(echo, 'echo', { text: 'boom' }).catch((e: grpc.ServiceError) => e)
     expect(internal.code).toBe(grpc.status.INTERNAL)
     expect(internal.details).toBe('internal error')
 
@@ -118,7 +125,9 @@ describe('grpc-js calls the Connect server over gRPC', () => {
     )
     const nope = new unknownCtor(target, grpc.credentials.createInsecure())
     clients.push(nope)
-    const unimplemented = await unary(nope, 'nope', Buffer.alloc(0)).catch((e) => e)
+    const unimplemented = await unary(nope, 'nope', Buffer.alloc(0)).catch(
+      (e: grpc.ServiceError) => e,
+    )
     expect(unimplemented.code).toBe(grpc.status.UNIMPLEMENTED)
 
     // Health Watch, streamed to grpc-js.

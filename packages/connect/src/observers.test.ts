@@ -99,7 +99,7 @@ describe('RPC observers on a real server and client', () => {
       },
     )
     const clientInterceptors = [
-      clientRetry({ minDelayMs: 1, maxDelayMs: 2 }),
+      clientRetry({ baseDelayMs: 1, maxDelayMs: 2 }),
       clientObservers(rpcSpans({ tracerProvider, propagator }), rpcMetrics({ registry })),
       clientDeadline(),
     ]

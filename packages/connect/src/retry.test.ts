@@ -12,7 +12,7 @@ afterEach(async () => {
   server = undefined
 })
 
-const fast = { minDelayMs: 1, maxDelayMs: 5 }
+const fast = { baseDelayMs: 1, maxDelayMs: 5 }
 
 describe('clientRetry', () => {
   it('reads retry safety from the proto idempotency_level', () => {

@@ -5,7 +5,7 @@ import { Code, ConnectError } from '@connectrpc/connect'
 import type { Events, RetryEventMap } from '@sturdy/core'
 import { isCircuitRejection, isTimeoutError, RPC_CODES, systemClock } from '@sturdy/core'
 import type { RetryBudget, RetryBudgetOptions, RetryOptions, RetryPolicy } from '@sturdy/retry'
-import { isRetryBudgetExhaustedError, retry, retryBudget } from '@sturdy/retry'
+import { doNotRetry, isRetryBudgetExhaustedError, retry, retryBudget } from '@sturdy/retry'
 import type { AnyRequest, AnyResponse } from './call.ts'
 import { callDeadline, setAttempt } from './call.ts'
 import { PUSHBACK_HEADER } from './errors.ts'
@@ -83,7 +83,10 @@ export function clientRetry(options: ClientRetryOptions = {}): ClientRetryInterc
   const clock = options.clock ?? systemClock
   const interceptor: Interceptor = (next) =>
     async function retryInterceptor(req) {
-      if (req.stream || !(retryNonIdempotent || isSafeToRetry(req.method))) return next(req)
+      if (req.stream) return next(req)
+      // A method not safe to repeat is retried only when the server provably never
+      // processed the attempt (HTTP/2 REFUSED_STREAM, as after a GOAWAY).
+      const refusedOnly = !(retryNonIdempotent || isSafeToRetry(req.method))
       const deadline = callDeadline(req, clock)
       let lastError: unknown
       let lastEnd = 0
@@ -100,6 +103,7 @@ export function clientRetry(options: ClientRetryOptions = {}): ClientRetryInterc
         } catch (error) {
           lastError = error
           lastEnd = clock.now()
+          if (refusedOnly && !isRefusedStream(error)) throw doNotRetry(error)
           // The breaker's own rejection, so the retry policy fails fast on it.
           throw error instanceof ConnectError && isCircuitRejection(error.cause)
             ? error.cause
@@ -143,10 +147,25 @@ export function isSafeToRetry(method: Pick<DescMethod, 'idempotency'>): boolean 
  * rejection reaches the policy as itself, and the policy fails it fast.
  */
 function isRetryableFailure(error: unknown): boolean {
-  if (isCircuitRejection(error)) return true
+  if (isCircuitRejection(error) || isRefusedStream(error)) return true
   if (!(error instanceof ConnectError)) return false
   if (error.code === Code.Unavailable) return true
   return error.code === Code.ResourceExhausted && error.metadata.get(PUSHBACK_HEADER) !== null
+}
+
+/**
+ * The server refused the HTTP/2 stream (REFUSED_STREAM: it never processed the call,
+ * typically a call racing a GOAWAY). connect-node reports it as INTERNAL with the
+ * stream error as its cause; repeating it is safe for any method.
+ */
+function isRefusedStream(error: unknown): boolean {
+  if (!(error instanceof ConnectError)) return false
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  return (
+    cause?.code === 'ERR_HTTP2_STREAM_ERROR' &&
+    typeof cause.message === 'string' &&
+    cause.message.includes('REFUSED_STREAM')
+  )
 }
 
 /** What the caller gets: the last attempt's status, never a policy's own error class. */

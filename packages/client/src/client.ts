@@ -40,7 +40,7 @@ import type {
 } from './options.ts'
 import { CLIENT_DEFAULTS, headerRecord, resolveOrigin } from './options.ts'
 import type { OriginState } from './origin.ts'
-import { createOrigin, RETRYABLE } from './origin.ts'
+import { createOrigin, DEADLINE, RETRYABLE } from './origin.ts'
 import { outgoingContext, stampBudget, stampTrace } from './propagation.ts'
 import { RetryEvents } from './retry-events.ts'
 import { Attempt } from './transport.ts'
@@ -127,13 +127,15 @@ export class Engine {
     const start = started instanceof Promise ? await started : started
     const values = init?.context
     const context = outgoingContext(values)
-    const callerSignals: AbortSignal[] = []
-    if (start.signal !== undefined) callerSignals.push(start.signal)
-    if (context.signal !== undefined && context.signal !== start.signal) {
-      callerSignals.push(context.signal)
-    }
     // One signal per call, fed through one shared listener per caller signal.
-    const own = callerSignals.length === 0 ? undefined : this.#fanout.link(callerSignals)
+    const a = start.signal
+    const b = context.signal === a ? undefined : context.signal
+    const own =
+      a === undefined
+        ? b === undefined
+          ? undefined
+          : this.#fanout.link([b])
+        : this.#fanout.link(b === undefined ? [a] : [a, b])
     const signal = own?.signal
     let deadline = context.deadline
     const timeoutMs = init?.timeoutMs
@@ -141,6 +143,11 @@ export class Engine {
       const own = this.#clock.now() + timeoutMs
       if (deadline === undefined || own < deadline) deadline = own
     }
+    // The retry must not sleep past the deadline. When the context's signal carries it
+    // (deadline() aborts the request signal at the deadline), that signal already cuts
+    // any sleep and each attempt is bounded on the wheel: the retry's own deadline timer
+    // and controllers (measured at tens of µs per call) would add nothing.
+    const covered = context.signal !== undefined && deadline === context.deadline
     const redirect = init?.redirect ?? this.#redirect
     let current = start
     try {
@@ -153,6 +160,7 @@ export class Engine {
           context.requestId,
           signal,
           deadline,
+          covered,
           mode,
         )
         const next = redirect === 'manual' ? undefined : redirected(answer, current)
@@ -261,6 +269,7 @@ export class Engine {
     requestId: string | undefined,
     signal: AbortSignal | undefined,
     deadline: number | undefined,
+    covered: boolean,
     mode: CallMode,
   ): Promise<Answer> {
     const split = splitUrl(start.input, this.#base)
@@ -290,13 +299,14 @@ export class Engine {
       idempotent,
     )
     const retryPolicy = init?.retry === false ? undefined : origin.retry
+
     let attempt: Attempt
     try {
       if (retryPolicy === undefined) {
         attempt = await call.attempt({ signal: signal ?? NEVER, attempt: 1 })
       } else {
         const policy: Policy =
-          deadline !== undefined && isRetryPolicy(retryPolicy)
+          deadline !== undefined && !covered && isRetryPolicy(retryPolicy)
             ? retryPolicy.withDeadline(deadline)
             : retryPolicy
         attempt = await policy.execute(call.attempt, signal)
@@ -547,8 +557,21 @@ class Call {
     }
     const headers = { ...this.#headers }
     const budget = Math.min(left, this.#attemptMs) - s.marginMs
-    if (budget !== Number.POSITIVE_INFINITY)
-      stampBudget(headers, Math.max(0, budget), s.deadlineHeaders)
+    if (budget !== Number.POSITIVE_INFINITY) {
+      const stamp = s.deadlineHeaders
+      if (
+        stamp !== false &&
+        stamp.header === undefined &&
+        stamp.grpc !== true &&
+        stamp.connect !== true
+      ) {
+        // The default: one plain header, written with a constant name (a monomorphic
+        // store; stampDeadline's computed one goes megamorphic on the hot path).
+        headers['x-request-timeout-ms'] = String(budget > 0 ? Math.floor(budget) : 0)
+      } else {
+        stampBudget(headers, Math.max(0, budget), stamp)
+      }
+    }
     if (this.#trace !== undefined) stampTrace(headers, this.#trace)
     const signal = ctx.signal === NEVER ? undefined : ctx.signal
     const interceptors = engine.interceptors
@@ -588,8 +611,17 @@ class Call {
     }
     let done: ((outcome: 'success' | 'failure' | 'excluded') => void) | undefined
     if (o.breakers !== undefined) {
+      // The keyed set's LRU bookkeeping (a Map delete + set) is the costliest step of a
+      // call's path when done per attempt: the origin keeps its breaker, and touches
+      // the set about once a second so idle eviction still sees it in use.
+      let breaker = o.breaker
+      if (breaker === undefined || now - o.breakerTouched >= 1000) {
+        breaker = o.breakers.get(o.origin)
+        o.breaker = breaker
+        o.breakerTouched = now
+      }
       try {
-        done = o.breakers.get(o.origin).allow()
+        done = breaker.allow()
       } catch (error) {
         throw this.#failed(mark(error, false))
       }
@@ -619,12 +651,16 @@ class Call {
       const callerGaveUp =
         signal?.aborted === true && signal.reason === error && abortKind(error) !== 'deadline'
       done?.(callerGaveUp || isTooLarge(error) ? 'excluded' : 'failure')
-      throw this.#failed(mark(error, !callerGaveUp && this.#mayRepeat(error, attempt.sent)))
+      const retryable = !callerGaveUp && this.#mayRepeat(error, attempt.sent)
+      if (retryable) (error as Marked)[DEADLINE] = this.#deadline
+      throw this.#failed(mark(error, retryable))
     }
     const status = attempt.status
     done?.(status >= 500 || status === 429 || status === 408 ? 'failure' : 'success')
     if (o.statuses.has(status)) {
-      ;(attempt as unknown as Marked)[RETRYABLE] = this.#mayRepeatSent()
+      const marked = attempt as unknown as Marked
+      marked[RETRYABLE] = this.#mayRepeatSent()
+      marked[DEADLINE] = this.#deadline
     }
     if (status >= 400) {
       this.#lastErrorType = String(status)
@@ -667,6 +703,7 @@ class Call {
 
 interface Marked {
   [RETRYABLE]?: boolean
+  [DEADLINE]?: number
 }
 
 /**

@@ -1,8 +1,9 @@
-import type { KeyedBreaker } from '@sturdy/breaker'
+import type { CircuitBreaker, KeyedBreaker } from '@sturdy/breaker'
 import { isBrokenCircuitError } from '@sturdy/breaker'
 import type { Clock, Disposer, Policy, Random } from '@sturdy/core'
-import type { RetryBudget, RetryFailure, RetryPolicy } from '@sturdy/retry'
-import { retry, retryBudget } from '@sturdy/retry'
+import { systemClock } from '@sturdy/core'
+import type { Pushback, RetryBudget, RetryFailure, RetryPolicy } from '@sturdy/retry'
+import { readPushback, retry, retryBudget } from '@sturdy/retry'
 import type { Dispatcher } from 'undici'
 import { Pool } from 'undici'
 import { isConnectionError } from './errors.ts'
@@ -21,6 +22,10 @@ export interface OriginState extends Lane, OriginParts {
   /** Statuses our retry repeats (empty when the retry is not ours). */
   readonly statuses: ReadonlySet<number>
   readonly breakers: KeyedBreaker | undefined
+  /** The origin's breaker from `breakers`, kept between attempts. */
+  breaker: CircuitBreaker | undefined
+  /** When `breaker` was last fetched from `breakers` (clock ms). */
+  breakerTouched: number
   /** Closes the pool and unhooks the retry's events. */
   close(): Promise<void>
 }
@@ -85,6 +90,8 @@ export function createOrigin(
     retry: retryPolicy,
     statuses,
     breakers: settings.breaker === false ? undefined : deps.breakers,
+    breaker: undefined,
+    breakerTouched: 0,
     inFlight: 0,
     async close() {
       unhook?.()
@@ -130,9 +137,33 @@ function retryOptions(
     delay: (ctx) => (staleSocket(ctx.failure) ? 0 : undefined),
     // A rejected (retried) response was already freed by the client.
     discardResult: discard,
+    // A server asking for a longer wait than the call's deadline leaves: fail at once.
+    pushback: withinDeadline(own.pushback, deps.clock ?? systemClock),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
   }
+}
+
+/** Where the client puts a failure's call deadline (on its errors, and on `Attempt`s). */
+export const DEADLINE: unique symbol = Symbol('@sturdy/client deadline') as never
+
+function withinDeadline(
+  own: ClientRetryOptions['pushback'],
+  clock: Clock,
+): false | ((failure: RetryFailure, nowEpochMs: number) => Pushback) {
+  if (own === false) return false
+  const read = own ?? readFailure
+  return (failure, nowEpochMs) => {
+    const push = read(failure, nowEpochMs)
+    if (typeof push !== 'number') return push
+    const value = failure.kind === 'error' ? failure.error : failure.result
+    const due = (value as { [DEADLINE]?: number } | null)?.[DEADLINE]
+    return due !== undefined && clock.now() + push >= due ? 'stop' : push
+  }
+}
+
+function readFailure(failure: RetryFailure, nowEpochMs: number): Pushback {
+  return readPushback(failure.kind === 'error' ? failure.error : failure.result, nowEpochMs)
 }
 
 function retryableError(error: unknown): boolean {

@@ -132,6 +132,39 @@ describe('propagation', () => {
   })
 })
 
+describe('retries inside a request', () => {
+  it('a Retry-After longer than the request deadline leaves fails at once, no sleep', async () => {
+    let hits = 0
+    const busy = await start(
+      new Hono().get('/busy', (ctx) => {
+        hits++
+        return ctx.body(null, 503, { 'retry-after': '2' })
+      }),
+    )
+    const a = await start(
+      new Hono().use(sturdy(deadline({ budgetMs: 1000 }))).get('/a', async (ctx) => {
+        const started = performance.now()
+        const res = await client.fetch(`${busy}/busy`, { context: ctx, retry: undefined })
+        return ctx.json({ status: res.status, ms: performance.now() - started })
+      }),
+    )
+    const retrying = createClient({ retry: { baseDelayMs: 1 } })
+    const b = await start(
+      new Hono().use(sturdy(deadline({ budgetMs: 1000 }))).get('/b', async (ctx) => {
+        const started = performance.now()
+        const res = await retrying.fetch(`${busy}/busy`, { context: ctx })
+        return ctx.json({ status: res.status, ms: performance.now() - started })
+      }),
+    )
+    expect(((await (await fetch(`${a}/a`)).json()) as { status: number }).status).toBe(503)
+    const out = (await (await fetch(`${b}/b`)).json()) as { status: number; ms: number }
+    await retrying.close()
+    expect(out.status).toBe(503)
+    expect(out.ms).toBeLessThan(900)
+    expect(hits).toBe(2) // one call each: the retry gave up instead of sleeping 2 s
+  })
+})
+
 describe('helpers', () => {
   it('outgoingContext reads any shape of request values', () => {
     const record = { signal: AbortSignal.abort(), deadline: 5, trace: TRACE, requestId: 'r' }

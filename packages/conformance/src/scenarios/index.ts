@@ -1,6 +1,7 @@
 import type { Suite } from '../scenario.ts'
 import { breakerScenarios } from './breaker.ts'
 import { coreScenarios } from './core.ts'
+import { lifecycleScenarios } from './lifecycle.ts'
 import { loggerScenarios } from './logger.ts'
 import { metricsScenarios } from './metrics.ts'
 import { timeoutScenarios } from './timeout.ts'
@@ -14,4 +15,5 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/metrics', scenarios: metricsScenarios },
   { feature: '@sturdy/tracing', scenarios: tracingScenarios },
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
+  { feature: '@sturdy/lifecycle', scenarios: lifecycleScenarios },
 ]

@@ -121,3 +121,35 @@ describe('grpcHealth', () => {
     expect(seen).toEqual([Status.SERVING])
   })
 })
+
+describe('grpcHealth with @sturdy/lifecycle', () => {
+  it('follows a real lifecycle: NOT_SERVING from the first moment of a drain', async () => {
+    const { lifecycle } = await import('@sturdy/lifecycle')
+    const life = lifecycle({
+      drainDelayMs: 50,
+      drainTimeoutMs: 50,
+      abortGraceMs: 10,
+      exit: () => {},
+      logger: { info() {}, warn() {}, error() {} },
+    })
+    life.check('database', async () => {})
+    const health = grpcHealth({ readiness: life })
+    server = await startServer((router) => health.register(router), {
+      interceptors: [serverDeadline({ shutdown: life.signal })],
+    })
+    const client = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }))
+    expect((await client.check({ service: '' })).status).toBe(Status.SERVING)
+    const seen: Status[] = []
+    const watching = (async () => {
+      for await (const res of client.watch({ service: '' })) seen.push(res.status)
+    })().catch((e: unknown) => e)
+    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    const drained = life.drain('test')
+    expect((await client.check({ service: '' })).status).toBe(Status.NOT_SERVING)
+    await drained
+    // At the drain's bound the lifecycle's signal aborts: the open Watch ends.
+    await watching
+    expect(seen).toEqual([Status.SERVING, Status.NOT_SERVING])
+    health.close()
+  })
+})

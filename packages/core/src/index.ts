@@ -38,7 +38,11 @@ export { chain, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
+  ChaosEventMap,
+  ChaosKind,
+  ChaosMark,
   CircuitState,
+  HedgeEventMap,
   ObservablePolicy,
   RetryEventMap,
   TimeoutEventMap,

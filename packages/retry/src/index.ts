@@ -21,6 +21,8 @@ export {
   isRetryBudgetExhaustedError,
   RetryBudgetExhaustedError,
 } from './errors.ts'
+export type { HedgeOptions, HedgePolicy } from './hedge.ts'
+export { HEDGE_DEFAULTS, HedgeLostError, hedge, isHedgeLostError } from './hedge.ts'
 export type { IdempotencyOptions, RequestLike } from './http.ts'
 export {
   httpRetryableResult,

@@ -509,7 +509,7 @@ function pushbackOfFailure(failure: RetryFailure, nowEpochMs: number): Pushback 
 }
 
 /** Cancels an unread fetch `Response` body so its connection goes back to the pool. */
-function discardResponse(result: unknown): void {
+export function discardResponse(result: unknown): void {
   const r = result as { body?: { cancel?: () => Promise<void> } | null; bodyUsed?: boolean } | null
   if (typeof r !== 'object' || r === null || r.bodyUsed === true) return
   const body = r.body

@@ -153,7 +153,8 @@ function compileAdmin(options: ChaosAdminOptions): CompiledAdmin {
       if (authorize !== undefined) {
         let allowed = false
         try {
-          allowed = (await authorize({ method, header: request.header })) === true
+          const header = (name: string): string | undefined => request.header(name)
+          allowed = (await authorize({ method, header })) === true
         } catch {
           // A failing check denies: the admin must fail closed.
         }

@@ -16,6 +16,14 @@ export interface PolicyLogLevels {
   budgetExhausted?: LevelWithSilent
   /** A timeout or deadline fired. @default 'debug' */
   timeout?: LevelWithSilent
+  /** Chaos injected a fault on purpose (one line per injection). @default 'debug' */
+  injected?: LevelWithSilent
+  /** Someone changed chaos settings at run time (the admin handler, `update()`). @default 'warn' */
+  changed?: LevelWithSilent
+  /** A hedging policy started another attempt. @default 'debug' */
+  hedge?: LevelWithSilent
+  /** A hedged attempt gave the answer. @default 'debug' */
+  hedgeWon?: LevelWithSilent
 }
 
 /** Options of `logPolicyEvents()`. */
@@ -32,6 +40,10 @@ export const POLICY_MESSAGES: {
   readonly giveUp: 'gave up retrying'
   readonly budgetExhausted: 'retry budget exhausted'
   readonly timeout: 'timed out'
+  readonly injected: 'chaos injected a fault'
+  readonly changed: 'chaos settings changed'
+  readonly hedge: 'hedging'
+  readonly hedgeWon: 'hedge won'
 } = {
   stateChange: 'circuit breaker state changed',
   rejected: 'circuit breaker rejected a call',
@@ -39,6 +51,10 @@ export const POLICY_MESSAGES: {
   giveUp: 'gave up retrying',
   budgetExhausted: 'retry budget exhausted',
   timeout: 'timed out',
+  injected: 'chaos injected a fault',
+  changed: 'chaos settings changed',
+  hedge: 'hedging',
+  hedgeWon: 'hedge won',
 }
 
 /**
@@ -48,9 +64,9 @@ export const POLICY_MESSAGES: {
  * the service's root logger: policies outlive requests, so their lines carry no
  * `req_id`.
  *
- * @param policies one observable policy or several (retry, breaker, timeout)
+ * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos)
  * @param logger the pino logger to write to
- * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug' }
+ * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug', injected: 'debug', changed: 'warn', hedge: 'debug', hedgeWon: 'debug' }
  * @returns a disposer that unsubscribes from every policy
  * @example
  * import pino from 'pino'
@@ -133,6 +149,49 @@ export function logPolicyEvents(
           kind: 'timeout',
           timeout_ms: e.timeoutMs,
           scope: e.scope,
+        }))
+        break
+      }
+      case 'chaos': {
+        // `chaos: true` on every line, so a drill is never read as an outage.
+        const events = policy.events
+        on(events, 'injected', levels.injected ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'chaos',
+          chaos: true,
+          chaos_kind: e.kind,
+          scope: e.scope,
+          latency_ms: e.latencyMs,
+        }))
+        on(events, 'changed', levels.changed ?? 'warn', (e) => ({
+          policy: e.name,
+          kind: 'chaos',
+          chaos: true,
+          enabled: e.enabled,
+          injection_rate: e.injectionRate,
+        }))
+        break
+      }
+      case 'hedge': {
+        const events = policy.events
+        on(events, 'hedge', levels.hedge ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
+          trigger: e.trigger,
+          delay_ms: e.delayMs,
+        }))
+        on(events, 'hedgeWon', levels.hedgeWon ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
+          attempts: e.attempts,
+          duration_ms: e.durationMs,
+        }))
+        on(events, 'budgetExhausted', levels.budgetExhausted ?? 'info', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
         }))
         break
       }

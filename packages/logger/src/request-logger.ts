@@ -1,4 +1,4 @@
-import type { Clock, Exchange, Middleware, TraceContext } from '@sturdy/core'
+import type { ChaosMark, Clock, Exchange, Middleware, TraceContext } from '@sturdy/core'
 import { abortKind, isSturdyError, systemClock, VALUES } from '@sturdy/core'
 import type { LevelWithSilent, Logger } from 'pino'
 import { DEFAULT_REDACT_PATHS } from './redact.ts'
@@ -116,6 +116,7 @@ const OWN_KEYS: readonly string[] = [
   'abort',
   'err',
   'headers',
+  'chaos',
   // pino's own
   'level',
   'time',
@@ -292,6 +293,8 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
       abort,
       err: error === undefined || clientGone ? undefined : serializeError(error, status >= 500),
       headers: headerNames.length === 0 ? undefined : pickHeaders(ex, headerNames),
+      // Faults @sturdy/chaos injected: the line says the request was a drill.
+      chaos: ex.get<readonly ChaosMark[]>(VALUES.chaos),
     }
     if (extraFields !== undefined) {
       const extra = attempt(extraFields, ex)

@@ -9,6 +9,7 @@ import type {
 } from '@sturdy/core'
 import { boundedLabel, OVERFLOW_VALUE } from './bounded-label.ts'
 import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
+import { observeChaos, observeHedge } from './chaos-hedge-metrics.ts'
 import type { AnyRegistry } from './instruments.ts'
 import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
 
@@ -49,7 +50,7 @@ export interface PolicyMetrics {
 }
 
 /**
- * Prometheus metrics for timeout, retry and breaker policies, fed by the core event maps
+ * Prometheus metrics for timeout, retry, breaker, hedge and chaos policies, fed by the core event maps
  * (so this package depends on none of the policy packages):
  *
  * | metric | type | labels |
@@ -62,6 +63,11 @@ export interface PolicyMetrics {
  * | `sturdy_retry_giveups_total` | counter | `name`, `reason` |
  * | `sturdy_retry_budget_exhausted_total` | counter | `name` |
  * | `sturdy_timeouts_total` | counter | `name`, `scope` = policy, deadline |
+ * | `sturdy_chaos_injections_total` | counter | `name`, `kind`, `scope` = policy, middleware |
+ * | `sturdy_chaos_injection_rate` | gauge (0 when disabled) | `name` |
+ * | `sturdy_hedges_total` | counter | `name`, `trigger` = delay, failure |
+ * | `sturdy_hedge_wins_total` | counter | `name` |
+ * | `sturdy_hedge_budget_exhausted_total` | counter | `name` |
  *
  * @param options see `PolicyMetricsOptions`
  * @param options.registry @default a new private Registry
@@ -222,6 +228,12 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
           break
         case 'timeout':
           disposers = observeTimeout(policy)
+          break
+        case 'chaos':
+          disposers = observeChaos(registry, name, policy)
+          break
+        case 'hedge':
+          disposers = observeHedge(registry, name, policy)
           break
         default:
           throw new TypeError(`Unknown policy kind: ${(policy as { kind?: unknown }).kind}`)

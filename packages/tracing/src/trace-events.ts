@@ -1,6 +1,7 @@
 import type { Attributes, Span } from '@opentelemetry/api'
 import { trace } from '@opentelemetry/api'
 import type { Disposer, ObservablePolicy } from '@sturdy/core'
+import { chaosEvents, hedgeEvents } from './chaos-hedge-events.ts'
 import { errorType } from './error-type.ts'
 import {
   ATTR_ERROR_TYPE,
@@ -36,6 +37,10 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * | retry | `sturdy.retry.budget_exhausted` | `sturdy.retry.attempt` |
  * | breaker | `sturdy.breaker.state_change` | `sturdy.breaker.from`, `.to`, `.reason` |
  * | breaker | `sturdy.breaker.rejected` | `sturdy.breaker.state`, `.retry_after_ms` |
+ * | hedge | `sturdy.hedge` | `sturdy.hedge.attempt` (the new one), `.trigger`, `.delay_ms` |
+ * | hedge | `sturdy.hedge.won` | `sturdy.hedge.attempt` (the winner), `.attempts` |
+ * | hedge | `sturdy.hedge.budget_exhausted` | `sturdy.hedge.attempt` |
+ * | chaos | `sturdy.chaos.injected` | `sturdy.chaos.kind`, `.scope`, `.latency_ms` |
  *
  * Every event carries `sturdy.policy.name`. Events are dropped when there is no
  * recording span.
@@ -47,7 +52,7 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * `sturdy.deadline.exceeded` event that `tracing()` reads from the exchange, the
  * `error.type: TimeoutError` of a retry's events, and the recorded exception.
  *
- * @param policies one observable policy or several (retry, breaker, timeout)
+ * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos)
  * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
  * @returns a disposer that unsubscribes from every policy
  * @example
@@ -135,6 +140,10 @@ function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
           })),
         ),
       ]
+    case 'chaos':
+      return chaosEvents(policy, add)
+    case 'hedge':
+      return hedgeEvents(policy, add)
     default:
       // Timeouts: see above. Kinds newer than this package: nothing to translate.
       return []

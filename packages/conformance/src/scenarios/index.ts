@@ -1,5 +1,6 @@
 import type { Suite } from '../scenario.ts'
 import { breakerScenarios } from './breaker.ts'
+import { chaosScenarios } from './chaos.ts'
 import { coreScenarios } from './core.ts'
 import { loggerScenarios } from './logger.ts'
 import { metricsScenarios } from './metrics.ts'
@@ -14,4 +15,5 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/metrics', scenarios: metricsScenarios },
   { feature: '@sturdy/tracing', scenarios: tracingScenarios },
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
+  { feature: '@sturdy/chaos', scenarios: chaosScenarios },
 ]

@@ -27,6 +27,7 @@ export const STURDY_PACKAGES = [
   'fastify',
   'node',
   'client',
+  'chaos',
 ] as const
 
 /** Which Sturdy packages could be bundled, and why the others could not. */

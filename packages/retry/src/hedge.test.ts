@@ -416,6 +416,23 @@ describe('hedge(): cancellation and leaks', () => {
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
   })
 
+  it('an attempt that reads its signal only after losing finds it already aborted', async () => {
+    const clock = steppingClock()
+    let late: AbortSignal | undefined
+    const result = await drive(
+      clock,
+      hedge({ clock, delayMs: 10 }).execute(async (ctx) => {
+        await work(clock, ctx.attempt === 1 ? 100 : 5, new AbortController().signal)
+        if (ctx.attempt === 1) late = ctx.signal
+        return ctx.attempt
+      }),
+    )
+    expect(result).toBe(2)
+    await drive(clock, new Promise((r) => clock.setTimeout(() => r(undefined), 200)))
+    expect(late?.aborted).toBe(true)
+    expect(isHedgeLostError(late?.reason)).toBe(true)
+  })
+
   it("a loser's late answer is discarded and its late error swallowed", async () => {
     const clock = steppingClock()
     const discarded: unknown[] = []

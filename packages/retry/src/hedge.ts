@@ -1,4 +1,12 @@
-import type { Clock, Emitter, Events, HedgeEventMap, Policy, PolicyFn } from '@sturdy/core'
+import type {
+  Clock,
+  Emitter,
+  Events,
+  HedgeEventMap,
+  Policy,
+  PolicyContext,
+  PolicyFn,
+} from '@sturdy/core'
 import { createEmitter, errorGuard, neverAborts, onAbort, SturdyError } from '@sturdy/core'
 import type { RetryBudget } from './budget.ts'
 import { isDoNotRetryError } from './errors.ts'
@@ -232,10 +240,54 @@ function delayFor(c: Config, latencies: LatencyWindow | undefined): number {
   return p === undefined ? c.delayMs : Math.max(c.minDelayMs, p)
 }
 
-interface Attempt {
+const NOT_ABORTED: unique symbol = Symbol('not aborted')
+
+/**
+ * One attempt. Its signal is created only when the function reads `ctx.signal` (already
+ * aborted if the attempt lost meanwhile): an AbortSignal costs ~17 µs on Node 20, and a
+ * call answered by its first attempt should not pay for aborts that never happen.
+ */
+class Attempt {
   readonly n: number
-  readonly controller: AbortController
   readonly startedAt: number
+  #controller: AbortController | undefined
+  #reason: unknown = NOT_ABORTED
+
+  constructor(n: number, startedAt: number) {
+    this.n = n
+    this.startedAt = startedAt
+  }
+
+  signal(): AbortSignal {
+    let controller = this.#controller
+    if (controller === undefined) {
+      controller = new AbortController()
+      this.#controller = controller
+      if (this.#reason !== NOT_ABORTED) controller.abort(this.#reason)
+    }
+    return controller.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.#reason !== NOT_ABORTED) return
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+}
+
+/** What the function receives; `signal` is materialized on first read. */
+class AttemptContext implements PolicyContext {
+  readonly #attempt: Attempt
+  readonly attempt: number
+
+  constructor(attempt: Attempt) {
+    this.#attempt = attempt
+    this.attempt = attempt.n
+  }
+
+  get signal(): AbortSignal {
+    return this.#attempt.signal()
+  }
 }
 
 /**
@@ -275,7 +327,7 @@ function run<T>(
       if (running.length === 0) return
       // Built only when someone lost: an error captures a stack, which costs microseconds.
       const why = reason ?? new HedgeLostError()
-      for (const a of running) a.controller.abort(why)
+      for (const a of running) a.abort(why)
       running.length = 0
     }
     const discard = (result: unknown): void => {
@@ -303,16 +355,12 @@ function run<T>(
         if (events.has('hedge')) events.emit('hedge', { name, attempt: n, trigger, delayMs })
       }
       started = n
-      const attempt: Attempt = {
-        n,
-        controller: new AbortController(),
-        startedAt: timed ? clock.now() : 0,
-      }
+      const attempt = new Attempt(n, timed ? clock.now() : 0)
       running.push(attempt)
       if (hedging && n <= c.maxHedged) schedule(delayMs)
       let pending: PromiseLike<T> | T
       try {
-        pending = fn({ signal: attempt.controller.signal, attempt: n })
+        pending = fn(new AttemptContext(attempt))
       } catch (error) {
         pending = Promise.reject(error)
       }

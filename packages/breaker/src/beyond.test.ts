@@ -238,6 +238,7 @@ describe('BrokenCircuitError', () => {
       status: 503,
       code: 'BROKEN_CIRCUIT',
       detail: 'Circuit "payments" is open',
+      retryAfterMs: 20_000,
     })
   })
 

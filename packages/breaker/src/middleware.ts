@@ -1,9 +1,17 @@
-import type { BreakerEventMap, Events, Exchange, Middleware, Problem } from '@sturdy/core'
+import type {
+  BreakerEventMap,
+  Events,
+  Exchange,
+  Middleware,
+  Problem,
+  RouteMatcher,
+} from '@sturdy/core'
 import {
   abortKind,
   isSturdyError,
   normalizeMethod,
   respondProblem,
+  routeMatcher,
   statusTitle,
   UNMATCHED_ROUTE,
 } from '@sturdy/core'
@@ -11,7 +19,6 @@ import { rejectionMessage } from './errors.ts'
 import type { KeyedBreaker, KeyedBreakerOptions } from './keyed-breaker.ts'
 import { keyedBreaker } from './keyed-breaker.ts'
 import type { Outcome } from './outcome.ts'
-import { RouteTemplates } from './route-templates.ts'
 
 /** Options of `breakerMiddleware`. */
 export interface BreakerMiddlewareOptions {
@@ -92,7 +99,12 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
   const guarded = options.routes ?? (() => true)
   const isFailureStatus = options.isFailureStatus ?? ((status: number) => status >= 500)
   const outcomeOf = options.outcome ?? ((ex: Exchange) => defaultOutcome(ex, isFailureStatus))
-  const templates = new RouteTemplates(Math.max(1, options.maxRoutes ?? 1000), 10_000)
+  // Learned templates, matched in core's route-pattern syntax (the most specific wins);
+  // the cache keeps the hot path to one lookup per method and path.
+  const templates = routeMatcher<string>([], {
+    maxRoutes: Math.max(1, options.maxRoutes ?? 1000),
+    cacheSize: 10_000,
+  })
 
   const middleware = async function breakerMiddleware(ex: Exchange, next: () => Promise<void>) {
     const method = normalizeMethod(ex.method)
@@ -142,7 +154,7 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
     // breaker if that breaker admits it now.
     done?.('excluded')
     if (actual === undefined) return
-    templates.learn(method, route)
+    learn(templates, method, route)
     const own = breakers.get(actual)
     // Ask first, so a breaker that would refuse does not report a rejection that never
     // happened (this request has already been served).
@@ -151,6 +163,15 @@ export function breakerMiddleware(options: BreakerMiddlewareOptions = {}): Break
   // `name` stays the function's own ('breakerMiddleware') so stack traces keep it; the
   // set's name is `breakers.name`, and every event names its key.
   return Object.assign(middleware, { kind: 'breaker' as const, events: breakers.events, breakers })
+}
+
+/** Remembers a route template; one core's syntax cannot read is simply never predicted. */
+function learn(templates: RouteMatcher<string>, method: string, route: string): void {
+  try {
+    templates.add(`${method} ${route}`, route)
+  } catch {
+    // e.g. an Express RegExp route's String() form: nothing a path can be matched against.
+  }
 }
 
 function isKeyed(value: KeyedBreaker | KeyedBreakerOptions | undefined): value is KeyedBreaker {

@@ -1,5 +1,5 @@
 import type { Problem } from './problem.ts'
-import { PROBLEM_CONTENT_TYPE, problemFromError, problemHeaders, renderProblem } from './problem.ts'
+import { PROBLEM_CONTENT_TYPE, problemResponse } from './problem.ts'
 
 /**
  * The route value every request that matched no route shares. Metrics and traces use
@@ -143,29 +143,28 @@ function onceNext(next: Next): Next {
 }
 
 /**
- * Answers with RFC 9457 problem+json, built from a problem or from any thrown value
- * (see `problemFromError`: unknown errors become a bare 500, never a stack), with
- * `Retry-After` when the source carries `retryAfterMs` (see `problemHeaders`).
+ * Answers with RFC 9457 problem+json, rendered by `problemResponse` from a problem or
+ * from any thrown value (unknown errors become a bare 500, never a stack), with
+ * `Retry-After` when the source carries `retryAfterMs`. `headers` are added (they cannot
+ * change the content type).
+ *
+ * @param ex the request
+ * @param problem a `Problem`, or anything thrown
+ * @param headers extra response headers
+ * @example
+ * respondProblem(ex, new ValidationError('id must be a number', [{ path: 'id', message: 'NaN' }]))
  */
 export function respondProblem(
   ex: Exchange,
   problem: Problem | unknown,
   headers?: Record<string, string>,
 ): void {
-  const p = isProblem(problem) ? problem : problemFromError(problem)
-  ex.respond(p.status, renderProblem(p), {
-    ...problemHeaders(problem),
-    ...headers,
-    'content-type': PROBLEM_CONTENT_TYPE,
-  })
-}
-
-function isProblem(value: unknown): value is Problem {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !(value instanceof Error) &&
-    typeof (value as Problem).status === 'number' &&
-    typeof (value as Problem).title === 'string'
+  const answer = problemResponse(problem)
+  ex.respond(
+    answer.status,
+    answer.body,
+    headers === undefined
+      ? answer.headers
+      : { ...answer.headers, ...headers, 'content-type': PROBLEM_CONTENT_TYPE },
   )
 }

@@ -30,7 +30,7 @@ export function normalizeMethod(method: string): string {
   return KNOWN_METHODS.has(upper) ? upper : OTHER_METHOD
 }
 
-/** Methods RFC 9110 defines as idempotent (safe methods included). */
+/** Idempotent methods: RFC 9110's (safe methods included) and QUERY. */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'GET',
   'HEAD',
@@ -41,7 +41,12 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'QUERY',
 ])
 
-/** True for methods RFC 9110 defines as idempotent: GET, HEAD, OPTIONS, TRACE, PUT, DELETE. */
+/**
+ * True for idempotent methods: those RFC 9110 defines (GET, HEAD, OPTIONS, TRACE, PUT,
+ * DELETE) and QUERY (safe and idempotent by its IETF draft), matched case-insensitively.
+ *
+ * @example isIdempotentMethod('put') // true; isIdempotentMethod('POST') // false
+ */
 export function isIdempotentMethod(method: string): boolean {
   return IDEMPOTENT_METHODS.has(method.toUpperCase())
 }

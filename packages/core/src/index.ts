@@ -35,6 +35,7 @@ export type {
   VariablesOf,
 } from './exchange.ts'
 export { chain, respondProblem, UNMATCHED_ROUTE } from './exchange.ts'
+export { attachExchange, exchangeOf } from './exchange-of.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
@@ -51,14 +52,20 @@ export type {
 export { VALUES } from './observe.ts'
 export type { Policy, PolicyContext, PolicyFn } from './policy.ts'
 export { compose, neverAborts, noPolicy } from './policy.ts'
-export type { Problem } from './problem.ts'
+export type { Problem, ProblemResponse } from './problem.ts'
 export {
   PROBLEM_CONTENT_TYPE,
   problemFromError,
   problemHeaders,
+  problemResponse,
   renderProblem,
   statusTitle,
 } from './problem.ts'
+export { RequestSignal } from './request-signal.ts'
+export type { BoundedRoutesOptions, RouteLabel } from './route-labels.ts'
+export { boundedRoutes, OVERFLOW_ROUTE } from './route-labels.ts'
+export type { RouteMatcher, RouteMatcherOptions } from './route-matcher.ts'
+export { routeMatcher } from './route-matcher.ts'
 export type { LinkedSignal } from './signals.ts'
 export {
   deadlineIn,

@@ -3,6 +3,7 @@ import {
   PROBLEM_CONTENT_TYPE,
   problemFromError,
   problemHeaders,
+  problemResponse,
   renderProblem,
   SturdyError,
   statusTitle,
@@ -59,5 +60,94 @@ describe('problem+json', () => {
     for (const v of [undefined, null, 'x', { retryAfterMs: Number.NaN }, { retryAfterMs: -1 }]) {
       expect(problemHeaders(v)).toEqual({})
     }
+  })
+
+  it("problemFromError keeps a Sturdy error's finite retryAfterMs, rounded, and drops any other", () => {
+    class Broken extends SturdyError {
+      constructor(readonly retryAfterMs: number) {
+        super('BROKEN_CIRCUIT', 'Circuit "x" is open', 503)
+      }
+    }
+    expect(problemFromError(new Broken(4950.062818000002))).toEqual({
+      title: 'Service Unavailable',
+      status: 503,
+      code: 'BROKEN_CIRCUIT',
+      detail: 'Circuit "x" is open',
+      retryAfterMs: 4950,
+    })
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+      expect(problemFromError(new Broken(bad))).not.toHaveProperty('retryAfterMs')
+    }
+    // Not a Sturdy error: a bare 500, whatever it carries.
+    expect(problemFromError(Object.assign(new Error('x'), { retryAfterMs: 10 }))).toEqual({
+      title: 'Internal Server Error',
+      status: 500,
+    })
+  })
+})
+
+describe('problemResponse', () => {
+  it('renders a thrown value: status, problem+json body, content type', () => {
+    const r = problemResponse(new TimeoutError('Deadline of 500 ms exceeded', 500))
+    expect(r.status).toBe(504)
+    expect(r.headers).toEqual({ 'content-type': PROBLEM_CONTENT_TYPE })
+    expect(JSON.parse(r.body)).toEqual({
+      title: 'Gateway Timeout',
+      status: 504,
+      code: 'TIMEOUT',
+      detail: 'Deadline of 500 ms exceeded',
+    })
+  })
+
+  it('renders unknown values as a bare 500 that leaks nothing', () => {
+    for (const thrown of [new Error('password=hunter2'), 'oops', undefined, { status: 'x' }]) {
+      const r = problemResponse(thrown)
+      expect(r.status).toBe(500)
+      expect(JSON.parse(r.body)).toEqual({ title: 'Internal Server Error', status: 500 })
+    }
+  })
+
+  it('sends a problem as given, with Retry-After in whole seconds and a whole-ms retryAfterMs', () => {
+    const r = problemResponse({
+      title: 'Service Unavailable',
+      status: 503,
+      code: 'BROKEN_CIRCUIT',
+      retryAfterMs: 4950.062818000002,
+    })
+    expect(r.status).toBe(503)
+    expect(r.headers).toEqual({ 'content-type': PROBLEM_CONTENT_TYPE, 'retry-after': '5' })
+    expect(r.body).toBe(
+      '{"title":"Service Unavailable","status":503,"code":"BROKEN_CIRCUIT","retryAfterMs":4950}',
+    )
+  })
+
+  it('gives an error carrying retryAfterMs the same answer as the problem it maps to', () => {
+    class Broken extends SturdyError {
+      readonly retryAfterMs = 1500.4
+      constructor() {
+        super('BROKEN_CIRCUIT', 'open', 503)
+      }
+    }
+    const fromError = problemResponse(new Broken())
+    expect(fromError.headers['retry-after']).toBe('2')
+    expect(JSON.parse(fromError.body).retryAfterMs).toBe(1500)
+    expect(problemResponse(problemFromError(new Broken()))).toEqual(fromError)
+  })
+
+  it('Retry-After is at least 1 s; a retryAfterMs that is not a finite non-negative number is dropped', () => {
+    expect(
+      problemResponse({ title: 't', status: 503, retryAfterMs: 0 }).headers['retry-after'],
+    ).toBe('1')
+    for (const bad of [Number.NaN, -5, 'soon', null]) {
+      const r = problemResponse({ title: 't', status: 503, retryAfterMs: bad })
+      expect(r.headers).toEqual({ 'content-type': PROBLEM_CONTENT_TYPE })
+      expect(JSON.parse(r.body)).toEqual({ title: 't', status: 503 })
+    }
+  })
+
+  it('never renders a stack', () => {
+    expect(problemResponse({ title: 'x', status: 500, stack: 'at secret' }).body).not.toContain(
+      'secret',
+    )
   })
 })

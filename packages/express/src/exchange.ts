@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { UNMATCHED_ROUTE } from '@sturdy/core'
+import type { RouteLabel } from '@sturdy/core'
+import { attachExchange, exchangeOf } from '@sturdy/core'
 import { NodeExchange } from '@sturdy/node'
-
-const EXCHANGE: unique symbol = Symbol('@sturdy/express exchange') as never
 
 /** The parts of Express's request and response the adapter reads. */
 interface ExpressRequest extends IncomingMessage {
@@ -12,36 +11,25 @@ interface ExpressRequest extends IncomingMessage {
 }
 interface ExpressResponse extends ServerResponse {
   locals?: Record<string, unknown>
-  [EXCHANGE]?: ExpressExchange
 }
 
 /**
- * The Exchange of an Express request, created on first use and shared by every
- * `sturdy()` mount (and `sturdyErrors()`) on the request. Useful for Express-only glue
- * that calls Sturdy helpers.
+ * The Exchange of an Express request: the one an earlier `sturdy()` mount built, else a
+ * new one kept on `req` (so several mounts share it, and `exchangeOf(req)` finds it).
  *
  * @param req the Express request
  * @param res the Express response
+ * @param routes the mount's route bound (core `boundedRoutes()`)
  * @returns the request's Exchange
- * @example
- * app.get('/slow', (req, res) => {
- *   const ex = exchangeFor(req, res)
- *   res.json({ msLeft: remaining(ex.deadline) })
- * })
  */
-export function exchangeFor(req: IncomingMessage, res: ServerResponse): ExpressExchange {
-  const holder = res as ExpressResponse
-  let ex = holder[EXCHANGE]
-  if (ex === undefined) {
-    ex = new ExpressExchange(req, res)
-    holder[EXCHANGE] = ex
-  }
-  return ex
-}
-
-/** The Exchange of an Express request, or undefined when no `sturdy()` ran for it. */
-export function existingExchange(res: ServerResponse): ExpressExchange | undefined {
-  return (res as ExpressResponse)[EXCHANGE]
+export function expressExchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  routes: RouteLabel,
+): ExpressExchange {
+  return (
+    exchangeOf<ExpressExchange>(req) ?? attachExchange(req, new ExpressExchange(req, res, routes))
+  )
 }
 
 /**
@@ -51,24 +39,15 @@ export function existingExchange(res: ServerResponse): ExpressExchange | undefin
 export class ExpressExchange extends NodeExchange {
   #route: unknown
   #base = ''
-  #template: string | undefined
 
-  constructor(req: IncomingMessage, res: ServerResponse) {
-    super(req, res)
+  constructor(req: IncomingMessage, res: ServerResponse, routes: RouteLabel) {
+    super(req, res, routes)
     this.#watchRoute(req as ExpressRequest)
   }
 
-  override route(): string {
-    if (this.#template !== undefined) return this.#template
-    const template = this.#compute()
-    // Several middleware read it after the response; build the string once then.
-    if (this.isSettled) this.#template = template
-    return template
-  }
-
-  #compute(): string {
+  protected override findRoute(): string | undefined {
     const path = (this.#route as { path?: unknown } | undefined)?.path
-    if (path === undefined) return UNMATCHED_ROUTE
+    if (path === undefined) return undefined
     const template = typeof path === 'string' ? path : String(path)
     if (this.#base === '') return template
     // `router.get('/')` under `app.use('/api', router)` is the route `/api`, as in Hono.

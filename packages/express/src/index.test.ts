@@ -7,7 +7,7 @@ import { UNMATCHED_ROUTE } from '@sturdy/core'
 import type { ErrorRequestHandler, Express } from 'express'
 import express from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
-import { exchangeFor, sturdy, sturdyErrors } from './index.ts'
+import { exchangeOf, sturdy, sturdyErrors } from './index.ts'
 
 const open: Server[] = []
 afterEach(async () => {
@@ -243,12 +243,12 @@ describe('sturdy() on Express', () => {
     expect(seen?.route()).toBe('/hang')
   })
 
-  it('exchangeFor() gives Express glue the same Exchange the middleware see', async () => {
+  it('exchangeOf(req) gives Express glue the same Exchange the middleware see', async () => {
     const seen: Exchange[] = []
     const app = express()
     app.use(sturdy(grab(seen)))
     app.get('/', (req, res) => {
-      res.json({ same: exchangeFor(req, res) === seen[0] })
+      res.json({ same: exchangeOf(req) === seen[0] })
     })
     const url = await serve(app)
     expect(await get(url)).toEqual({ status: 200, body: '{"same":true}' })

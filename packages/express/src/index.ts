@@ -6,13 +6,14 @@
  * Per-request values land on `res.locals`. Express is imported as types only.
  */
 import type { CombinedVariables, Middleware } from '@sturdy/core'
-import { chain } from '@sturdy/core'
+import { boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { handOff } from '@sturdy/node'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
-import { exchangeFor, existingExchange } from './exchange.ts'
+import type { ExpressExchange } from './exchange.ts'
+import { expressExchange } from './exchange.ts'
 
+export { exchangeOf } from '@sturdy/core'
 export type { ExpressExchange } from './exchange.ts'
-export { exchangeFor } from './exchange.ts'
 
 /**
  * The `res.locals` a list of Sturdy middleware provides, for typing handlers:
@@ -52,8 +53,9 @@ export function sturdy<const L extends readonly Middleware<object>[]>(
   ...middleware: L
 ): RequestHandler {
   const run = chain(middleware)
+  const routes = boundedRoutes()
   return function sturdyMiddleware(req, res, next): void {
-    handOff(run, exchangeFor(req, res), next, () => res.headersSent)
+    handOff(run, expressExchange(req, res, routes), next, () => res.headersSent)
   }
 }
 
@@ -76,7 +78,7 @@ export interface SturdyErrorsOptions {
  * error middleware only, so without it `ex.error` stays undefined (the status is
  * still right).
  *
- * @param options what to do after a Sturdy middleware already answered
+ * @param options see `SturdyErrorsOptions`
  * @returns a named Express `ErrorRequestHandler`
  * @example
  * app.use(sturdy(requestLogger({ logger })))
@@ -86,8 +88,8 @@ export interface SturdyErrorsOptions {
  */
 export function sturdyErrors(options: SturdyErrorsOptions = {}): ErrorRequestHandler {
   const passOn = options.passOnAfterRespond ?? false
-  return function sturdyErrorRecorder(error, _req, res, next): void {
-    const ex = existingExchange(res)
+  return function sturdyErrorRecorder(error, req, res, next): void {
+    const ex = exchangeOf<ExpressExchange>(req)
     if (ex !== undefined) ex.recordError(error)
     // Sturdy already answered (and the handler failed because of it): the request
     // is over; handing the error on would only make someone write twice.

@@ -1,38 +1,27 @@
-import { UNMATCHED_ROUTE } from '@sturdy/core'
+import type { RouteLabel } from '@sturdy/core'
+import { attachExchange, exchangeOf } from '@sturdy/core'
 import { NodeExchange } from '@sturdy/node'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-const EXCHANGE: unique symbol = Symbol('@sturdy/fastify exchange') as never
-
-type Holder = FastifyRequest & { [EXCHANGE]?: FastifyExchange }
-
 /**
- * The Exchange of a Fastify request, created on first use and shared by every
- * registration of the plugin that the request passes through. Useful for Fastify-only
- * glue that calls Sturdy helpers.
+ * The Exchange of a Fastify request: the one an outer registration of the plugin built,
+ * else a new one kept on `request` (so nested registrations share it, and
+ * `exchangeOf(request)` finds it).
  *
  * @param request the Fastify request
  * @param reply its reply
+ * @param routes the registration's route bound (core `boundedRoutes()`)
  * @returns the request's Exchange
- * @example
- * app.get('/slow', async (request, reply) => {
- *   const ex = exchangeFor(request, reply)
- *   return { msLeft: remaining(ex.deadline) }
- * })
  */
-export function exchangeFor(request: FastifyRequest, reply: FastifyReply): FastifyExchange {
-  const holder = request as Holder
-  let ex = holder[EXCHANGE]
-  if (ex === undefined) {
-    ex = new FastifyExchange(request, reply)
-    holder[EXCHANGE] = ex
-  }
-  return ex
-}
-
-/** The Exchange of a Fastify request, or undefined when the plugin did not run for it. */
-export function existingExchange(request: FastifyRequest): FastifyExchange | undefined {
-  return (request as Holder)[EXCHANGE]
+export function fastifyExchange(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  routes: RouteLabel,
+): FastifyExchange {
+  return (
+    exchangeOf<FastifyExchange>(request) ??
+    attachExchange(request, new FastifyExchange(request, reply, routes))
+  )
 }
 
 /**
@@ -45,23 +34,20 @@ export class FastifyExchange extends NodeExchange {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
   readonly #values: Record<string, unknown>
-  #route: string | undefined
 
-  constructor(request: FastifyRequest, reply: FastifyReply) {
-    super(request.raw, reply.raw)
+  constructor(request: FastifyRequest, reply: FastifyReply, routes: RouteLabel) {
+    super(request.raw, reply.raw, routes)
     this.#request = request
     this.#reply = reply
     this.#values = {}
     ;(request as { sturdy?: Record<string, unknown> }).sturdy = this.#values
   }
 
-  override route(): string {
-    if (this.#route === undefined) {
-      const request = this.#request
-      // `routeOptions` builds a fresh object per read: read it once.
-      this.#route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE)
-    }
-    return this.#route
+  protected override findRoute(): string | undefined {
+    const request = this.#request
+    // The route is known from onRequest on (`routeOptions` builds a fresh object per
+    // read; route() keeps the answer once the response is done).
+    return request.is404 ? undefined : request.routeOptions.url
   }
 
   override setHeader(name: string, value: string): void {

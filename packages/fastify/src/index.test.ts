@@ -4,7 +4,7 @@ import type { Exchange, Middleware } from '@sturdy/core'
 import type { FastifyInstance } from 'fastify'
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import { exchangeFor, sturdy } from './index.ts'
+import { exchangeOf, sturdy } from './index.ts'
 
 const apps: FastifyInstance[] = []
 afterEach(async () => {
@@ -139,7 +139,7 @@ describe('the sturdy plugin on Fastify', () => {
     expect(await res.text()).toBe('slow down')
   })
 
-  it('exchangeFor() gives Fastify glue the same Exchange the middleware see', async () => {
+  it('exchangeOf(request) gives Fastify glue the same Exchange the middleware see', async () => {
     const seen: Exchange[] = []
     const app = Fastify()
     await app.register(sturdy, {
@@ -150,7 +150,7 @@ describe('the sturdy plugin on Fastify', () => {
         },
       ],
     })
-    app.get('/', async (request, reply) => ({ same: exchangeFor(request, reply) === seen[0] }))
+    app.get('/', async (request) => ({ same: exchangeOf(request) === seen[0] }))
     const url = await serve(app)
     expect(await (await fetch(url)).json()).toEqual({ same: true })
   })

@@ -8,13 +8,14 @@
  * only.
  */
 import type { Middleware, TraceContext } from '@sturdy/core'
-import { chain } from '@sturdy/core'
+import { boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { handOff } from '@sturdy/node'
 import type { FastifyInstance, FastifyPluginCallback, HookHandlerDoneFunction } from 'fastify'
-import { exchangeFor, existingExchange } from './exchange.ts'
+import type { FastifyExchange } from './exchange.ts'
+import { fastifyExchange } from './exchange.ts'
 
+export { exchangeOf } from '@sturdy/core'
 export type { FastifyExchange } from './exchange.ts'
-export { exchangeFor } from './exchange.ts'
 
 /**
  * The per-request values Sturdy middleware share, as `request.sturdy` sees them. The
@@ -53,6 +54,7 @@ function sturdyPlugin(
   done: (error?: Error) => void,
 ): void {
   const run = chain(options.middleware ?? [])
+  const routes = boundedRoutes()
   if (!fastify.hasRequestDecorator('sturdy')) fastify.decorateRequest('sturdy', null as never)
 
   fastify.addHook(
@@ -63,7 +65,7 @@ function sturdyPlugin(
       // parsing to the request's context itself, so handlers still see it after a body.
       handOff(
         run,
-        exchangeFor(request, reply),
+        fastifyExchange(request, reply, routes),
         (error) => next(error as Error | undefined),
         () => reply.sent,
       )
@@ -73,7 +75,7 @@ function sturdyPlugin(
   fastify.addHook(
     'onError',
     function sturdyRecordError(request, _reply, error, next: HookHandlerDoneFunction): void {
-      existingExchange(request)?.recordError(error)
+      exchangeOf<FastifyExchange>(request)?.recordError(error)
       next()
     },
   )
@@ -91,7 +93,7 @@ function sturdyPlugin(
  * cover only that plugin's routes. Registering it in several nested contexts is fine:
  * they share one Exchange per request, the outer context's middleware running first.
  *
- * @param options `{ middleware }`: Sturdy middleware, outermost first
+ * @param options see `SturdyFastifyOptions`
  * @returns nothing; `await app.register(sturdy, { middleware })`
  * @example
  * import Fastify from 'fastify'

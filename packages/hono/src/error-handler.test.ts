@@ -1,4 +1,4 @@
-import { SturdyError, TimeoutError, ValidationError } from '@sturdy/core'
+import { problemResponse, SturdyError, TimeoutError, ValidationError } from '@sturdy/core'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { describe, expect, it } from 'vitest'
@@ -64,6 +64,32 @@ describe('problemErrorHandler', () => {
     const outage = await appThrowing(new HTTPException(503)).request('/')
     expect(outage.status).toBe(503)
     expect(await outage.json()).toEqual({ title: 'Service Unavailable', status: 503 })
+  })
+
+  it('never shows the message of a 5xx HTTPException (it describes the server, not the request)', async () => {
+    const res = await appThrowing(
+      new HTTPException(502, { message: 'upstream db-7.internal:5432 refused' }),
+    ).request('/')
+    expect(res.status).toBe(502)
+    const text = await res.text()
+    expect(JSON.parse(text)).toEqual({ title: 'Bad Gateway', status: 502 })
+    expect(text).not.toContain('db-7')
+  })
+
+  it('answers exactly what core problemResponse renders for the same error', async () => {
+    class Broken extends SturdyError {
+      readonly retryAfterMs = 4950.062818000002
+      constructor() {
+        super('BROKEN_CIRCUIT', 'Circuit "x" is open', 503)
+      }
+    }
+    for (const error of [new Broken(), new TimeoutError('Deadline of 50 ms exceeded', 50)]) {
+      const res = await appThrowing(error).request('/')
+      const expected = problemResponse(error)
+      expect(res.status).toBe(expected.status)
+      expect(await res.text()).toBe(expected.body)
+      expect(Object.fromEntries(res.headers)).toEqual(expected.headers)
+    }
   })
 
   it("sends an HTTPException's own response as is", async () => {

@@ -1,10 +1,5 @@
-import {
-  PROBLEM_CONTENT_TYPE,
-  problemFromError,
-  problemHeaders,
-  renderProblem,
-  statusTitle,
-} from '@sturdy/core'
+import type { Problem } from '@sturdy/core'
+import { isSturdyError, problemResponse, statusTitle } from '@sturdy/core'
 import type { Context, ErrorHandler } from 'hono'
 
 /** Options of `problemErrorHandler()`. */
@@ -25,7 +20,7 @@ export interface ProblemErrorHandlerOptions {
  * `HTTPException`s keep their status (and their own response, when they carry one), and anything else is a bare 500 that leaks no message
  * or stack. Unlike Hono's default handler it writes nothing to the console.
  *
- * @param options `onUnexpected`, a hook for non-Sturdy errors; @default {}
+ * @param options see `ProblemErrorHandlerOptions`
  * @returns a named Hono `ErrorHandler`
  * @example
  * import { Hono } from 'hono'
@@ -37,24 +32,23 @@ export interface ProblemErrorHandlerOptions {
 export function problemErrorHandler(options: ProblemErrorHandlerOptions = {}): ErrorHandler {
   const { onUnexpected } = options
   return function sturdyProblemErrorHandler(error, c): Response {
-    let problem = problemFromError(error)
-    if (problem.status === 500 && problem.code === undefined) {
+    let source: Problem | Error = error
+    if (!isSturdyError(error)) {
       const httpStatus = httpExceptionStatus(error)
       if (httpStatus !== undefined) {
         // Hono's HTTPException carries a status the handler chose on purpose; a custom
-        // response it carries is sent as is.
+        // response it carries is sent as is. Its message is shown for 4xx only: a 5xx
+        // message describes the server's trouble, which clients must not see.
         const own = (error as { res?: unknown }).res
         if (own instanceof Response) return (error as { getResponse(): Response }).getResponse()
-        problem = { title: statusTitle(httpStatus), status: httpStatus }
-        if (httpStatus < 500 && error.message !== '') problem.detail = error.message
+        source = { title: statusTitle(httpStatus), status: httpStatus }
+        if (httpStatus < 500 && error.message !== '') source.detail = error.message
       } else {
         onUnexpected?.(error, c)
       }
     }
-    return c.body(renderProblem(problem), problem.status as 500, {
-      ...problemHeaders(error),
-      'content-type': PROBLEM_CONTENT_TYPE,
-    })
+    const answer = problemResponse(source)
+    return c.body(answer.body, answer.status as 500, answer.headers)
   }
 }
 

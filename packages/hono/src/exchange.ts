@@ -1,26 +1,34 @@
-import type { Exchange } from '@sturdy/core'
-import { ClientClosedError, UNMATCHED_ROUTE } from '@sturdy/core'
+import type { Exchange, RouteLabel } from '@sturdy/core'
+import { attachExchange, exchangeOf, RequestSignal, UNMATCHED_ROUTE } from '@sturdy/core'
 import type { Context } from 'hono'
 import { matchedRoutes } from 'hono/route'
 
-const EXCHANGE: unique symbol = Symbol('@sturdy/hono exchange') as never
-
-type WithExchange = Context & { [EXCHANGE]?: HonoExchange }
-
 /**
- * The Exchange of a Hono request, created on first use and shared by every `sturdy()`
- * mount on the request. Useful for writing Hono-only glue that calls Sturdy helpers.
+ * The Exchange of a Hono request: the one an earlier `sturdy()` mount built, else a new
+ * one kept on `c` (so several mounts share it, and `exchangeOf(c)` finds it).
  *
  * @param c the Hono context
  * @param mount the mounting handler; used to tell "nothing matched" apart
+ * @param routes the mount's route bound (core `boundedRoutes()`)
+ * @returns the request's Exchange
  */
-export function exchangeFor(c: Context, mount?: unknown): Exchange {
-  const holder = c as WithExchange
-  let ex = holder[EXCHANGE]
-  if (ex === undefined) {
-    ex = new HonoExchange(c, mount)
-    holder[EXCHANGE] = ex
-  }
+export function honoExchange(c: Context, mount: unknown, routes: RouteLabel): Exchange {
+  return exchangeOf(c) ?? attachExchange(c, new HonoExchange(c, mount, routes))
+}
+
+/**
+ * The request's Exchange, inside a `sturdy()` mount.
+ *
+ * @deprecated use `exchangeOf(c)`, the one lookup every adapter shares.
+ * @param c the Hono context
+ * @returns the request's Exchange
+ * @throws Error outside a `sturdy()` mount
+ * @example
+ * const signal = exchangeFor(c).signal // prefer exchangeOf(c)?.signal
+ */
+export function exchangeFor(c: Context): Exchange {
+  const ex = exchangeOf(c)
+  if (ex === undefined) throw new Error('exchangeFor(c): no sturdy() mount ran for this request')
   return ex
 }
 
@@ -36,21 +44,21 @@ interface NodeBindings {
  * Maps a Hono context onto the Exchange. Hono's `next()` never throws: errors land in
  * `c.error` and the error response in `c.res`, so status and error are read from there.
  */
-class HonoExchange implements Exchange {
+class HonoExchange extends RequestSignal implements Exchange {
   readonly #c: Context
   readonly #mount: unknown
-  #controller: AbortController | undefined
-  #reason: unknown
-  #aborted = false
+  readonly #routes: RouteLabel
   #responded = false
   #routeIndex = -1
   #routeStatus = 0
   #route: string = UNMATCHED_ROUTE
   deadline: number | undefined
 
-  constructor(c: Context, mount: unknown) {
+  constructor(c: Context, mount: unknown, routes: RouteLabel) {
+    super()
     this.#c = c
     this.#mount = mount
+    this.#routes = routes
   }
 
   get method(): string {
@@ -94,7 +102,7 @@ class HonoExchange implements Exchange {
     if (current.method === 'ALL' && current.handler.length >= 2 && status === 404) {
       return UNMATCHED_ROUTE
     }
-    return current.path
+    return this.#routes(current.path)
   }
 
   get status(): number {
@@ -106,31 +114,6 @@ class HonoExchange implements Exchange {
   get responseSize(): number | undefined {
     const length = this.#c.res.headers.get('content-length')
     return length === null ? undefined : Number(length)
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal
-    const controller = new AbortController()
-    this.#controller = controller
-    if (this.#aborted) {
-      controller.abort(this.#reason)
-      return controller.signal
-    }
-    this.#watchClient()
-    return controller.signal
-  }
-  get aborted(): boolean {
-    // Without a signal nobody watches the client, so ask the connection directly.
-    if (!this.#aborted && this.#controller === undefined && this.#clientGone()) {
-      this.abort(new ClientClosedError())
-    }
-    return this.#aborted
-  }
-  abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
-    this.#controller?.abort(reason)
   }
 
   get<T = unknown>(key: string): T | undefined {
@@ -150,7 +133,7 @@ class HonoExchange implements Exchange {
     return this.#responded
   }
 
-  #clientGone(): boolean {
+  protected override clientGone(): boolean {
     const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
     if (outgoing !== undefined && typeof outgoing.once === 'function') {
       return outgoing.destroyed === true && outgoing.writableFinished !== true
@@ -159,20 +142,20 @@ class HonoExchange implements Exchange {
   }
 
   /**
-   * Client disconnects: on @hono/node-server the Node response's `close` before it
-   * finished (cheap, no Request materialized); elsewhere the request's own signal.
+   * Client disconnects, watched once the signal exists: on @hono/node-server the Node
+   * response's `close` before it finished (cheap, no Request materialized); elsewhere
+   * the request's own signal.
    */
-  #watchClient(): void {
-    const closed = (): void => this.abort(new ClientClosedError())
+  protected override watchClient(): void {
     const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
     if (outgoing !== undefined && typeof outgoing.once === 'function') {
       outgoing.once('close', () => {
-        if (outgoing.writableFinished !== true) closed()
+        if (outgoing.writableFinished !== true) this.clientClosed()
       })
       return
     }
     const raw = this.#c.req.raw.signal
-    if (raw.aborted) closed()
-    else raw.addEventListener('abort', closed, { once: true })
+    if (raw.aborted) this.clientClosed()
+    else raw.addEventListener('abort', () => this.clientClosed(), { once: true })
   }
 }

@@ -2,7 +2,7 @@ import type { Exchange, Middleware } from '@sturdy/core'
 import { ClientClosedError, respondProblem, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { sturdy } from './index.ts'
+import { exchangeOf, sturdy } from './index.ts'
 
 interface Seen {
   method?: string
@@ -193,6 +193,21 @@ describe('sturdy() on Hono', () => {
     await app.request('/')
     expect(exchanges).toHaveLength(2)
     expect(exchanges[0]).toBe(exchanges[1])
+  })
+
+  it('exchangeOf(c) gives Hono glue the same Exchange, and undefined outside a mount', async () => {
+    const seen: Exchange[] = []
+    const app = new Hono()
+    app.get('/bare', (c) => c.json({ found: exchangeOf(c) !== undefined }))
+    app.use(
+      sturdy(async (ex, next) => {
+        seen.push(ex)
+        await next()
+      }),
+    )
+    app.get('/', (c) => c.json({ same: exchangeOf(c) === seen[0] }))
+    expect(await (await app.request('/')).json()).toEqual({ same: true })
+    expect(await (await app.request('/bare')).json()).toEqual({ found: false })
   })
 
   it('aborts the request signal when the client disconnects, with a ClientClosedError reason', async () => {

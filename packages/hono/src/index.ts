@@ -5,10 +5,11 @@
  * generic (no global `ContextVariableMap` augmentation).
  */
 import type { CombinedVariables, Middleware } from '@sturdy/core'
-import { chain } from '@sturdy/core'
+import { boundedRoutes, chain } from '@sturdy/core'
 import type { Context, MiddlewareHandler } from 'hono'
-import { exchangeFor } from './exchange.ts'
+import { honoExchange } from './exchange.ts'
 
+export { exchangeOf } from '@sturdy/core'
 export type { ProblemErrorHandlerOptions } from './error-handler.ts'
 export { problemErrorHandler } from './error-handler.ts'
 export { exchangeFor } from './exchange.ts'
@@ -41,8 +42,9 @@ export function sturdy<const L extends readonly Middleware<object>[]>(
   ...middleware: L
 ): MiddlewareHandler<SturdyEnv<L>> {
   const run = chain(middleware)
+  const routes = boundedRoutes()
   return async function sturdyMiddleware(c, next): Promise<void> {
-    const ex = exchangeFor(c as Context, sturdyMiddleware)
+    const ex = honoExchange(c as Context, sturdyMiddleware, routes)
     await run(ex, next)
   }
 }

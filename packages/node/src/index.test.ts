@@ -3,7 +3,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer, request as httpRequest } from 'node:http'
 import type { Exchange, Middleware } from '@sturdy/core'
-import { UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
+import { OVERFLOW_ROUTE, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Listener, SturdyNodeOptions } from './index.ts'
 import { exchangeOf, setRoute, sturdy, valuesOf } from './index.ts'
@@ -62,6 +62,29 @@ describe('sturdy() around a node:http listener', () => {
       [UNMATCHED_ROUTE, 200, 2],
     ])
   })
+
+  it('bounds whatever the route option reports: raw paths past 1000 routes, or too long, are __other__', async () => {
+    const seen: Array<Record<string, unknown>> = []
+    const url = await serve(ok, {
+      middleware: [record(seen)],
+      // The mistake the bound exists for: the raw path as the route.
+      route: (req) => req.url,
+    })
+    // 1000 distinct routes fill the bound (in batches: the order within one does not matter).
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          await (await fetch(`${url}/u/${batch * 100 + i}`)).text()
+        }),
+      )
+    }
+    for (const path of ['/u/1000', '/u/0', `/${'x'.repeat(300)}`]) {
+      await (await fetch(url + path)).text()
+    }
+    const routes = seen.map((s) => s.route)
+    expect(new Set(routes.slice(0, 1000)).size).toBe(1000)
+    expect(routes.slice(1000)).toEqual([OVERFLOW_ROUTE, '/u/0', OVERFLOW_ROUTE])
+  }, 30_000)
 
   it('answers listener errors with problem+json by default, keeping a Sturdy status', async () => {
     const seen: Array<Record<string, unknown>> = []

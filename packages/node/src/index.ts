@@ -7,7 +7,8 @@
  * `route` option, else every request shares `UNMATCHED_ROUTE`.
  */
 
+export { exchangeOf } from '@sturdy/core'
 export { handOff, NOT_FINALIZED } from './hand-off.ts'
 export type { Listener, SturdyNodeOptions } from './listener.ts'
-export { exchangeOf, setRoute, sturdy, valuesOf } from './listener.ts'
+export { setRoute, sturdy, valuesOf } from './listener.ts'
 export { NodeExchange } from './node-exchange.ts'

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Middleware } from '@sturdy/core'
-import { chain, UNMATCHED_ROUTE } from '@sturdy/core'
+import type { Middleware, RouteLabel } from '@sturdy/core'
+import { attachExchange, boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { NOT_FINALIZED } from './hand-off.ts'
 import { NodeExchange } from './node-exchange.ts'
 
@@ -29,10 +29,9 @@ export interface SturdyNodeOptions {
   onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void
 }
 
-const EXCHANGE: unique symbol = Symbol('@sturdy/node exchange') as never
 const ROUTE: unique symbol = Symbol('@sturdy/node route') as never
 
-type Tagged = IncomingMessage & { [EXCHANGE]?: NodeListenerExchange; [ROUTE]?: string }
+type Tagged = IncomingMessage & { [ROUTE]?: string }
 
 /**
  * Wraps a node:http request listener in Sturdy middleware. The innermost `next()` runs
@@ -40,7 +39,7 @@ type Tagged = IncomingMessage & { [EXCHANGE]?: NodeListenerExchange; [ROUTE]?: s
  * so middleware read the final status after `await next()`.
  *
  * @param listener your `(req, res)` listener; it may be async
- * @param options the middleware, and how to tell the route template
+ * @param options see `SturdyNodeOptions`
  * @returns a named request listener for `http.createServer()`
  * @example
  * import { createServer } from 'node:http'
@@ -67,9 +66,9 @@ export function sturdy(
   const run = chain(options.middleware ?? [])
   const routeOf = options.route
   const onError = options.onError
+  const routes = boundedRoutes()
   return function sturdyListener(req, res): void {
-    const ex = new NodeListenerExchange(req, res, routeOf)
-    ;(req as Tagged)[EXCHANGE] = ex
+    const ex = attachExchange(req, new NodeListenerExchange(req, res, routes, routeOf))
     const failed = (error: unknown): void => {
       ex.recordError(error)
       if (onError === undefined) ex.fail(error)
@@ -107,7 +106,7 @@ export function sturdy(
 export function valuesOf<V extends object = Record<string, unknown>>(
   req: IncomingMessage,
 ): Partial<V> {
-  const ex = (req as Tagged)[EXCHANGE]
+  const ex = exchangeOf<NodeExchange>(req)
   return (ex === undefined ? {} : ex.values()) as Partial<V>
 }
 
@@ -124,38 +123,21 @@ export function setRoute(req: IncomingMessage, template: string): void {
   ;(req as Tagged)[ROUTE] = template
 }
 
-/**
- * The Exchange of a request inside a `sturdy()` listener, or undefined outside one.
- *
- * @param req the request the listener got
- * @returns its Exchange
- * @example
- * const ex = exchangeOf(req)
- * if (ex?.aborted) return // the client is gone
- */
-export function exchangeOf(req: IncomingMessage): NodeExchange | undefined {
-  return (req as Tagged)[EXCHANGE]
-}
-
 class NodeListenerExchange extends NodeExchange {
   readonly #routeOf: ((req: IncomingMessage) => string | undefined) | undefined
-  #route: string | undefined
 
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
+    routes: RouteLabel,
     routeOf: ((req: IncomingMessage) => string | undefined) | undefined,
   ) {
-    super(req, res)
+    super(req, res, routes)
     this.#routeOf = routeOf
   }
 
-  override route(): string {
-    if (this.#route !== undefined) return this.#route
+  protected override findRoute(): string | undefined {
     const req = this.req as Tagged
-    const route = req[ROUTE] ?? this.#routeOf?.(req) ?? UNMATCHED_ROUTE
-    // Cache only once the response is done: before that the listener may still route.
-    if (this.isSettled) this.#route = route
-    return route
+    return req[ROUTE] ?? this.#routeOf?.(req)
   }
 }

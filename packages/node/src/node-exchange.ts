@@ -1,13 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Exchange } from '@sturdy/core'
-import {
-  ClientClosedError,
-  PROBLEM_CONTENT_TYPE,
-  problemFromError,
-  problemHeaders,
-  renderProblem,
-  UNMATCHED_ROUTE,
-} from '@sturdy/core'
+import type { Exchange, RouteLabel } from '@sturdy/core'
+import { problemResponse, RequestSignal } from '@sturdy/core'
 
 /**
  * The Exchange of one node:http request/response pair. `@sturdy/node` uses it as is;
@@ -19,28 +12,32 @@ import {
  * disconnect, which aborts the request signal with a `ClientClosedError`. The signal
  * itself is created only when something reads it.
  *
+ * The route: a subclass says what its framework matched (`findRoute()`), and `route()`
+ * passes it through the mount's `boundedRoutes()` guard — so the bound on route values
+ * holds whatever the framework reports — and keeps the answer once the response is done.
+ *
  * @example
- * // an adapter for another node:http framework
+ * // an adapter for another node:http framework: one guard per mount
+ * const routes = boundedRoutes()
  * class MyExchange extends NodeExchange {
- *   override route(): string {
- *     return this.req.url === '/health' ? '/health' : UNMATCHED_ROUTE
+ *   protected override findRoute(): string | undefined {
+ *     return myRouter.matchedTemplate(this.req)
  *   }
  * }
- * const ex = new MyExchange(req, res)
+ * const ex = new MyExchange(req, res, routes)
  * await chain(middleware)(ex, () => { handle(req, res); return ex.settled() })
  */
-export class NodeExchange implements Exchange {
+export class NodeExchange extends RequestSignal implements Exchange {
   /** The request. */
   protected readonly req: IncomingMessage
   /** The response. */
   protected readonly res: ServerResponse
   /** The request's absolute deadline, set by a deadline middleware. */
   deadline: number | undefined
+  readonly #routes: RouteLabel
+  #route: string | undefined
   #values: Record<string, unknown> | undefined
   #error: unknown
-  #controller: AbortController | undefined
-  #reason: unknown
-  #aborted = false
   #responded = false
   #done = false
   #settled: Promise<void> | undefined
@@ -49,15 +46,18 @@ export class NodeExchange implements Exchange {
   /**
    * @param req the incoming request
    * @param res its response
+   * @param routes the mount's route bound (core `boundedRoutes()`), shared by its requests
    */
-  constructor(req: IncomingMessage, res: ServerResponse) {
+  constructor(req: IncomingMessage, res: ServerResponse, routes: RouteLabel) {
+    super()
     this.req = req
     this.res = res
+    this.#routes = routes
     // One listener per event for the whole life of the response; they go with it.
     // (`on`, not `once`: each event fires at most once, and `once` allocates a wrapper.)
     res.on('finish', () => this.#settle())
     res.on('close', () => {
-      if (!res.writableFinished) this.abort(new ClientClosedError())
+      if (!res.writableFinished) this.clientClosed()
       this.#settle()
     })
   }
@@ -89,9 +89,24 @@ export class NodeExchange implements Exchange {
     if (!this.res.headersSent) this.res.setHeader(name, value)
   }
 
-  /** The route template; plain node:http knows none, so `UNMATCHED_ROUTE` unless overridden. */
+  /**
+   * The route template the framework matched, bounded (see `boundedRoutes`):
+   * `UNMATCHED_ROUTE` when it matched none. Kept once the response is done; asked
+   * earlier, it answers for that moment (the router may not have run yet).
+   */
   route(): string {
-    return UNMATCHED_ROUTE
+    if (this.#route !== undefined) return this.#route
+    const route = this.#routes(this.findRoute())
+    if (this.#done) this.#route = route
+    return route
+  }
+
+  /**
+   * What the framework matched: a route template, or undefined for none. Plain
+   * node:http has no router, so undefined; adapters override it.
+   */
+  protected findRoute(): string | undefined {
+    return undefined
   }
 
   get status(): number {
@@ -105,23 +120,6 @@ export class NodeExchange implements Exchange {
     if (length === undefined) return undefined
     const n = Number(length)
     return Number.isFinite(n) ? n : undefined
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller !== undefined) return this.#controller.signal
-    const controller = new AbortController()
-    this.#controller = controller
-    if (this.#aborted) controller.abort(this.#reason)
-    return controller.signal
-  }
-  get aborted(): boolean {
-    return this.#aborted
-  }
-  abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
-    this.#controller?.abort(reason)
   }
 
   get<T = unknown>(key: string): T | undefined {
@@ -187,11 +185,8 @@ export class NodeExchange implements Exchange {
     if (!this.res.headersSent) {
       if (this.#responded) return
       this.#responded = true
-      const problem = problemFromError(error)
-      this.writeResponse(problem.status, renderProblem(problem), {
-        ...problemHeaders(error),
-        'content-type': PROBLEM_CONTENT_TYPE,
-      })
+      const answer = problemResponse(error)
+      this.writeResponse(answer.status, answer.body, answer.headers)
     } else if (!this.res.writableEnded) {
       this.res.destroy()
     }

@@ -30,7 +30,7 @@ export interface CallBudgetOptions {
  * cap; this is the options-object form the client packages use.
  *
  * @param deadline absolute deadline on `clock`'s scale (`c.var.deadline`), or undefined for none
- * @param options margin, cap and clock
+ * @param options see `CallBudgetOptions`
  * @returns the budget in ms; `Infinity` when there is neither a deadline nor a cap
  * @example
  * const budget = callBudget(c.var.deadline, { marginMs: 10, maxMs: 2000 })

@@ -1,8 +1,8 @@
 import { getEventListeners } from 'node:events'
 import type { Exchange, Middleware, Next } from '@sturdy/core'
-import { isTimeoutError, problemFromError, renderProblem, UNMATCHED_ROUTE } from '@sturdy/core'
+import { isTimeoutError, UNMATCHED_ROUTE } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
-import { sturdy } from '@sturdy/hono'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { deadline, timeout, timerWheel } from './index.ts'
@@ -164,10 +164,7 @@ describe('deadline() under load', () => {
     const app = new Hono().use(
       sturdy(outer, deadline({ wheel, budgetMs: 200, shutdown: shutdown.signal })),
     )
-    app.onError((error, c) => {
-      const p = problemFromError(error)
-      return c.body(renderProblem(p), p.status as 500)
-    })
+    app.onError(problemErrorHandler())
     let started = 0
     let settled = 0
     app.get('/work', async (c) => {

@@ -9,9 +9,9 @@ import { createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Exchange, Middleware } from '@sturdy/core'
-import { abortKind, PROBLEM_CONTENT_TYPE, problemFromError, renderProblem } from '@sturdy/core'
-import { sturdy } from '@sturdy/hono'
-import type { Context } from 'hono'
+import { abortKind, PROBLEM_CONTENT_TYPE } from '@sturdy/core'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
+import type { ErrorHandler } from 'hono'
 import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
 import { deadline, timerWheel } from './index.ts'
@@ -117,13 +117,8 @@ function get(url: string): {
   return { response, socket }
 }
 
-function quietErrors(app: {
-  onError(handler: (error: Error, c: Context) => Response): unknown
-}): void {
-  app.onError((error, c) => {
-    const p = problemFromError(error)
-    return c.body(renderProblem(p), p.status as 500, { 'content-type': PROBLEM_CONTENT_TYPE })
-  })
+function quietErrors(app: { onError(handler: ErrorHandler): unknown }): void {
+  app.onError(problemErrorHandler())
 }
 
 describe('deadline() on a real server', () => {

@@ -5,26 +5,21 @@ import {
   isClientClosedError,
   isShutdownError,
   isTimeoutError,
-  problemFromError,
-  renderProblem,
+  problemResponse,
+  TimeoutError,
 } from '@sturdy/core'
 import type { ManualClock } from '@sturdy/core/testing'
 import { manualClock } from '@sturdy/core/testing'
-import { sturdy } from '@sturdy/hono'
-import type { Context } from 'hono'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
+import type { ErrorHandler } from 'hono'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { DeadlineOptions } from './index.ts'
 import { deadline, timerWheel } from './index.ts'
 
 /** Renders every error as problem+json and keeps the test output quiet. */
-function quiet<A extends { onError(handler: (error: Error, c: Context) => Response): unknown }>(
-  app: A,
-): A {
-  app.onError((error, c) => {
-    const p = problemFromError(error)
-    return c.body(renderProblem(p), p.status as 500, { 'content-type': 'application/problem+json' })
-  })
+function quiet<A extends { onError(handler: ErrorHandler): unknown }>(app: A): A {
+  app.onError(problemErrorHandler())
   return app
 }
 
@@ -83,15 +78,17 @@ describe('deadline() budget and signal', () => {
     expect(pending).toBe(0)
   })
 
-  it('per-route budgets: a rule table matched on method and path, first match wins', async () => {
+  it('per-route budgets: core route patterns matched on method and path, the most specific wins', async () => {
     const { app } = setup({
       budgetMs: 1000,
-      routes: [
-        { method: 'POST', path: '/upload', budgetMs: 30_000 },
-        { path: '/users/:id', budgetMs: 50 },
-        { method: ['get', 'HEAD'], path: '/files/*', budgetMs: 70 },
-        { path: /^\/v\d+\/search$/, budgetMs: 80 },
-      ],
+      routes: {
+        'POST /upload': 30_000,
+        '/users/:id': 50,
+        '/users/me': 55,
+        'GET /files/*': 70,
+        'HEAD /files/*': 70,
+        '/:version{v[0-9]+}/search': 80,
+      },
     })
     app.all('*', (c) => c.json({ budget: (c.var.deadline ?? 0) - 1000 }))
     const budget = async (path: string, method = 'GET'): Promise<number> =>
@@ -99,12 +96,19 @@ describe('deadline() budget and signal', () => {
     expect(await budget('/upload', 'POST')).toBe(30_000)
     expect(await budget('/upload', 'PUT')).toBe(1000)
     expect(await budget('/users/42')).toBe(50)
+    expect(await budget('/users/me')).toBe(55)
     expect(await budget('/users/42/orders')).toBe(1000)
     expect(await budget('/files')).toBe(70)
     expect(await budget('/files/a/b.txt')).toBe(70)
     expect(await budget('/files/a', 'DELETE')).toBe(1000)
     expect(await budget('/v2/search')).toBe(80)
     expect(await budget('/v2/search/x')).toBe(1000)
+  })
+
+  it('per-route budgets: a bad pattern or budget is refused at construction', () => {
+    expect(() => deadline({ routes: { 'users/:id': 50 } })).toThrow(RangeError)
+    expect(() => deadline({ routes: { '/users/:id': -1 } })).toThrow(RangeError)
+    expect(() => deadline({ routes: { '/users/:id': Number.NaN } })).toThrow(RangeError)
   })
 
   it('per-route budgets: a function of the Exchange, undefined falling back to budgetMs', async () => {
@@ -132,7 +136,7 @@ describe('deadline() budget and signal', () => {
 
   it('rejects a negative budget; ignores a route function answering nonsense', async () => {
     expect(() => deadline({ budgetMs: -1 })).toThrow(RangeError)
-    expect(() => deadline({ routes: [{ path: '/x', budgetMs: Number.NaN }] })).toThrow(RangeError)
+    expect(() => deadline({ routes: { '/x': Number.NaN } })).toThrow(RangeError)
     const { app } = setup({
       budgetMs: 1000,
       routes: (ex) => (ex.path === '/nan' ? Number.NaN : -5),
@@ -246,6 +250,24 @@ describe('deadline() at the deadline', () => {
     expect(handlerSettled).toBe(true)
     expect(events).toEqual([{ name: 'deadline', timeoutMs: 100, scope: 'deadline' }])
     expect(clock.pending()).toBe(0)
+  })
+
+  it('renders its 504 like a TimeoutError escaping a handler: one renderer, core problemResponse', async () => {
+    const { app, clock } = setup({ budgetMs: 100 })
+    app.get('/slow', (c) => untilAborted(c.var.signal))
+    app.get('/thrown', () => {
+      throw new TimeoutError('Deadline of 100 ms exceeded', 100)
+    })
+    const pending = app.request('/slow')
+    await clock.advanceAsync(100)
+    const own = await pending
+    const escaped = await app.request('/thrown')
+    const expected = problemResponse(new TimeoutError('Deadline of 100 ms exceeded', 100))
+    for (const res of [own, escaped]) {
+      expect(res.status).toBe(expected.status)
+      expect(Object.fromEntries(res.headers)).toEqual(expected.headers)
+      expect(await res.text()).toBe(expected.body)
+    }
   })
 
   it('a handler that throws the abort reason at once does not replace the 504', async () => {

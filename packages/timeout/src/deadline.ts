@@ -17,13 +17,13 @@ import type { TimerWheel, WheelTimer } from './timer-wheel.ts'
 import { timerWheel } from './timer-wheel.ts'
 
 /**
- * The per-request value key of the absolute deadline. Core's `VALUES` has no key for it
- * yet; this is the name the deadline middleware shares it under.
+ * The per-request value key the deadline is shared under: core's `VALUES.deadline`.
  *
+ * @deprecated use `VALUES.deadline` from `@sturdy/core`.
  * @example
- * const deadlineAt = ex.get<number>(DEADLINE_KEY) // c.var.deadline in Hono
+ * const deadlineAt = ex.get<number>(VALUES.deadline) // c.var.deadline in Hono
  */
-export const DEADLINE_KEY = 'deadline'
+export const DEADLINE_KEY: typeof VALUES.deadline = VALUES.deadline
 
 /** The per-request values `deadline()` shares with handlers (`c.var.*` in Hono). */
 export interface DeadlineVariables {
@@ -43,9 +43,10 @@ export interface DeadlineOptions {
   budgetMs?: number
   /**
    * Per-route budgets, replacing `budgetMs` for matching requests (longer or shorter):
-   * a rule table `{ method?, path, budgetMs }[]` (first match wins) or a function
-   * `(ex) => number | undefined` (undefined: use `budgetMs`). Matched on method and raw
-   * path because the route template is only known after `next()`.
+   * `{ 'POST /upload': 30_000, '/users/:id': 500 }` in core's route-pattern syntax (the
+   * most specific pattern wins), or a function `(ex) => number | undefined` (undefined:
+   * use `budgetMs`). Matched on method and raw path because the route template is only
+   * known after `next()`.
    * @default undefined
    */
   routes?: RouteBudgets
@@ -105,7 +106,7 @@ export type DeadlineMiddleware = Middleware<DeadlineVariables> & {
  * the handler finishes later. A client disconnect aborts the signal and writes nothing.
  * Deadlines ride a shared timer wheel: no `setTimeout` per request.
  *
- * @param options budget, per-route budgets, incoming headers, shutdown signal, responder, clock / wheel
+ * @param options see `DeadlineOptions`
  * @returns a named Sturdy middleware sharing `{ signal, deadline }`, with `kind`, `name`, `events`
  * @example
  * import { Hono } from 'hono'
@@ -113,7 +114,7 @@ export type DeadlineMiddleware = Middleware<DeadlineVariables> & {
  * import { deadline } from '@sturdy/timeout'
  *
  * const app = new Hono().use(
- *   sturdy(deadline({ budgetMs: 2000, routes: [{ method: 'POST', path: '/upload', budgetMs: 30_000 }] })),
+ *   sturdy(deadline({ budgetMs: 2000, routes: { 'POST /upload': 30_000 } })),
  * )
  * app.get('/orders/:id', async (c) => {
  *   const res = await fetch(`http://127.0.0.1:9000/orders/${c.req.param('id')}`, { signal: c.var.signal })
@@ -155,7 +156,7 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
     }
     if (at !== Number.POSITIVE_INFINITY) ex.deadline = at
     ex.set(VALUES.signal, ex.signal)
-    ex.set(DEADLINE_KEY, ex.deadline)
+    ex.set(VALUES.deadline, ex.deadline)
 
     if (state.shutdown?.aborted) {
       state.trip(ex, new ShutdownError())

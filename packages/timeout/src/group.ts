@@ -127,7 +127,7 @@ export const isGroupError: (error: unknown) => error is GroupError =
  * ever left unhandled: tasks' promises are always observed, and nothing rejects until
  * you call `wait()`.
  *
- * @param options parent signal and concurrency limit
+ * @param options see `GroupOptions`
  * @returns a `Group`: `go(task)`, `wait()`, `signal`
  * @example
  * import { group } from '@sturdy/timeout'
@@ -154,7 +154,7 @@ export type GroupResults<Tasks extends readonly GroupTask<unknown>[]> = {
  * typed tuple: the article's `processOrder` fan-out in one line.
  *
  * @param tasks the tasks, each given `{ signal, index }`
- * @param options parent signal and concurrency limit
+ * @param options see `GroupOptions`
  * @returns the results in order; rejects like `Group.wait()`
  * @example
  * import { concurrent } from '@sturdy/timeout'

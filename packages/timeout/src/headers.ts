@@ -140,7 +140,7 @@ export type HeaderSource =
  * ignored, never thrown.
  *
  * @param headers a lookup function, a `Headers` object, or an `Exchange`
- * @param options which headers to read; all three by default
+ * @param options see `IncomingTimeoutOptions`
  * @returns the incoming budget in ms, or undefined when the caller sent none
  * @example
  * const budget = readIncomingTimeout(request.headers) // or readIncomingTimeout(ex)
@@ -205,7 +205,7 @@ export interface StampOptions {
  * @param headers a `Headers` (or anything with `set`), or a plain record (node:http)
  * @param budgetMs the callee's budget in ms; `Infinity` writes nothing. Rounded down to
  *   whole ms (0 tells the callee to give up at once; better not to call at all)
- * @param options which headers to write
+ * @param options see `StampOptions`
  * @returns the whole ms written, or undefined when nothing was (no deadline)
  * @example
  * const headers = new Headers()

@@ -36,7 +36,7 @@ export {
   stampDeadline,
   TIMEOUT_HEADER,
 } from './headers.ts'
-export type { RouteBudget, RouteBudgets } from './routes.ts'
+export type { RouteBudgets } from './routes.ts'
 export type { TimeoutBudget, TimeoutMode, TimeoutOptions, TimeoutPolicy } from './timeout.ts'
 export { timeout } from './timeout.ts'
 export type { TimerWheel, TimerWheelOptions, WheelTimer } from './timer-wheel.ts'

@@ -76,7 +76,7 @@ export interface TimeoutPolicy extends Policy {
  *
  * @param ms the budget in ms, or a function of `{ signal, attempt }` returning it;
  *   `Infinity` for none, `0` fails at once without calling the function
- * @param options mode, abort-on-return, name, clock / wheel
+ * @param options see `TimeoutOptions`
  * @returns a `TimeoutPolicy` (`execute`, `kind`, `name`, `events`)
  * @example
  * import { compose } from '@sturdy/core'

@@ -54,7 +54,7 @@ export interface TimerWheel {
  * its tick passes; when the armed timer fires and no live deadline remains, the wheel
  * arms nothing, so an idle wheel holds no timer.
  *
- * @param options clock and tick size
+ * @param options see `TimerWheelOptions`
  * @returns a wheel; pass it as the `wheel` option of `timeout()` and `deadline()` to share it
  * @example
  * import { deadline, timeout, timerWheel } from '@sturdy/timeout'

@@ -1,5 +1,5 @@
-import type { Exchange, Middleware, Next, Problem } from '@sturdy/core'
-import { PROBLEM_CONTENT_TYPE, problemHeaders, renderProblem, statusTitle } from '@sturdy/core'
+import type { Exchange, Middleware, Next } from '@sturdy/core'
+import { problemResponse, statusTitle } from '@sturdy/core'
 import type { ChaosControl, ChaosPatch, ChaosSettings } from './control.ts'
 import { checkLatency } from './control.ts'
 
@@ -261,17 +261,7 @@ function notAllowed(allow: string): Answer {
   return { ...answer, headers: { ...answer.headers, allow } }
 }
 
-// Rendered here the way core's problem renderer does (one rule for Retry-After and the
-// content type); it gives way to core's single `problemResponse` when that exists.
 function problem(status: number, detail: string): Answer {
-  const p: Problem = { title: statusTitle(status), status, detail }
-  return {
-    status,
-    body: renderProblem(p),
-    headers: {
-      ...problemHeaders(p),
-      'content-type': PROBLEM_CONTENT_TYPE,
-      'cache-control': 'no-store',
-    },
-  }
+  const answer = problemResponse({ title: statusTitle(status), status, detail })
+  return { ...answer, headers: { ...answer.headers, 'cache-control': 'no-store' } }
 }

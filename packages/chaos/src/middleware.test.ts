@@ -225,7 +225,7 @@ describe('chaosMiddleware: switches', () => {
   })
 
   it('rejects bad options at construction', () => {
-    expect(() => chaosMiddleware({ kind: 'fault', routes: ['users'] })).toThrow(TypeError)
+    expect(() => chaosMiddleware({ kind: 'fault', routes: ['users'] })).toThrow(RangeError)
     expect(() => chaosMiddleware({ kind: 'nope' } as never)).toThrow(TypeError)
     expect(() => chaosMiddleware({ kind: 'behaviour' } as never)).toThrow(TypeError)
     expect(() => chaosMiddleware({ kind: 'latency', latencyMs: -1 })).toThrow(RangeError)

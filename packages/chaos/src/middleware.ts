@@ -1,12 +1,5 @@
 import type { ChaosMark, Clock, Exchange, Middleware, Next } from '@sturdy/core'
-import {
-  abortKind,
-  PROBLEM_CONTENT_TYPE,
-  renderProblem,
-  respondProblem,
-  statusTitle,
-  VALUES,
-} from '@sturdy/core'
+import { abortKind, problemResponse, respondProblem, statusTitle, VALUES } from '@sturdy/core'
 import type { ChaosControl, ChaosOptions, LatencySpec } from './control.ts'
 import { ChaosState } from './control.ts'
 import { InjectedFaultError } from './errors.ts'
@@ -25,8 +18,9 @@ export interface ChaosResponse {
 /** What every chaos middleware takes, whatever it injects. */
 export interface ChaosMiddlewareBase extends ChaosOptions {
   /**
-   * The requests it may inject into: `GET /users/:id`, `/files/*` (any method), `*`.
-   * Matched on the method and raw path, before routing. @default every request
+   * The requests it may inject into, in core's `routeMatcher` syntax: `GET /users/:id`,
+   * `/files/*` (any method), `*`. Matched on the method and raw path, before routing.
+   * @default every request
    */
   routes?: readonly string[]
   /** Response header that marks an injected request (`<kind>; name=<name>`); `false` for none. @default 'x-sturdy-chaos' */
@@ -196,18 +190,17 @@ function answerAborted(ex: Exchange, reason: unknown): void {
 }
 
 function respond(ex: Exchange, response: ChaosResponse, name: string): void {
-  const headers: Record<string, string> = { ...response.headers }
-  let body = response.body
-  if (body === undefined && response.status >= 400) {
-    body = renderProblem({
-      title: statusTitle(response.status),
-      status: response.status,
-      code: 'CHAOS_OUTCOME',
-      detail: `Outcome injected by chaos "${name}"`,
-    })
-    headers['content-type'] = PROBLEM_CONTENT_TYPE
+  if (response.body !== undefined || response.status < 400) {
+    ex.respond(response.status, response.body ?? null, { ...response.headers })
+    return
   }
-  ex.respond(response.status, body ?? null, headers)
+  const problem = problemResponse({
+    title: statusTitle(response.status),
+    status: response.status,
+    code: 'CHAOS_OUTCOME',
+    detail: `Outcome injected by chaos "${name}"`,
+  })
+  ex.respond(problem.status, problem.body, { ...response.headers, ...problem.headers })
 }
 
 function checkResponse(response: ChaosResponse): ChaosResponse {

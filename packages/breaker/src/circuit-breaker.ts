@@ -7,80 +7,16 @@ import type {
   Policy,
   PolicyFn,
 } from '@sturdy/core'
-import { createEmitter, neverAborts, systemClock } from '@sturdy/core'
+import { createEmitter, neverAborts } from '@sturdy/core'
+import type { BreakerSettings, BreakerSnapshot, CircuitBreakerOptions } from './breaker-options.ts'
+import { DEFAULT_OPEN_MS, resolveBreakerOptions } from './breaker-options.ts'
 import type { Counts } from './counts.ts'
 import { RollingCounts, snapshotCounts } from './counts.ts'
 import { BrokenCircuitError } from './errors.ts'
 import type { Outcome, Settled } from './outcome.ts'
-import { callerAborted, defaultOutcome, defaultReadyToTrip } from './outcome.ts'
-
-/** Options of `circuitBreaker`. Names in brackets are sony/gobreaker's `Settings`. */
-export interface CircuitBreakerOptions {
-  /** Name carried by events and errors [`Name`]. @default 'breaker' */
-  name?: string
-  /**
-   * Half-open trial calls: at most this many run at once, the rest are rejected at once;
-   * this many consecutive successes close the circuit [`MaxRequests`]. @default 1
-   */
-  maxRequests?: number
-  /**
-   * Closed-state window in ms: counts are cleared every `intervalMs` (fixed window), or
-   * roll bucket by bucket when `bucketMs` is set; `0` never clears [`Interval`].
-   * @default 0, or 10000 when `failureRatio` or `slowCallRatio` is set
-   */
-  intervalMs?: number
-  /**
-   * Bucket size of a rolling window; `intervalMs` is rounded up to a multiple of it;
-   * `0` means a fixed window [`BucketPeriod`].
-   * @default 0, or intervalMs / 10 when `failureRatio` or `slowCallRatio` is set
-   */
-  bucketMs?: number
-  /**
-   * How long the circuit stays open before a trial is allowed [`Timeout`]. A function
-   * gets the trip number since the circuit last closed (1, 2, ...) — see `openBackoff`.
-   * @default 60000
-   */
-  openMs?: number | ((trip: number) => number)
-  /**
-   * Trip condition, called with the counts after each failure in the closed state
-   * [`ReadyToTrip`]. @default consecutiveFailures > 5, unless a ratio trip is set
-   */
-  readyToTrip?: (counts: Counts) => boolean
-  /**
-   * Trip when failures / (successes + failures) in the window reach this ratio, once
-   * `minimumThroughput` calls have finished. In (0, 1]. @default undefined (off)
-   */
-  failureRatio?: number
-  /** A call that takes at least this long counts as slow. @default Infinity */
-  slowCallMs?: number
-  /**
-   * Trip when slow calls / (successes + failures) in the window reach this ratio, once
-   * `minimumThroughput` calls have finished; a slow half-open trial reopens the circuit.
-   * Needs `slowCallMs`. In (0, 1]. @default undefined (off)
-   */
-  slowCallRatio?: number
-  /** Finished calls in the window before a ratio trip may fire. @default 10 */
-  minimumThroughput?: number
-  /**
-   * Classifies a settled call as `success`, `failure` or `excluded` [`IsSuccessful` +
-   * `IsExcluded`]. @default defaultOutcome (errors fail, except caller aborts: excluded)
-   */
-  outcome?: (settled: Settled) => Outcome
-  /** State to start from, as produced by `toJSON()`. @default closed, empty counts */
-  initialState?: BreakerSnapshot
-  /** Time source. @default systemClock */
-  clock?: Clock
-}
-
-/** A serializable breaker state (`toJSON()` / `initialState`). */
-export interface BreakerSnapshot {
-  readonly state: CircuitState
-  /** Ms of the open period left when the snapshot was taken; 0 unless open. */
-  readonly openRemainingMs: number
-  /** Consecutive trips since the circuit last closed (drives `openMs` backoff). */
-  readonly trips: number
-  readonly counts: Counts
-}
+import { callerAborted } from './outcome.ts'
+import type { Transition } from './transition.ts'
+import { afterSettle } from './transition.ts'
 
 /**
  * Second step of the two-step API: reports how the admitted call went. Calling it more
@@ -122,20 +58,7 @@ export interface CircuitBreaker extends Policy {
  *
  * Time is only read from `clock`, when a call arrives or settles: there is no timer.
  *
- * @param options see `CircuitBreakerOptions`
- * @param options.name event/error name; @default 'breaker'
- * @param options.maxRequests half-open trials; @default 1
- * @param options.intervalMs closed-state window; @default 0 (10000 with a ratio trip)
- * @param options.bucketMs rolling bucket; @default 0 (intervalMs / 10 with a ratio trip)
- * @param options.openMs open duration or backoff function; @default 60000
- * @param options.readyToTrip trip predicate; @default consecutiveFailures > 5 (no ratio trip)
- * @param options.failureRatio failure-ratio trip; @default off
- * @param options.slowCallMs slow-call threshold; @default Infinity
- * @param options.slowCallRatio slow-call-ratio trip; @default off
- * @param options.minimumThroughput calls before a ratio trip; @default 10
- * @param options.outcome outcome predicate; @default defaultOutcome
- * @param options.initialState snapshot to start from; @default closed
- * @param options.clock time source; @default systemClock
+ * @param options see `CircuitBreakerOptions` (every option is optional)
  * @returns the breaker (a `Policy`)
  * @example
  * import { circuitBreaker, isBrokenCircuitError } from '@sturdy/breaker'
@@ -148,7 +71,7 @@ export interface CircuitBreaker extends Policy {
  * }
  */
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreaker {
-  return new Breaker(options, createEmitter<BreakerEventMap>())
+  return createBreaker(options, createEmitter<BreakerEventMap>())
 }
 
 /** Builds a breaker that emits on a shared emitter (keyed breakers). */
@@ -156,10 +79,9 @@ export function createBreaker(
   options: CircuitBreakerOptions,
   events: Emitter<BreakerEventMap>,
 ): CircuitBreaker {
-  return new Breaker(options, events)
+  return new Breaker(resolveBreakerOptions(options), events, options.initialState)
 }
 
-const DEFAULT_OPEN_MS = 60_000
 /** Retry-After hint when half-open is at capacity: the trials decide soon. */
 const HALF_OPEN_RETRY_MS = 1000
 
@@ -175,21 +97,8 @@ class Breaker implements CircuitBreaker {
   readonly name: string
   readonly events: Emitter<BreakerEventMap>
 
+  readonly #s: BreakerSettings
   readonly #clock: Clock
-  readonly #maxRequests: number
-  readonly #intervalMs: number
-  readonly #bucketMs: number
-  readonly #rolling: boolean
-  readonly #openMs: number | ((trip: number) => number)
-  readonly #readyToTrip: ((counts: Counts) => boolean) | undefined
-  readonly #readyReason: string
-  readonly #failureRatio: number | undefined
-  readonly #slowCallMs: number
-  /** No rolling window, slow-call or ratio trip: a closed-state success needs no time. */
-  readonly #timeless: boolean
-  readonly #slowCallRatio: number | undefined
-  readonly #minimumThroughput: number
-  readonly #outcome: (settled: Settled) => Outcome
   readonly #counts: RollingCounts
 
   #state: CircuitState = 'closed'
@@ -200,60 +109,19 @@ class Breaker implements CircuitBreaker {
   #expiry = Number.POSITIVE_INFINITY
   #trips = 0
 
-  constructor(o: CircuitBreakerOptions, events: Emitter<BreakerEventMap>) {
-    this.name = o.name ?? 'breaker'
+  constructor(
+    settings: BreakerSettings,
+    events: Emitter<BreakerEventMap>,
+    initialState: BreakerSnapshot | undefined,
+  ) {
+    this.#s = settings
+    this.name = settings.name
     this.events = events
-    this.#clock = o.clock ?? systemClock
-    this.#maxRequests =
-      o.maxRequests !== undefined && o.maxRequests >= 1 ? Math.floor(o.maxRequests) : 1
-    const ratioTrip = o.failureRatio !== undefined || o.slowCallRatio !== undefined
-    checkRatio('failureRatio', o.failureRatio)
-    checkRatio('slowCallRatio', o.slowCallRatio)
-    if (o.slowCallRatio !== undefined && o.slowCallMs === undefined) {
-      throw new TypeError('slowCallRatio needs slowCallMs')
-    }
-    // gobreaker's normalisation: a non-positive Interval never clears, a non-positive
-    // Timeout falls back to the default.
-    const interval = o.intervalMs ?? (ratioTrip ? 10_000 : 0)
-    const bucket = o.bucketMs ?? (ratioTrip && interval > 0 ? interval / 10 : 0)
-    if (!(interval > 0)) {
-      this.#intervalMs = 0
-      this.#bucketMs = 0
-    } else if (!(bucket > 0) || bucket >= interval) {
-      this.#intervalMs = interval
-      this.#bucketMs = interval
-    } else {
-      this.#bucketMs = bucket
-      this.#intervalMs = Math.ceil(interval / bucket) * bucket
-    }
-    const size = this.#intervalMs === 0 ? 1 : Math.round(this.#intervalMs / this.#bucketMs)
-    this.#rolling = size >= 2
-    this.#counts = new RollingCounts(size)
-    this.#openMs =
-      typeof o.openMs === 'function'
-        ? o.openMs
-        : o.openMs !== undefined && o.openMs > 0
-          ? o.openMs
-          : DEFAULT_OPEN_MS
-    this.#readyToTrip = o.readyToTrip ?? (ratioTrip ? undefined : defaultReadyToTrip)
-    this.#readyReason =
-      o.readyToTrip === undefined || o.readyToTrip === defaultReadyToTrip
-        ? 'consecutive-failures'
-        : 'ready-to-trip'
-    this.#failureRatio = o.failureRatio
-    this.#slowCallMs = o.slowCallMs ?? Number.POSITIVE_INFINITY
-    this.#slowCallRatio = o.slowCallRatio
-    this.#timeless =
-      !this.#rolling &&
-      this.#slowCallMs === Number.POSITIVE_INFINITY &&
-      this.#failureRatio === undefined &&
-      this.#slowCallRatio === undefined
-    this.#minimumThroughput = Math.max(1, o.minimumThroughput ?? 10)
-    this.#outcome = o.outcome ?? defaultOutcome
-
+    this.#clock = settings.clock
+    this.#counts = new RollingCounts(settings.windowSize)
     const now = this.#clock.now()
     this.#newGeneration(now)
-    if (o.initialState !== undefined) this.#restore(o.initialState, now)
+    if (initialState !== undefined) this.#restore(initialState, now)
   }
 
   get state(): CircuitState {
@@ -307,14 +175,14 @@ class Breaker implements CircuitBreaker {
   }
 
   isolate(): void {
-    this.#setState('isolated', this.#clock.now(), 'isolate')
+    this.#move({ to: 'isolated', reason: 'isolate' }, this.#clock.now())
   }
 
   reset(): void {
     const now = this.#clock.now()
     this.#trips = 0
     if (this.#state === 'closed') this.#newGeneration(now)
-    else this.#setState('closed', now, 'reset')
+    else this.#move({ to: 'closed', reason: 'reset' }, now)
   }
 
   toJSON(): BreakerSnapshot {
@@ -351,19 +219,20 @@ class Breaker implements CircuitBreaker {
   #after(permit: Permit, outcome: Outcome, durationMs: number | undefined, error: unknown): void {
     if (permit.settled) return
     permit.settled = true
+    const s = this.#s
     // A success in a closed breaker with nothing time-based configured cannot move it,
     // and nobody listens for its duration: skip the clock read (tens of ns on Node 20,
     // the top frame of the composed policies' success path).
     const now =
       outcome === 'success' &&
       this.#state === 'closed' &&
-      this.#timeless &&
+      s.timeless &&
       this.#expiry === Number.POSITIVE_INFINITY &&
       !this.events.has('success')
         ? permit.start
         : this.#clock.now()
     const duration = durationMs ?? now - permit.start
-    const slow = duration >= this.#slowCallMs
+    const slow = duration >= s.slowCallMs
     if (outcome === 'success' && this.events.has('success')) {
       this.events.emit('success', { name: this.name, durationMs: duration, slow })
     } else if (outcome === 'failure' && this.events.has('failure')) {
@@ -371,74 +240,45 @@ class Breaker implements CircuitBreaker {
     }
     this.#current(now)
     if (permit.generation !== this.#generation) return
-    const s = this.#state
     if (outcome === 'excluded') {
       this.#counts.onExclusion(permit.age)
-    } else if (outcome === 'success') {
-      if (s === 'half-open' && slow && this.#slowCallRatio !== undefined) {
-        this.#setState('open', now, 'probe-slow')
-        return
-      }
-      this.#counts.onSuccess(permit.age, slow)
-      if (s === 'half-open') {
-        if (this.#counts.total.consecutiveSuccesses >= this.#maxRequests) {
-          this.#setState('closed', now, 'probe-succeeded')
-        }
-      } else if (this.#failureRatio !== undefined || this.#slowCallRatio !== undefined) {
-        // A success can still trip a ratio: it may be the call that reaches the
-        // minimum throughput, or a slow one.
-        const reason = this.#tripReason(false)
-        if (reason !== undefined) this.#setState('open', now, reason)
-      }
-    } else if (s === 'half-open') {
-      this.#setState('open', now, 'probe-failed')
-    } else {
-      this.#counts.onFailure(permit.age, slow)
-      const reason = this.#tripReason(true)
-      if (reason !== undefined) this.#setState('open', now, reason)
+      return
     }
+    const failed = outcome === 'failure'
+    if (failed) this.#counts.onFailure(permit.age, slow)
+    else this.#counts.onSuccess(permit.age, slow)
+    const move = afterSettle(s, this.#state, failed, slow, this.#counts.total)
+    if (move !== undefined) this.#move(move, now)
   }
 
   /** A predicate that throws must not leak a half-open slot: the call counts as failed. */
   #classify(settled: Settled): Outcome {
     try {
-      return this.#outcome(settled)
+      return this.#s.outcome(settled)
     } catch {
       return 'failure'
     }
-  }
-
-  #tripReason(afterFailure: boolean): string | undefined {
-    const c = this.#counts.total
-    if (afterFailure && this.#readyToTrip?.(snapshotCounts(c))) return this.#readyReason
-    const finished = c.totalSuccesses + c.totalFailures
-    if (finished < this.#minimumThroughput) return undefined
-    if (this.#failureRatio !== undefined && c.totalFailures / finished >= this.#failureRatio) {
-      return 'failure-ratio'
-    }
-    if (this.#slowCallRatio !== undefined && c.slowCalls / finished >= this.#slowCallRatio) {
-      return 'slow-call-ratio'
-    }
-    return undefined
   }
 
   /** gobreaker's `currentState`: apply what the clock implies, lazily. */
   #current(now: number): void {
     if (this.#state === 'closed') {
       if (now >= this.#expiry) this.#newGeneration(now)
-      else if (this.#rolling) this.#counts.grow(Math.floor((now - this.#start) / this.#bucketMs))
+      else if (this.#s.rolling) {
+        this.#counts.grow(Math.floor((now - this.#start) / this.#s.bucketMs))
+      }
     } else if (this.#state === 'open' && now >= this.#expiry) {
-      this.#setState('half-open', now, 'timeout-elapsed')
+      this.#move({ to: 'half-open', reason: 'timeout-elapsed' }, now)
     }
   }
 
   /** Excluded trials free their slot (gobreaker: requests − exclusions < maxRequests). */
   #halfOpenFull(): boolean {
     const c = this.#counts.total
-    return c.requests - c.totalExclusions >= this.#maxRequests
+    return c.requests - c.totalExclusions >= this.#s.maxRequests
   }
 
-  #setState(to: CircuitState, now: number, reason: string): void {
+  #move({ to, reason }: Transition, now: number): void {
     const from = this.#state
     if (from === to) return
     this.#state = to
@@ -455,8 +295,8 @@ class Breaker implements CircuitBreaker {
     this.#start = now
     this.#counts.clear()
     if (this.#state === 'closed') {
-      this.#expiry =
-        this.#intervalMs === 0 || this.#rolling ? Number.POSITIVE_INFINITY : now + this.#intervalMs
+      const { intervalMs, rolling } = this.#s
+      this.#expiry = intervalMs === 0 || rolling ? Number.POSITIVE_INFINITY : now + intervalMs
     } else if (this.#state === 'open') {
       this.#expiry = now + this.#openDuration()
     } else {
@@ -465,17 +305,24 @@ class Breaker implements CircuitBreaker {
   }
 
   #openDuration(): number {
-    if (typeof this.#openMs === 'number') return this.#openMs
-    const ms = this.#openMs(Math.max(1, this.#trips))
+    const openMs = this.#s.openMs
+    if (typeof openMs === 'number') return openMs
+    const ms = openMs(Math.max(1, this.#trips))
     return Number.isFinite(ms) && ms >= 0 ? ms : DEFAULT_OPEN_MS
   }
 
-  /** Ms until a call may be admitted, for a state that rejects. */
+  /**
+   * Whole ms until a call may be admitted, for a state that rejects: rounded up, so a
+   * caller that waits this long is never early, and `Retry-After` bodies and headers show
+   * an integer (the clock is fractional: `performance.now()`).
+   */
   #retryAfter(now: number): number {
-    if (this.#state === 'open') return Math.max(0, this.#expiry - now)
-    if (this.#state === 'half-open') return Math.min(HALF_OPEN_RETRY_MS, this.#openDuration())
+    if (this.#state === 'open') return Math.ceil(Math.max(0, this.#expiry - now))
+    if (this.#state === 'half-open') {
+      return Math.ceil(Math.min(HALF_OPEN_RETRY_MS, this.#openDuration()))
+    }
     // Isolated has no end; a full open period is the honest hint.
-    return this.#openDuration()
+    return Math.ceil(this.#openDuration())
   }
 
   #rejection(now: number): BrokenCircuitError {
@@ -506,9 +353,3 @@ class Breaker implements CircuitBreaker {
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated']
-
-function checkRatio(name: string, value: number | undefined): void {
-  if (value !== undefined && !(value > 0 && value <= 1)) {
-    throw new RangeError(`${name} must be in (0, 1], got ${value}`)
-  }
-}

@@ -1,5 +1,5 @@
 import type { CircuitState } from '@sturdy/core'
-import { errorGuard, SturdyError } from '@sturdy/core'
+import { BROKEN_CIRCUIT_CODE, errorGuard, SturdyError } from '@sturdy/core'
 
 /**
  * A call was rejected without running because the circuit is open, isolated, or
@@ -27,7 +27,7 @@ export class BrokenCircuitError extends SturdyError {
    * @param retryAfterMs ms until a call may be admitted again
    */
   constructor(breaker: string, state: CircuitState, retryAfterMs: number) {
-    super('BROKEN_CIRCUIT', rejectionMessage(breaker, state), 503)
+    super(BROKEN_CIRCUIT_CODE, rejectionMessage(breaker, state), 503)
     this.name = 'BrokenCircuitError'
     this.breaker = breaker
     this.state = state
@@ -36,7 +36,8 @@ export class BrokenCircuitError extends SturdyError {
 }
 
 /**
- * True for a `BrokenCircuitError` from any copy of the package.
+ * True for a `BrokenCircuitError` from any copy of the package. (Core's
+ * `isCircuitRejection` checks the same code, for packages that must not import this one.)
  *
  * @param error any thrown value
  * @returns whether `error` is a `BrokenCircuitError`
@@ -44,7 +45,7 @@ export class BrokenCircuitError extends SturdyError {
  * if (isBrokenCircuitError(error)) res.setHeader('retry-after', String(error.retryAfterMs / 1000))
  */
 export const isBrokenCircuitError: (error: unknown) => error is BrokenCircuitError =
-  errorGuard<BrokenCircuitError>('BROKEN_CIRCUIT')
+  errorGuard<BrokenCircuitError>(BROKEN_CIRCUIT_CODE)
 
 /** The human message of a rejection; also the `detail` of the middleware's 503. */
 export function rejectionMessage(breaker: string, state: CircuitState): string {

@@ -7,12 +7,8 @@
  * isolate/reset, snapshots, keyed breakers with bounded memory, and a fail-fast server
  * middleware. Clock-based and lazily evaluated: no timer per breaker.
  */
-export type {
-  BreakerDone,
-  BreakerSnapshot,
-  CircuitBreaker,
-  CircuitBreakerOptions,
-} from './circuit-breaker.ts'
+export type { BreakerSnapshot, CircuitBreakerOptions } from './breaker-options.ts'
+export type { BreakerDone, CircuitBreaker } from './circuit-breaker.ts'
 export { circuitBreaker } from './circuit-breaker.ts'
 export type { Counts } from './counts.ts'
 export { BrokenCircuitError, isBrokenCircuitError } from './errors.ts'

@@ -1,6 +1,7 @@
 import type { BreakerEventMap, Clock, Events, PolicyFn } from '@sturdy/core'
 import { createEmitter, systemClock } from '@sturdy/core'
-import type { CircuitBreaker, CircuitBreakerOptions } from './circuit-breaker.ts'
+import type { CircuitBreakerOptions } from './breaker-options.ts'
+import type { CircuitBreaker } from './circuit-breaker.ts'
 import { createBreaker } from './circuit-breaker.ts'
 
 /** Per-key breaker options: everything but `name` (the key) and `clock` (shared). */
@@ -63,12 +64,7 @@ const SWEEP = 2
  * a couple at a time on access. Memory is bounded by `maxKeys`. Note that dropping a
  * breaker forgets its state: size `maxKeys` above the number of keys you expect.
  *
- * @param options see `KeyedBreakerOptions`
- * @param options.name set name for observers; @default 'breakers'
- * @param options.breaker per-key options or factory; @default {}
- * @param options.maxKeys LRU bound; @default 1000
- * @param options.idleMs idle TTL in ms; @default 600000
- * @param options.clock time source; @default systemClock
+ * @param options see `KeyedBreakerOptions` (every option is optional)
  * @returns the keyed breaker set
  * @example
  * import { keyedBreaker } from '@sturdy/breaker'

@@ -1,7 +1,14 @@
-import type { BreakerEventMap, Exchange } from '@sturdy/core'
-import { UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
+import type { BreakerEventMap, Exchange, Middleware } from '@sturdy/core'
+import {
+  respondProblem,
+  ShutdownError,
+  TimeoutError,
+  UNMATCHED_ROUTE,
+  VALUES,
+  ValidationError,
+} from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
-import { sturdy } from '@sturdy/hono'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { BreakerMiddlewareOptions } from './index.ts'
@@ -207,6 +214,41 @@ describe('breakerMiddleware on Hono', () => {
     })
   })
 
+  it('excludes requests cut off by a server shutdown (the deadline middleware outside it)', async () => {
+    const { mw, settled, cut, answered } = await cutOffRequest(() => new ShutdownError())
+    expect((await answered).status).toBe(503)
+    await settled
+    expect(cut.settledCalls).toBe(1)
+    expect(mw.breakers.peek('k')?.counts).toMatchObject({
+      requests: 1,
+      totalExclusions: 1,
+      totalFailures: 0,
+    })
+  })
+
+  it('counts a request its deadline cut off (the deadline middleware outside it) as a failure', async () => {
+    const { mw, settled, answered } = await cutOffRequest(
+      () => new TimeoutError('Deadline of 100 ms exceeded', 100),
+    )
+    expect((await answered).status).toBe(504)
+    await settled
+    expect(mw.breakers.peek('k')?.counts).toMatchObject({ requests: 1, totalFailures: 1 })
+  })
+
+  it('answers retryAfterMs in whole ms (rounded up) in the body and Retry-After, on a fractional clock', async () => {
+    const { app, clock } = setup({ key: () => 'k' })
+    app.get('/', (c) => c.text('down', 500))
+    clock.advance(0.25)
+    for (let i = 0; i < 6; i++) await app.request('/')
+    clock.advance(2500.4)
+    const res = await app.request('/')
+    expect(res.status).toBe(503)
+    const body = (await res.json()) as { retryAfterMs: number }
+    expect(body.retryAfterMs).toBe(7500) // 7499.6 left, rounded up: never early
+    expect(Number.isInteger(body.retryAfterMs)).toBe(true)
+    expect(res.headers.get('retry-after')).toBe('8')
+  })
+
   it('is observable like a breaker and shares a keyed set passed in', async () => {
     const clock = manualClock()
     const shared = keyedBreaker({ name: 'edge', clock })
@@ -249,6 +291,65 @@ describe('breakerMiddleware on Hono', () => {
     })
   })
 })
+
+/**
+ * What `@sturdy/timeout`'s `deadline()` does when a deadline passes or the server shuts
+ * down (docs/timeout.md): answer at once (504 / 503 problem+json), stop waiting, and
+ * abort the request signal with the reason one macrotask later. A stand-in, because
+ * `@sturdy/timeout`'s own tests depend on this package (a workspace cycle otherwise);
+ * the logger's tests run the real `deadline()`.
+ */
+function cutOffGate(
+  trigger: AbortSignal,
+  reason: () => Error,
+): Middleware<{ signal: AbortSignal }> {
+  return (ex, next) => {
+    ex.set(VALUES.signal, ex.signal)
+    return new Promise<void>((resolve, reject) => {
+      const cut = (): void => {
+        const why = reason()
+        respondProblem(ex, why)
+        resolve()
+        setTimeout(() => ex.abort(why), 0)
+      }
+      trigger.addEventListener('abort', cut, { once: true })
+      next()
+        .then(resolve, reject)
+        .finally(() => trigger.removeEventListener('abort', cut))
+    })
+  }
+}
+
+/**
+ * A Hono app with the cut-off gate outside the breaker middleware and a handler whose
+ * signal-aware work ends only when the request signal aborts; cuts one request off.
+ */
+async function cutOffRequest(reason: () => Error) {
+  const trigger = new AbortController()
+  const mw = breakerMiddleware({ breakers: keyedBreaker({ clock: manualClock() }), key: () => 'k' })
+  const app = new Hono().use(sturdy(cutOffGate(trigger.signal, reason), mw))
+  app.onError(problemErrorHandler()) // Hono's default would print the late error
+  const cut = { settledCalls: 0 }
+  let handlerDone = (): void => {}
+  const settled = new Promise<void>((r) => (handlerDone = r))
+  app.get('/work', async (c) => {
+    const signal = c.var.signal
+    try {
+      await new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason)),
+      )
+    } finally {
+      cut.settledCalls++
+      // The breaker classifies when next() settles, a few promise hops after this.
+      setTimeout(handlerDone, 0)
+    }
+    return c.text('never')
+  })
+  const answered = app.request('/work')
+  await new Promise((r) => setImmediate(r))
+  trigger.abort()
+  return { mw, settled, cut, answered }
+}
 
 /** A bare Exchange for adapters whose `next()` rejects (Express/Fastify-style). */
 function bareExchange(path: string): Exchange & { sent?: number } {

@@ -73,13 +73,7 @@ export type BreakerMiddleware = Middleware & {
  * paths against them; the first request of a route runs unguarded and is recorded
  * afterwards. Pass `key` to choose the breaker from the request up front instead.
  *
- * @param options see `BreakerMiddlewareOptions`
- * @param options.breakers keyed breakers or their options; @default keyedBreaker({ name: 'http-server' })
- * @param options.key key function; @default learned route templates
- * @param options.routes guarded routes; @default all matched routes
- * @param options.isFailureStatus failing statuses; @default status >= 500
- * @param options.outcome request classifier; @default see above
- * @param options.maxRoutes learned-template bound; @default 1000
+ * @param options see `BreakerMiddlewareOptions` (every option is optional)
  * @returns a named middleware that also exposes `kind`, `name`, `events` and `breakers`
  * @example
  * import { Hono } from 'hono'

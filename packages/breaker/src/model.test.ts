@@ -20,9 +20,9 @@ interface Config {
   openMs: number
   backoff: boolean
   slowCallMs: number
-  /** fixed: consecutive-failure trip; rolling: ratio trips over buckets. */
+  /** fixed: consecutive-failure trip (custom, or gobreaker's default); rolling: ratio trips over buckets. */
   mode:
-    | { kind: 'fixed'; intervalMs: number; tripAfter: number }
+    | { kind: 'fixed'; intervalMs: number; tripAfter: number; defaultTrip: boolean }
     | {
         kind: 'rolling'
         buckets: number
@@ -104,9 +104,9 @@ class Model {
     }
   }
 
-  to(state: CircuitState): void {
+  to(state: CircuitState, reason: string): void {
     if (this.state === state) return
-    this.transitions.push(`${this.state}>${state}`)
+    this.transitions.push(`${this.state}>${state}:${reason}`)
     this.state = state
     if (state === 'open') this.trips++
     if (state === 'closed') this.trips = 0
@@ -126,7 +126,7 @@ class Model {
     if (this.state === 'closed' && m.kind === 'fixed' && m.intervalMs > 0) {
       if (this.now >= this.genStart + m.intervalMs) this.newGeneration()
     }
-    if (this.state === 'open' && this.now >= this.openUntil) this.to('half-open')
+    if (this.state === 'open' && this.now >= this.openUntil) this.to('half-open', 'timeout-elapsed')
   }
 
   halfOpenFull(): boolean {
@@ -150,28 +150,39 @@ class Model {
     const m = this.c.mode
     const slowTrips = m.kind === 'rolling' && m.slowCallRatio !== undefined
     if (outcome !== 'excluded' && this.state === 'half-open') {
-      if (outcome === 'failure' || (slow && slowTrips)) {
-        this.to('open')
+      const reopen = outcome === 'failure' ? 'probe-failed' : slow && slowTrips ? 'probe-slow' : ''
+      if (reopen !== '') {
+        this.to('open', reopen)
         return
       }
     }
     this.results.push({ age: p.age, outcome, slow })
     if (outcome === 'excluded') return
     if (this.state === 'half-open') {
-      if (this.counts().consecutiveSuccesses >= this.c.maxRequests) this.to('closed')
+      if (this.counts().consecutiveSuccesses >= this.c.maxRequests) {
+        this.to('closed', 'probe-succeeded')
+      }
       return
     }
-    if (this.tripped(outcome === 'failure')) this.to('open')
+    const reason = this.tripped(outcome === 'failure')
+    if (reason !== undefined) this.to('open', reason)
   }
 
-  tripped(afterFailure: boolean): boolean {
+  /** The trip condition met, as the breaker names it, or undefined. */
+  tripped(afterFailure: boolean): string | undefined {
     const m = this.c.mode
     const c = this.counts()
-    if (m.kind === 'fixed') return afterFailure && c.consecutiveFailures >= m.tripAfter
+    if (m.kind === 'fixed') {
+      if (!afterFailure || c.consecutiveFailures < m.tripAfter) return undefined
+      return m.defaultTrip ? 'consecutive-failures' : 'ready-to-trip'
+    }
     const finished = c.totalSuccesses + c.totalFailures
-    if (finished < m.minimumThroughput) return false
-    if (c.totalFailures / finished >= m.failureRatio) return true
-    return m.slowCallRatio !== undefined && c.slowCalls / finished >= m.slowCallRatio
+    if (finished < m.minimumThroughput) return undefined
+    if (c.totalFailures / finished >= m.failureRatio) return 'failure-ratio'
+    if (m.slowCallRatio !== undefined && c.slowCalls / finished >= m.slowCallRatio) {
+      return 'slow-call-ratio'
+    }
+    return undefined
   }
 
   retryAfterMs(): number {
@@ -197,6 +208,8 @@ function optionsFor(c: Config, clock: ReturnType<typeof manualClock>): CircuitBr
   }
   const m = c.mode
   if (m.kind === 'fixed') {
+    // gobreaker's default trips on the 6th consecutive failure: the model's tripAfter is 6.
+    if (m.defaultTrip) return { ...base, intervalMs: m.intervalMs }
     return {
       ...base,
       intervalMs: m.intervalMs,
@@ -219,11 +232,14 @@ const config: fc.Arbitrary<Config> = fc.record({
   backoff: fc.boolean(),
   slowCallMs: fc.integer({ min: 1, max: 200 }),
   mode: fc.oneof(
-    fc.record({
-      kind: fc.constant('fixed' as const),
-      intervalMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1000 })),
-      tripAfter: fc.integer({ min: 1, max: 4 }),
-    }),
+    fc
+      .record({
+        kind: fc.constant('fixed' as const),
+        intervalMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 1000 })),
+        tripAfter: fc.integer({ min: 1, max: 4 }),
+        defaultTrip: fc.boolean(),
+      })
+      .map((m) => (m.defaultTrip ? { ...m, tripAfter: 6 } : m)),
     fc.record({
       kind: fc.constant('rolling' as const),
       buckets: fc.integer({ min: 2, max: 6 }),
@@ -242,88 +258,111 @@ type Command =
   | { t: 'isolate' }
   | { t: 'reset' }
 
-const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 5, arbitrary: fc.constant({ t: 'start' as const }) },
-  {
-    weight: 5,
-    arbitrary: fc.record({
-      t: fc.constant('settle' as const),
-      pick: fc.nat(),
-      outcome: fc.constantFrom<Outcome>('success', 'failure', 'failure', 'excluded'),
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      t: fc.constant('advance' as const),
-      ms: fc.integer({ min: 0, max: 300 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.constantFrom({ t: 'isolate' as const }, { t: 'reset' as const }) },
-)
+/** Commands whose settled calls have the given outcomes (repeats weigh more). */
+const commandsSettling = (...outcomes: Outcome[]): fc.Arbitrary<Command> =>
+  fc.oneof(
+    { weight: 5, arbitrary: fc.constant({ t: 'start' as const }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        t: fc.constant('settle' as const),
+        pick: fc.nat(),
+        outcome: fc.constantFrom<Outcome>(...outcomes),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        t: fc.constant('advance' as const),
+        ms: fc.integer({ min: 0, max: 300 }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.constantFrom({ t: 'isolate' as const }, { t: 'reset' as const }) },
+  )
+
+const command = commandsSettling('success', 'failure', 'failure', 'excluded')
+
+/**
+ * Runs the breaker and the model side by side over generated configs and command
+ * sequences, asserting agreement after every step; returns the `from>to:reason`
+ * transitions seen, so callers can check the generators reached what they claim.
+ */
+function agreement(
+  configs: fc.Arbitrary<Config>,
+  commands: fc.Arbitrary<Command>,
+  numRuns: number,
+): Set<string> {
+  const covered = new Set<string>()
+  fc.assert(
+    fc.property(
+      configs,
+      fc.array(commands, { minLength: 10, maxLength: 100, size: 'max' }),
+      (c, commands) => {
+        const clock = manualClock()
+        const breaker = circuitBreaker(optionsFor(c, clock))
+        const transitions: string[] = []
+        breaker.events.on('stateChange', (e) => transitions.push(`${e.from}>${e.to}:${e.reason}`))
+        const model = new Model(c)
+        const inFlight: Array<{ done: BreakerDone; permit: ModelPermit }> = []
+
+        for (const cmd of commands) {
+          if (cmd.t === 'start') {
+            const permit = model.start()
+            const done = breaker.tryAllow()
+            expect(done !== undefined).toBe(permit !== undefined)
+            if (done !== undefined && permit !== undefined) inFlight.push({ done, permit })
+          } else if (cmd.t === 'settle') {
+            if (inFlight.length === 0) continue
+            const [call] = inFlight.splice(cmd.pick % inFlight.length, 1)
+            if (call === undefined) continue
+            model.settle(call.permit, cmd.outcome)
+            call.done(cmd.outcome)
+          } else if (cmd.t === 'advance') {
+            clock.advance(cmd.ms)
+            model.now += cmd.ms
+          } else if (cmd.t === 'isolate') {
+            breaker.isolate()
+            model.to('isolated', 'isolate')
+          } else {
+            breaker.reset()
+            model.trips = 0
+            if (model.state === 'closed') model.newGeneration()
+            else model.to('closed', 'reset')
+          }
+          expect(breaker.state).toBe(model.publicState())
+          const actual = breaker.counts
+          // Rolling consecutive counts follow gobreaker's bucket heuristic; the ratio
+          // trips modelled here only read the totals.
+          const expected =
+            c.mode.kind === 'rolling'
+              ? {
+                  ...model.counts(),
+                  consecutiveFailures: actual.consecutiveFailures,
+                  consecutiveSuccesses: actual.consecutiveSuccesses,
+                }
+              : model.counts()
+          expect(actual).toEqual(expected)
+          expect(breaker.retryAfterMs()).toBe(model.retryAfterMs())
+          expect(transitions).toEqual(model.transitions)
+        }
+        for (const t of transitions) covered.add(t)
+      },
+    ),
+    { numRuns },
+  )
+  return covered
+}
+
+const movesOf = (covered: Set<string>): string[] =>
+  [...new Set([...covered].map((t) => t.slice(0, t.indexOf(':'))))].sort()
+const reasonsOf = (covered: Set<string>): string[] =>
+  [...new Set([...covered].map((t) => t.slice(t.indexOf(':') + 1)))].sort()
 
 describe('breaker vs reference model', () => {
-  it('agree on admission, state, counts, Retry-After and transitions for any call sequence', () => {
-    const covered = new Set<string>()
-    fc.assert(
-      fc.property(
-        config,
-        fc.array(command, { minLength: 10, maxLength: 100, size: 'max' }),
-        (c, commands) => {
-          const clock = manualClock()
-          const breaker = circuitBreaker(optionsFor(c, clock))
-          const transitions: string[] = []
-          breaker.events.on('stateChange', (e) => transitions.push(`${e.from}>${e.to}`))
-          const model = new Model(c)
-          const inFlight: Array<{ done: BreakerDone; permit: ModelPermit }> = []
-
-          for (const cmd of commands) {
-            if (cmd.t === 'start') {
-              const permit = model.start()
-              const done = breaker.tryAllow()
-              expect(done !== undefined).toBe(permit !== undefined)
-              if (done !== undefined && permit !== undefined) inFlight.push({ done, permit })
-            } else if (cmd.t === 'settle') {
-              if (inFlight.length === 0) continue
-              const [call] = inFlight.splice(cmd.pick % inFlight.length, 1)
-              if (call === undefined) continue
-              model.settle(call.permit, cmd.outcome)
-              call.done(cmd.outcome)
-            } else if (cmd.t === 'advance') {
-              clock.advance(cmd.ms)
-              model.now += cmd.ms
-            } else if (cmd.t === 'isolate') {
-              breaker.isolate()
-              model.to('isolated')
-            } else {
-              breaker.reset()
-              model.trips = 0
-              if (model.state === 'closed') model.newGeneration()
-              else model.to('closed')
-            }
-            expect(breaker.state).toBe(model.publicState())
-            const actual = breaker.counts
-            // Rolling consecutive counts follow gobreaker's bucket heuristic; the ratio
-            // trips modelled here only read the totals.
-            const expected =
-              c.mode.kind === 'rolling'
-                ? {
-                    ...model.counts(),
-                    consecutiveFailures: actual.consecutiveFailures,
-                    consecutiveSuccesses: actual.consecutiveSuccesses,
-                  }
-                : model.counts()
-            expect(actual).toEqual(expected)
-            expect(breaker.retryAfterMs()).toBe(model.retryAfterMs())
-            expect(transitions).toEqual(model.transitions)
-          }
-          for (const t of transitions) covered.add(t)
-        },
-      ),
-      { numRuns: 200 },
-    )
+  it('agree on admission, state, counts, Retry-After and transitions (with reasons) for any call sequence', () => {
+    const covered = agreement(config, command, 200)
     // The generators must reach every transition, or agreement proves little.
-    expect([...covered].sort()).toEqual([
+    expect(movesOf(covered)).toEqual([
       'closed>isolated',
       'closed>open',
       'half-open>closed',
@@ -334,5 +373,39 @@ describe('breaker vs reference model', () => {
       'open>half-open',
       'open>isolated',
     ])
-  })
+    expect(reasonsOf(covered)).toEqual(
+      expect.arrayContaining([
+        'failure-ratio',
+        'isolate',
+        'probe-failed',
+        'probe-succeeded',
+        'ready-to-trip',
+        'reset',
+        'timeout-elapsed',
+      ]),
+    )
+  }, 60_000)
+
+  it("agree on gobreaker's default trip (6 consecutive failures) under failure-heavy sequences", () => {
+    const defaultTrip = config.filter((c) => c.mode.kind === 'fixed' && c.mode.defaultTrip)
+    const failing = commandsSettling(
+      'success',
+      'failure',
+      'failure',
+      'failure',
+      'failure',
+      'excluded',
+    )
+    expect(reasonsOf(agreement(defaultTrip, failing, 100))).toContain('consecutive-failures')
+  }, 60_000)
+
+  it('agree on slow-call trips and slow half-open trials under success-heavy sequences', () => {
+    const slowTrips = config.filter(
+      (c) => c.mode.kind === 'rolling' && c.mode.slowCallRatio !== undefined,
+    )
+    const succeeding = commandsSettling('success', 'success', 'success', 'failure')
+    expect(reasonsOf(agreement(slowTrips, succeeding, 100))).toEqual(
+      expect.arrayContaining(['slow-call-ratio', 'probe-slow']),
+    )
+  }, 60_000)
 })

@@ -15,10 +15,7 @@ export interface OpenBackoffOptions {
  * `waitIntervalFunctionInOpenState` of resilience4j / Polly's `BreakDurationGenerator`
  * (gobreaker and opossum only have a fixed timeout). Pass it as `openMs`.
  *
- * @param options growth parameters
- * @param options.initialMs first open duration; @default 5000
- * @param options.maxMs cap; @default 300000
- * @param options.factor growth per trip; @default 2
+ * @param options growth parameters (see `OpenBackoffOptions`)
  * @returns a function of the trip number (1 = first trip since the last close)
  * @example
  * const breaker = circuitBreaker({ openMs: openBackoff({ initialMs: 1000, maxMs: 60_000 }) })

@@ -3,6 +3,7 @@
  * guards check a `Symbol.for` brand plus the code rather than `instanceof`, so they
  * keep working when two copies of a package end up in one `node_modules` tree.
  */
+import type { CircuitState } from './observe.ts'
 
 const BRAND: unique symbol = Symbol.for('@sturdy/error') as never
 
@@ -126,6 +127,27 @@ export const isValidationError: (error: unknown) => error is ValidationError =
 /** True for a `PayloadTooLargeError` from any copy of the package. */
 export const isPayloadTooLargeError: (error: unknown) => error is PayloadTooLargeError =
   errorGuard<PayloadTooLargeError>('PAYLOAD_TOO_LARGE')
+
+/**
+ * The code of a circuit breaker's rejection (`@sturdy/breaker`'s `BrokenCircuitError`).
+ * It lives here so other policies recognise a rejection without importing the breaker.
+ */
+export const BROKEN_CIRCUIT_CODE: 'BROKEN_CIRCUIT' = 'BROKEN_CIRCUIT'
+
+/** What a circuit breaker's rejection carries, whichever package or copy threw it. */
+export interface CircuitRejection extends SturdyError {
+  /** The state that refused the call: `open`, `isolated`, or `half-open` at capacity. */
+  readonly state: CircuitState
+  /** Ms until the breaker may admit a call again. */
+  readonly retryAfterMs: number
+}
+
+/**
+ * True for a circuit breaker's rejection (a call refused without running), from any
+ * copy of `@sturdy/breaker`. A retry in front of a breaker uses it to fail fast.
+ */
+export const isCircuitRejection: (error: unknown) => error is CircuitRejection =
+  errorGuard<CircuitRejection>(BROKEN_CIRCUIT_CODE)
 
 /** The kinds of reason a request signal aborts with. */
 export type AbortKind = 'deadline' | 'client-disconnect' | 'shutdown' | 'other'

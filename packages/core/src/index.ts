@@ -7,11 +7,13 @@
  */
 export type { Clock, Random, TimerHandle } from './clock.ts'
 export { systemClock, systemRandom } from './clock.ts'
-export type { AbortKind, FieldIssue, SturdyErrorOptions } from './errors.ts'
+export type { AbortKind, CircuitRejection, FieldIssue, SturdyErrorOptions } from './errors.ts'
 export {
   abortKind,
+  BROKEN_CIRCUIT_CODE,
   ClientClosedError,
   errorGuard,
+  isCircuitRejection,
   isClientClosedError,
   isPayloadTooLargeError,
   isShutdownError,

@@ -39,6 +39,7 @@ export interface RetryEventMap {
       | 'aborted'
       | 'pushback'
       | 'budget-exhausted'
+      | 'circuit-open'
   }
   /** A retry was refused because the shared retry budget is exhausted. */
   budgetExhausted: { readonly name: string; readonly attempt: number }
@@ -50,8 +51,18 @@ export interface BreakerEventMap {
     readonly name: string
     readonly from: CircuitState
     readonly to: CircuitState
-    /** Why: `consecutive-failures`, `failure-ratio`, `slow-call-ratio`, `timeout-elapsed`, `probe-succeeded`, `probe-failed`, `isolate`, `reset`, ... */
-    readonly reason: string
+    /** Why: a trip (`consecutive-failures` by the default `readyToTrip`, `ready-to-trip` by a custom one, or a ratio), the open period ending, a half-open trial's verdict, or a manual `isolate`/`reset`. */
+    readonly reason:
+      | 'consecutive-failures'
+      | 'ready-to-trip'
+      | 'failure-ratio'
+      | 'slow-call-ratio'
+      | 'timeout-elapsed'
+      | 'probe-succeeded'
+      | 'probe-failed'
+      | 'probe-slow'
+      | 'isolate'
+      | 'reset'
   }
   /** A call was rejected without running (open, isolated, or half-open at capacity). */
   rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }

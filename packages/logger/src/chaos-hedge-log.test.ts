@@ -4,7 +4,7 @@ import { hedge } from '@sturdy/retry'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { logPolicyEvents, requestLogger } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 describe('chaos and hedging in logs (real pino, real @sturdy/chaos and hedge())', () => {
   it('the access line of an injected request carries the chaos marks', async () => {

@@ -6,16 +6,15 @@
  * logged as aborts, secrets redacted and headers not logged by default, and policy
  * events (breaker transitions, retries, give-ups) written to the logger you inject.
  */
+
+export { ACCESS_MESSAGES } from './access-line.ts'
+export type { AccessLevels, RequestLoggerOptions } from './logger-options.ts'
 export type { PolicyLogLevels, PolicyLogOptions } from './policy-events.ts'
 export { logPolicyEvents, POLICY_MESSAGES } from './policy-events.ts'
 export { DEFAULT_REDACT_PATHS } from './redact.ts'
 export { DEFAULT_MAX_REQUEST_ID_LENGTH, isSafeRequestId, randomRequestId } from './request-id.ts'
-export type {
-  AccessLevels,
-  RequestLoggerOptions,
-  RequestLoggerVariables,
-} from './request-logger.ts'
-export { ACCESS_MESSAGES, requestLogger } from './request-logger.ts'
+export type { RequestLoggerVariables } from './request-logger.ts'
+export { requestLogger } from './request-logger.ts'
 export type { SerializedError } from './serialize-error.ts'
 export { serializeError } from './serialize-error.ts'
 export { formatTraceFlags } from './trace-fields.ts'

@@ -5,7 +5,7 @@ import { exchangeFor, sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
 import { describe, expect, it, vi } from 'vitest'
 import { requestLogger } from './index.ts'
-import { capture, sequentialIds } from './test-support.ts'
+import { capture, sequentialIds } from './testing.ts'
 
 describe('on a real @hono/node-server (127.0.0.1)', () => {
   it('a client that hangs up mid-request is logged as an abort, the id header still echoed', async () => {

@@ -7,7 +7,7 @@ import type {
 import { createEmitter, TimeoutError } from '@sturdy/core'
 import { describe, expect, it } from 'vitest'
 import { logPolicyEvents } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 function policies() {
   const breakerEvents = createEmitter<BreakerEventMap>()
@@ -133,7 +133,12 @@ describe('logPolicyEvents', () => {
       expect(p.retryEvents.has(e)).toBe(false)
     }
     expect(p.timeoutEvents.has('timeout')).toBe(false)
-    p.breakerEvents.emit('stateChange', { name: 'a', from: 'closed', to: 'open', reason: 'x' })
+    p.breakerEvents.emit('stateChange', {
+      name: 'a',
+      from: 'closed',
+      to: 'open',
+      reason: 'consecutive-failures',
+    })
     expect(raw).toEqual([])
   })
 })

@@ -66,7 +66,7 @@ export const POLICY_MESSAGES: {
  *
  * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos)
  * @param logger the pino logger to write to
- * @param options `levels` per event; @default { stateChange: 'warn', rejected: 'debug', retry: 'debug', giveUp: 'info', budgetExhausted: 'info', timeout: 'debug', injected: 'debug', changed: 'warn', hedge: 'debug', hedgeWon: 'debug' }
+ * @param options `levels` per event (see `PolicyLogLevels` for each default)
  * @returns a disposer that unsubscribes from every policy
  * @example
  * import pino from 'pino'

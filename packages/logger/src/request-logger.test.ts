@@ -1,14 +1,21 @@
 import type { Middleware } from '@sturdy/core'
-import { isSturdyError, respondProblem, TimeoutError, ValidationError } from '@sturdy/core'
+import {
+  isSturdyError,
+  isTimeoutError,
+  respondProblem,
+  TimeoutError,
+  ValidationError,
+} from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
-import { sturdy } from '@sturdy/hono'
+import { problemErrorHandler, sturdy } from '@sturdy/hono'
+import { deadline } from '@sturdy/timeout'
 import { Hono } from 'hono'
 import { requestId as honoRequestId } from 'hono/request-id'
 import type { Logger } from 'pino'
 import { describe, expect, it } from 'vitest'
 import type { RequestLoggerOptions } from './index.ts'
 import { requestLogger } from './index.ts'
-import { capture, parseStrict, sequentialIds } from './test-support.ts'
+import { capture, parseStrict, sequentialIds } from './testing.ts'
 
 type Opts = Omit<RequestLoggerOptions, 'logger'>
 
@@ -388,6 +395,80 @@ describe('requestLogger: aborts', () => {
       abort: 'deadline',
       msg: 'request failed',
     })
+  })
+})
+
+describe('requestLogger: with the real deadline() inside it (the recommended order)', () => {
+  /** Logger outside deadline(), both on one manual clock, as `sturdy(requestLogger, deadline)`. */
+  function withDeadline(budgetMs: number) {
+    const out = capture()
+    const clock = manualClock()
+    const app = new Hono().use(
+      sturdy(
+        requestLogger({ logger: out.logger, generateRequestId: sequentialIds(), clock }),
+        deadline({ budgetMs, clock }),
+      ),
+    )
+    app.onError(problemErrorHandler()) // the handler's late rejection is not printed
+    return { app, clock, ...out }
+  }
+
+  it('the 504 line says abort: deadline, although the signal aborts only after it is written', async () => {
+    const { app, clock, lines } = withDeadline(100)
+    let aborted: unknown
+    app.get('/slow', async (c) => {
+      const signal = c.var.signal
+      await new Promise((_, reject) =>
+        signal.addEventListener('abort', () => {
+          aborted = signal.reason
+          reject(signal.reason)
+        }),
+      )
+      return c.text('never')
+    })
+    const res = app.request('/slow')
+    await new Promise((r) => setImmediate(r))
+    await clock.advanceAsync(100)
+    expect((await res).status).toBe(504)
+    expect(access(lines())).toEqual([
+      expect.objectContaining({
+        level: 50,
+        msg: 'request failed',
+        status: 504,
+        abort: 'deadline',
+        route: '/slow',
+      }),
+    ])
+    // The line was written before the abort landed: the fix does not rely on it.
+    await clock.advanceAsync(10)
+    expect(isTimeoutError(aborted)).toBe(true)
+    expect(access(lines())).toHaveLength(1)
+  })
+
+  it('an incoming deadline already spent (grpc-timeout: 0m) is logged as the deadline too', async () => {
+    const { app, lines } = withDeadline(5000)
+    app.get('/x', (c) => c.text('never'))
+    const res = await app.request('/x', { headers: { 'grpc-timeout': '0m' } })
+    expect(res.status).toBe(504)
+    expect(access(lines())[0]).toMatchObject({ status: 504, abort: 'deadline' })
+  })
+
+  it('a 504 the handler returns before the deadline is not called a deadline', async () => {
+    const { app, lines } = withDeadline(5000)
+    app.get('/gateway', (c) => c.text('upstream timed out', 504))
+    const res = await app.request('/gateway')
+    expect(res.status).toBe(504)
+    const line = access(lines())[0]
+    expect(line).toMatchObject({ status: 504, msg: 'request failed' })
+    expect(line).not.toHaveProperty('abort')
+  })
+
+  it('a request that finishes in time has no abort key', async () => {
+    const { app, lines } = withDeadline(5000)
+    app.get('/fast', (c) => c.text('ok'))
+    await app.request('/fast')
+    expect(access(lines())[0]).toMatchObject({ status: 200, msg: 'request completed' })
+    expect(access(lines())[0]).not.toHaveProperty('abort')
   })
 })
 

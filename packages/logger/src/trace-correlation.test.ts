@@ -13,7 +13,7 @@ import { sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
 import { formatTraceFlags, requestLogger } from './index.ts'
-import { capture, sequentialIds } from './test-support.ts'
+import { capture, sequentialIds } from './testing.ts'
 
 const exporter = new InMemorySpanExporter()
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })

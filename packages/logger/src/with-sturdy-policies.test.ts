@@ -4,7 +4,7 @@ import { manualClock } from '@sturdy/core/testing'
 import { retry } from '@sturdy/retry'
 import { describe, expect, it } from 'vitest'
 import { logPolicyEvents } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 describe('logPolicyEvents with the real @sturdy/retry and @sturdy/breaker', () => {
   it('logs the retries, the breaker opening and the give-up of one failing call', async () => {

@@ -8,7 +8,7 @@ import { tracing } from '@sturdy/tracing'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { requestLogger } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 describe('with @sturdy/tracing mounted outside the logger', () => {
   it('logs the ids of the SERVER span the tracing middleware started', async () => {

@@ -28,7 +28,7 @@ function fakeBreaker(name: string) {
     get state() {
       return state
     },
-    move(to: CircuitState, reason = 'test') {
+    move(to: CircuitState, reason: BreakerEventMap['stateChange']['reason'] = 'reset') {
       const from = state
       state = to
       events.emit('stateChange', { name, from, to, reason })
@@ -155,7 +155,12 @@ describe('policyMetrics', () => {
     a.observe({ kind: 'breaker', name: 'hosts', events })
     b.observe({ kind: 'breaker', name: 'hosts', events })
     for (const host of ['a', 'b', 'c', 'd']) {
-      events.emit('stateChange', { name: host, from: 'closed', to: 'open', reason: 'x' })
+      events.emit('stateChange', {
+        name: host,
+        from: 'closed',
+        to: 'open',
+        reason: 'consecutive-failures',
+      })
     }
     const m = await scrape(registry)
     // Both instances counted every event into the same series.

@@ -85,6 +85,75 @@ describe('exponentialBackoff: every strategy stays within its bounds (AWS formul
     )
   })
 
+  it('decorrelated: exact values for a fixed random (AWS: min(cap, base + r·(3·previous − base)))', () => {
+    const next = exponentialBackoff({ baseDelayMs: 100, maxDelayMs: 1000, jitter: 'decorrelated' })
+    const half = (): number => 0.5
+    // previous 0 is clamped up to base: 100 + 0.5·(300 − 100) = 200
+    expect(next(0, 0, half)).toBe(200)
+    // 100 + 0.5·(600 − 100) = 350; then 100 + 0.5·(1050 − 100) = 575; then capped
+    expect(next(1, 200, half)).toBe(350)
+    expect(next(2, 350, half)).toBe(575)
+    expect(next(3, 575, half)).toBe(912.5)
+    expect(next(4, 912.5, half)).toBe(1000)
+    // The range's ends: r = 0 gives base, r → 1 approaches 3·previous.
+    expect(next(0, 400, () => 0)).toBe(100)
+    expect(next(0, 300, () => 0.999_999)).toBeCloseTo(900, 2)
+  })
+
+  it('decorrelated: for any r, exactly min(cap, base + r·(3·max(base, previous) − base))', () => {
+    fc.assert(
+      fc.property(
+        options,
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 0, max: 100_000 }),
+        (o, r, previous) => {
+          const next = exponentialBackoff({ ...o, jitter: 'decorrelated' })
+          const from = Math.max(o.baseDelayMs, previous)
+          const expected = Math.min(o.maxDelayMs, o.baseDelayMs + r * (3 * from - o.baseDelayMs))
+          expect(next(0, previous, () => r)).toBeCloseTo(expected, 6)
+        },
+      ),
+    )
+  })
+
+  it('full and equal: exactly r·d and d/2 + r·d/2 for any r, whatever the retry number', () => {
+    fc.assert(
+      fc.property(
+        options,
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 0, max: 60 }),
+        (o, r, n) => {
+          const d = curve(o, n)
+          const full = exponentialBackoff({ ...o, jitter: 'full' })
+          const equal = exponentialBackoff({ ...o, jitter: 'equal' })
+          expect(full(n, 0, () => r)).toBeCloseTo(r * d, 6)
+          expect(equal(n, 0, () => r)).toBeCloseTo(d / 2 + (r * d) / 2, 6)
+        },
+      ),
+    )
+  })
+
+  it('monotone: every strategy is non-decreasing in the random draw; `none` is non-decreasing in n', () => {
+    fc.assert(
+      fc.property(
+        options,
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 20_000 }),
+        (o, a, b, n, previous) => {
+          const [lo, hi] = a <= b ? [a, b] : [b, a]
+          for (const jitter of ['full', 'equal', 'decorrelated'] as const) {
+            const next = exponentialBackoff({ ...o, jitter })
+            expect(next(n, previous, () => lo)).toBeLessThanOrEqual(next(n, previous, () => hi))
+          }
+          const none = exponentialBackoff({ ...o, jitter: 'none' })
+          expect(none(n, 0, () => 0)).toBeLessThanOrEqual(none(n + 1, 0, () => 0))
+        },
+      ),
+    )
+  })
+
   it('never returns NaN or Infinity, even when base·factor^n overflows', () => {
     for (const jitter of ['none', 'full', 'equal', 'decorrelated'] as const) {
       const next = exponentialBackoff({ baseDelayMs: 1e300, maxDelayMs: 1000, factor: 4, jitter })

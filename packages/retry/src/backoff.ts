@@ -48,10 +48,7 @@ export const BACKOFF_DEFAULTS: Readonly<Required<BackoffOptions>> = Object.freez
 /**
  * Exponential backoff with a cap and a jitter strategy (AWS formulas).
  *
- * @param options.baseDelayMs delay before the first retry, before jitter; @default 100
- * @param options.maxDelayMs cap on every delay (finite); @default 10000
- * @param options.factor growth per retry; @default 2
- * @param options.jitter `full` | `equal` | `decorrelated` | `none`; @default 'full'
+ * @param options base delay, cap, growth and jitter (see `BackoffOptions`)
  * @returns a `Backoff` function
  * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
  * @example

@@ -41,11 +41,7 @@ const SCALE = 1000
  * Envoy's `retry_budget` caps *concurrent* retries instead (20% of active requests, min
  * 3); this time-window form needs no in-flight tracking and works across policies.
  *
- * @param options.ratio retries per request; @default 0.2
- * @param options.minRetriesPerSecond floor of retries per second; @default 10
- * @param options.ttlMs window length; @default 10000
- * @param options.buckets buckets per window; @default 10
- * @param options.clock time source; @default systemClock
+ * @param options ratio, floor, window and clock (see `RetryBudgetOptions`)
  * @returns a shareable `RetryBudget`
  * @see https://finagle.github.io/blog/2016/02/08/retry-budgets
  * @example

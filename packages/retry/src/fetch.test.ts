@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { httpRetryableResult, idempotentOnly, retry } from './index.ts'
-import { steppingClock } from './test-kit.ts'
+import { steppingClock } from './testing.ts'
 
 /** A real server on 127.0.0.1: the first request gets 503 + Retry-After and a body that never ends. */
 async function flakyServer(): Promise<{

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { hedge, isHedgeLostError, retryBudget } from './index.ts'
-import { drive, steppingClock, work } from './test-kit.ts'
+import { drive, steppingClock, work } from './testing.ts'
 
 const scenario = fc.record({
   delayMs: fc.integer({ min: 0, max: 500 }),

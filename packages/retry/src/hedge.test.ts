@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import type { HedgeEventMap } from '@sturdy/core'
-import { compose, ValidationError } from '@sturdy/core'
+import { BROKEN_CIRCUIT_CODE, compose, SturdyError, ValidationError } from '@sturdy/core'
 import { describe, expect, it } from 'vitest'
 import {
   doNotRetry,
@@ -12,7 +12,7 @@ import {
   retry,
   retryBudget,
 } from './index.ts'
-import { drive, steppingClock, work } from './test-kit.ts'
+import { drive, steppingClock, work } from './testing.ts'
 
 /** Records every event of a hedge policy, with the clock's time. */
 function record(
@@ -292,6 +292,46 @@ describe('hedge(): outcomes', () => {
     )
     expect(result).toBe('ok')
     expect(starts).toEqual([0, 300])
+  })
+})
+
+describe('hedge(): circuit breakers', () => {
+  it('an open circuit stops hedging at once instead of waiting out its retryAfterMs', async () => {
+    const clock = steppingClock()
+    // What @sturdy/breaker throws while open (core's code and shape; the breaker itself
+    // is not a dependency here: it depends on this package).
+    const open = Object.assign(new SturdyError(BROKEN_CIRCUIT_CODE, 'Circuit is open', 503), {
+      state: 'open',
+      retryAfterMs: 30_000,
+    })
+    const policy = hedge({ clock, delayMs: 10, maxHedgedAttempts: 3 })
+    let calls = 0
+    const t0 = clock.now()
+    const error = await drive(
+      clock,
+      policy.execute(async () => {
+        calls++
+        throw open
+      }),
+    ).catch((e: unknown) => e)
+    expect(error).toBe(open)
+    expect(calls).toBe(1)
+    expect(clock.now() - t0).toBe(0)
+  })
+
+  it('a pushback longer than maxPushbackMs ends hedging', async () => {
+    const clock = steppingClock()
+    let calls = 0
+    const error = await drive(
+      clock,
+      hedge({ clock, delayMs: 10, maxPushbackMs: 1000 }).execute(async () => {
+        calls++
+        throw Object.assign(new Error('busy'), { retryAfterMs: 5000 })
+      }),
+    ).catch((e: unknown) => e)
+    expect((error as Error).message).toBe('busy')
+    expect(calls).toBe(1)
+    expect(() => hedge({ maxPushbackMs: -1 })).toThrow(RangeError)
   })
 })
 

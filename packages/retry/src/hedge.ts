@@ -7,15 +7,23 @@ import type {
   PolicyContext,
   PolicyFn,
 } from '@sturdy/core'
-import { createEmitter, errorGuard, neverAborts, onAbort, SturdyError } from '@sturdy/core'
+import {
+  createEmitter,
+  errorGuard,
+  isCircuitRejection,
+  neverAborts,
+  onAbort,
+  SturdyError,
+} from '@sturdy/core'
 import type { RetryBudget } from './budget.ts'
+import { validPushback } from './decide.ts'
 import { isDoNotRetryError } from './errors.ts'
 import { keepAliveClock } from './keep-alive-clock.ts'
 import { BoundedKeys, LatencyWindow } from './latency-window.ts'
 import type { Pushback } from './pushback.ts'
-import { readPushback } from './pushback.ts'
-import type { RetryFailure } from './retry.ts'
-import { defaultRetryOn, discardResponse } from './retry.ts'
+import type { RetryFailure } from './retry-options.ts'
+import { discardResponse, pushbackOfFailure } from './retry-options.ts'
+import { defaultRetryOn } from './retryable.ts'
 
 /** Options of `hedge`. Delays are in ms on `clock`'s scale. */
 export interface HedgeOptions {
@@ -45,6 +53,8 @@ export interface HedgeOptions {
   budget?: RetryBudget
   /** Reads server pushback from a failure: `stop` ends hedging, a delay postpones the next hedge; `false` ignores it. @default readPushback of the error or result */
   pushback?: false | ((failure: RetryFailure, nowEpochMs: number) => Pushback)
+  /** Longest pushback honoured; a server asking for longer ends hedging. @default 30000 */
+  maxPushbackMs?: number
   /** Disposes a result nobody will read (a loser's late answer, a replaced failure). @default cancels a fetch `Response` body */
   discardResult?: (result: unknown) => void
   /** Time source for the hedging timer and latencies. @default systemClock with ref'd timers */
@@ -77,6 +87,7 @@ export const HEDGE_DEFAULTS: {
   readonly minSamples: 20
   readonly minDelayMs: 0
   readonly maxKeys: 100
+  readonly maxPushbackMs: 30000
 } = {
   name: 'hedge',
   maxHedgedAttempts: 1,
@@ -85,6 +96,7 @@ export const HEDGE_DEFAULTS: {
   minSamples: 20,
   minDelayMs: 0,
   maxKeys: 100,
+  maxPushbackMs: 30000,
 }
 
 /** The most hedged attempts allowed, as in Polly. */
@@ -162,6 +174,7 @@ interface Config {
   readonly fallback: ((failure: RetryFailure) => unknown) | undefined
   readonly budget: RetryBudget | undefined
   readonly pushback: ((failure: RetryFailure, nowEpochMs: number) => Pushback) | undefined
+  readonly maxPushbackMs: number
   readonly discardResult: (result: unknown) => void
   readonly clock: Clock
   readonly wallClock: () => number
@@ -180,9 +193,11 @@ function resolve(o: HedgeOptions): Config {
   }
   const delayMs = o.delayMs ?? HEDGE_DEFAULTS.delayMs
   const minDelayMs = o.minDelayMs ?? HEDGE_DEFAULTS.minDelayMs
+  const maxPushbackMs = o.maxPushbackMs ?? HEDGE_DEFAULTS.maxPushbackMs
   for (const [k, v] of [
     ['delayMs', delayMs],
     ['minDelayMs', minDelayMs],
+    ['maxPushbackMs', maxPushbackMs],
   ] as const) {
     if (Number.isNaN(v) || v < 0) throw new RangeError(`${k} must be >= 0, got ${v}`)
   }
@@ -210,6 +225,7 @@ function resolve(o: HedgeOptions): Config {
     fallback: o.fallback,
     budget: o.budget,
     pushback: o.pushback === false ? undefined : (o.pushback ?? pushbackOfFailure),
+    maxPushbackMs,
     discardResult: o.discardResult ?? discardResponse,
     clock: o.clock ?? keepAliveClock,
     wallClock: o.wallClock ?? Date.now,
@@ -431,8 +447,12 @@ function run<T>(
       if (last?.kind === 'result') discard(last.result)
       last = failure
       if (hedging) {
-        const push = validPushback(c.pushback?.(failure, c.wallClock()))
-        if (push === 'stop') {
+        // An open circuit rejects every hedge through it alike: stop, as retry() does.
+        const push =
+          failure.kind === 'error' && isCircuitRejection(failure.error)
+            ? 'stop'
+            : validPushback(c.pushback?.(failure, c.wallClock()))
+        if (push === 'stop' || (push !== undefined && push > c.maxPushbackMs)) {
           hedging = false
         } else if (started <= c.maxHedged) {
           // The failed attempt says nothing about the others still running; gRPC and Polly
@@ -472,14 +492,4 @@ function run<T>(
     }
     launch('delay')
   })
-}
-
-/** A custom `pushback` returning NaN, Infinity or a negative number is treated as silence. */
-function validPushback(push: Pushback): Pushback {
-  if (push === 'stop' || push === undefined) return push
-  return Number.isFinite(push) && push >= 0 ? push : undefined
-}
-
-function pushbackOfFailure(failure: RetryFailure, nowEpochMs: number): Pushback {
-  return readPushback(failure.kind === 'error' ? failure.error : failure.result, nowEpochMs)
 }

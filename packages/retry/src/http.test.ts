@@ -1,7 +1,7 @@
 import { noPolicy } from '@sturdy/core'
 import { describe, expect, it } from 'vitest'
 import { httpRetryableResult, idempotentOnly, isRetryableRequest, retry } from './index.ts'
-import { drive, steppingClock } from './test-kit.ts'
+import { drive, steppingClock } from './testing.ts'
 
 describe('httpRetryableResult', () => {
   it('is true for 408, 429, 502, 503, 504 and false for everything else', () => {

@@ -2,8 +2,9 @@
  * @module
  * `@sturdy/retry`: retries with exponential backoff and jitter (full, equal,
  * decorrelated), safe finite defaults, deadline awareness, server pushback
- * (`Retry-After`, `grpc-retry-pushback-ms`), shareable retry budgets and idempotency
- * rules for HTTP. The loop is p-retry's; delays, deadlines and budgets are Sturdy's.
+ * (`Retry-After`, `grpc-retry-pushback-ms`), fail-fast on an open circuit breaker,
+ * shareable retry budgets and idempotency rules for HTTP. The loop is p-retry's;
+ * delays, deadlines and budgets are Sturdy's.
  *
  * @example
  * import { retry, httpRetryableResult } from '@sturdy/retry'
@@ -23,14 +24,12 @@ export {
 } from './errors.ts'
 export type { HedgeOptions, HedgePolicy } from './hedge.ts'
 export { HEDGE_DEFAULTS, HedgeLostError, hedge, isHedgeLostError } from './hedge.ts'
-export type { IdempotencyOptions, RequestLike } from './http.ts'
-export {
-  httpRetryableResult,
-  idempotentOnly,
-  isRetryableRequest,
-  RETRYABLE_STATUSES,
-} from './http.ts'
+export type { IdempotencyOptions, RequestLike } from './idempotency.ts'
+export { idempotentOnly, isRetryableRequest } from './idempotency.ts'
 export type { HeadersLike, Pushback } from './pushback.ts'
 export { headerValue, parseGrpcPushback, parseRetryAfter, readPushback } from './pushback.ts'
-export type { DelayContext, RetryFailure, RetryOptions, RetryPolicy } from './retry.ts'
-export { defaultRetryOn, RETRY_DEFAULTS, retry } from './retry.ts'
+export type { RetryPolicy } from './retry.ts'
+export { retry } from './retry.ts'
+export type { DelayContext, RetryFailure, RetryOptions } from './retry-options.ts'
+export { RETRY_DEFAULTS } from './retry-options.ts'
+export { defaultRetryOn, httpRetryableResult, RETRYABLE_STATUSES } from './retryable.ts'

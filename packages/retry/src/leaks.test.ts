@@ -4,7 +4,7 @@ import { systemClock } from '@sturdy/core'
 import { describe, expect, it, vi } from 'vitest'
 import type { RetryPolicy } from './index.ts'
 import { retry } from './index.ts'
-import { drive, steppingClock } from './test-kit.ts'
+import { drive, steppingClock } from './testing.ts'
 
 const BATCH = 100
 const macrotask = (): Promise<void> => new Promise((r) => setImmediate(r))

@@ -60,8 +60,9 @@ export function parseGrpcPushback(value: string): number | 'stop' {
  * Reads server pushback from a failed attempt's error or result. Looks, in order, at
  * `grpc-retry-pushback-ms` and `Retry-After` in the value's `headers`,
  * `response.headers` or `metadata` (fetch `Response`, HTTP client errors, Connect/gRPC
- * errors), then at a numeric `retryAfterMs` property (what an open circuit breaker's
- * error carries).
+ * errors), then at a numeric `retryAfterMs` property. The retry policy never asks it
+ * about a circuit breaker's rejection (which carries `retryAfterMs` too): an open
+ * circuit fails the call at once instead (see the README, "In front of a circuit breaker").
  *
  * @param value the attempt's error, or its result when retrying on results
  * @param nowEpochMs wall-clock time, for `Retry-After` dates

@@ -2,7 +2,7 @@ import { seededRandom } from '@sturdy/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { httpRetryableResult, retry } from './index.ts'
-import { drive, steppingClock, work } from './test-kit.ts'
+import { drive, steppingClock, work } from './testing.ts'
 
 type Outcome = 'error' | 'result' | 'ok'
 

@@ -1,18 +1,26 @@
 import { getEventListeners } from 'node:events'
-import type { PolicyContext, RetryEventMap } from '@sturdy/core'
-import { compose, isTimeoutError, SturdyError, TimeoutError, ValidationError } from '@sturdy/core'
+import type { CircuitState, PolicyContext, RetryEventMap } from '@sturdy/core'
+import {
+  BROKEN_CIRCUIT_CODE,
+  compose,
+  isTimeoutError,
+  SturdyError,
+  TimeoutError,
+  ValidationError,
+} from '@sturdy/core'
 import { seededRandom } from '@sturdy/core/testing'
 import { describe, expect, it } from 'vitest'
 import type { RetryOptions, RetryPolicy } from './index.ts'
 import {
+  defaultRetryOn,
   doNotRetry,
   httpRetryableResult,
   isRetryBudgetExhaustedError,
   retry,
   retryBudget,
 } from './index.ts'
-import type { SteppingClock } from './test-kit.ts'
-import { drive, steppingClock, work } from './test-kit.ts'
+import type { SteppingClock } from './testing.ts'
+import { drive, steppingClock, work } from './testing.ts'
 
 type Logged = { [K in keyof RetryEventMap]: [K, RetryEventMap[K]] }[keyof RetryEventMap]
 
@@ -149,6 +157,26 @@ describe('retry(): defaults', () => {
       }),
     ).rejects.toThrow('slow down')
     expect(calls).toBe(3)
+
+    for (const status of [408, 500, 502, 503, 504]) {
+      calls = 0
+      await expect(
+        run(() => {
+          calls++
+          throw new SturdyError('X', `status ${status}`, status)
+        }),
+      ).rejects.toThrow(`status ${status}`)
+      expect(calls, `status ${status}`).toBe(3)
+    }
+  })
+
+  it('defaultRetryOn: of the Sturdy 4xx statuses, exactly 408 and 429 are retried', () => {
+    const retried: number[] = []
+    for (let status = 400; status < 500; status++) {
+      if (defaultRetryOn(new SturdyError('X', 'x', status))) retried.push(status)
+    }
+    expect(retried).toEqual([408, 429])
+    expect(defaultRetryOn(new Error('network'))).toBe(true)
   })
 
   it('passes its own attempt number through compose(), ignoring an outer one', async () => {
@@ -446,6 +474,69 @@ describe('retry(): abort and deadlines', () => {
     expect(clock.pending()).toBe(0)
   })
 
+  it('a retry that would start exactly at the deadline is not taken (the sleep is not even started)', async () => {
+    const { run, log, clock } = setup({ deadline: 110, jitter: 'none', baseDelayMs: 100 })
+    const starts: number[] = []
+    await expect(
+      run(async ({ signal }) => {
+        starts.push(clock.now())
+        await work(clock, 10, signal)
+        throw boom(0)
+      }),
+    ).rejects.toThrow('boom 0')
+    // Attempt 1 ends at 10; 10 + 100 ms of backoff lands on the deadline itself (110).
+    expect(starts).toEqual([0])
+    expect(clock.now()).toBe(10)
+    expect(retries(log)).toHaveLength(0)
+    expect(giveUp(log)).toMatchObject({ reason: 'deadline', attempts: 1 })
+    expect(clock.pending()).toBe(0)
+  })
+
+  it('a retry that ends 1 ms before the deadline is taken', async () => {
+    const { run, log, clock } = setup({ deadline: 111, jitter: 'none', baseDelayMs: 100 })
+    const starts: number[] = []
+    await expect(
+      run(async ({ signal }) => {
+        starts.push(clock.now())
+        await work(clock, 10, signal)
+        throw boom(0)
+      }),
+    ).rejects.toThrow()
+    expect(starts).toEqual([0, 110])
+    expect(giveUp(log)?.reason).toBe('deadline')
+  })
+
+  it('with minAttemptMs, a retry whose attempt window ends exactly at the deadline is not taken', async () => {
+    const { run, log, clock } = setup({
+      deadline: 160,
+      minAttemptMs: 50,
+      jitter: 'none',
+      baseDelayMs: 100,
+    })
+    const starts: number[] = []
+    await expect(
+      run(async ({ signal }) => {
+        starts.push(clock.now())
+        await work(clock, 10, signal)
+        throw boom(0)
+      }),
+    ).rejects.toThrow()
+    // 10 (end of attempt 1) + 100 (sleep) + 50 (minAttemptMs) = 160 = the deadline.
+    expect(starts).toEqual([0])
+    expect(giveUp(log)).toMatchObject({ reason: 'deadline', attempts: 1 })
+  })
+
+  it('refuses the first attempt when minAttemptMs reaches exactly to the deadline', async () => {
+    const { run, log } = setup({ deadline: 100, minAttemptMs: 100 })
+    let calls = 0
+    const error = await run(() => {
+      calls++
+    }).catch((e: unknown) => e)
+    expect(isTimeoutError(error)).toBe(true)
+    expect(calls).toBe(0)
+    expect(giveUp(log)).toMatchObject({ attempts: 0, reason: 'deadline' })
+  })
+
   it('does not start an attempt that cannot finish: minAttemptMs', async () => {
     const { run, log, clock } = setup({
       deadline: 300,
@@ -504,6 +595,73 @@ describe('retry(): abort and deadlines', () => {
     ).rejects.toThrow()
     expect(calls).toBe(1)
     expect(giveUp(log)?.reason).toBe('deadline')
+  })
+})
+
+describe('retry(): in front of a circuit breaker', () => {
+  /** A breaker's rejection as any copy of @sturdy/breaker throws it (recognised through core). */
+  const rejection = (state: CircuitState, retryAfterMs: number): SturdyError =>
+    Object.assign(new SturdyError(BROKEN_CIRCUIT_CODE, `Circuit "db" is ${state}`, 503), {
+      state,
+      retryAfterMs,
+    })
+
+  it('fails at once on an open circuit instead of sleeping out its open period (giveUp reason circuit-open)', async () => {
+    const { run, log, clock } = setup({ maxAttempts: 5 })
+    const open = rejection('open', 10_000)
+    let calls = 0
+    await expect(
+      run(() => {
+        calls++
+        throw open
+      }),
+    ).rejects.toBe(open)
+    expect(calls).toBe(1)
+    expect(clock.now()).toBe(0) // no sleep at all
+    expect(retries(log)).toHaveLength(0)
+    expect(giveUp(log)).toMatchObject({ reason: 'circuit-open', attempts: 1, error: open })
+    expect(clock.pending()).toBe(0)
+  })
+
+  it('fails at once on an isolated circuit, and ignores maxPushbackMs for rejections', async () => {
+    const { run, log } = setup({ maxAttempts: 5, maxPushbackMs: Number.POSITIVE_INFINITY })
+    const isolated = rejection('isolated', 60_000)
+    await expect(run(() => Promise.reject(isolated))).rejects.toBe(isolated)
+    expect(giveUp(log)?.reason).toBe('circuit-open')
+  })
+
+  it('retries a rejection the backoff outwaits anyway, after the backoff (not the hint)', async () => {
+    const { run, log, clock } = setup({ jitter: 'none', baseDelayMs: 100 })
+    const starts: number[] = []
+    const value = await run(({ attempt }) => {
+      starts.push(clock.now())
+      if (attempt === 1) throw rejection('half-open', 100)
+      return 'admitted'
+    })
+    expect(value).toBe('admitted')
+    expect(starts).toEqual([0, 100])
+    expect(retries(log).map((r) => r.delayMs)).toEqual([100])
+  })
+
+  it('a rejection whose wait exceeds the backoff by 1 ms fails fast', async () => {
+    const { run, log } = setup({ jitter: 'none', baseDelayMs: 100 })
+    await expect(run(() => Promise.reject(rejection('half-open', 101)))).rejects.toThrow()
+    expect(giveUp(log)?.reason).toBe('circuit-open')
+  })
+
+  it('still never sleeps past the deadline for a rejection the backoff would outwait', async () => {
+    const { run, log } = setup({ jitter: 'none', baseDelayMs: 100, deadline: 50 })
+    await expect(run(() => Promise.reject(rejection('half-open', 10)))).rejects.toThrow()
+    expect(giveUp(log)?.reason).toBe('deadline')
+  })
+
+  it('recognises the rejection by its code, not by a retryAfterMs property: other errors keep their pushback', async () => {
+    const { run, log } = setup({ maxAttempts: 2 })
+    const limited = Object.assign(new SturdyError('RATE_LIMITED', 'slow down', 429), {
+      retryAfterMs: 5_000,
+    })
+    await expect(run(() => Promise.reject(limited))).rejects.toBe(limited)
+    expect(retries(log).map((r) => r.delayMs)).toEqual([5_000])
   })
 })
 

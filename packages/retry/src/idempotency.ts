@@ -3,32 +3,6 @@ import { isIdempotentMethod, noPolicy } from '@sturdy/core'
 import type { HeadersLike } from './pushback.ts'
 import { headerValue } from './pushback.ts'
 
-/**
- * Statuses worth another try: 408 Request Timeout, 429 Too Many Requests, 502 Bad
- * Gateway, 503 Service Unavailable, 504 Gateway Timeout. 500 is left out: it usually
- * means the request itself broke something, and the work may have happened.
- */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504])
-
-/**
- * A `retryOnResult` predicate for fetch-style responses: true when the result has a
- * retryable `status` (`RETRYABLE_STATUSES`). The response is not thrown; when attempts
- * run out, the policy returns the last one.
- *
- * @param result the attempt's result
- * @returns true for a `{ status }` in 408/429/502/503/504
- * @example
- * const policy = retry({ retryOnResult: httpRetryableResult })
- * const res = await policy.execute(({ signal }) => fetch(url, { signal }))
- */
-export function httpRetryableResult(result: unknown): boolean {
-  return (
-    typeof result === 'object' &&
-    result !== null &&
-    RETRYABLE_STATUSES.has((result as { status?: unknown }).status as number)
-  )
-}
-
 /** The parts of an outgoing request the idempotency rule looks at. */
 export interface RequestLike {
   readonly method: string
@@ -49,8 +23,7 @@ export interface IdempotencyOptions {
  * caller overrides.
  *
  * @param request the method and headers of the outgoing request
- * @param options.idempotencyKeyHeader @default 'idempotency-key'
- * @param options.override @default false
+ * @param options the header that marks a request safe to repeat, and an override (see `IdempotencyOptions`)
  * @returns whether a retry may repeat the request
  * @see https://www.rfc-editor.org/rfc/rfc9110#name-idempotent-methods
  * @see https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
@@ -76,8 +49,7 @@ export function isRetryableRequest(
  * safe, otherwise a pass-through that makes exactly one attempt.
  *
  * @param policy the retry policy (or a composition containing one)
- * @param options.idempotencyKeyHeader @default 'idempotency-key'
- * @param options.override @default false
+ * @param options as for `isRetryableRequest` (see `IdempotencyOptions`)
  * @returns `(request) => Policy`
  * @example
  * const forRequest = idempotentOnly(retry({ retryOnResult: httpRetryableResult }))

@@ -1,0 +1,250 @@
+import type { Emitter, PolicyFn, RetryEventMap } from '@sturdy/core'
+import { linkSignals, TimeoutError } from '@sturdy/core'
+import type { Options as PRetryOptions } from 'p-retry'
+import type { Decision, GiveUpReason, RetryState } from './decide.ts'
+import { decide } from './decide.ts'
+import { RetryBudgetExhaustedError } from './errors.ts'
+import type { RetryFailure, RetrySettings } from './retry-options.ts'
+import { sleep } from './sleep.ts'
+
+/**
+ * The mechanics of one `execute`: its deadline and signal, running an attempt, acting on
+ * `decide()`'s verdict (events, discarding a result, sleeping), and turning the way the
+ * loop ended into the call's outcome. `retry.ts` holds only the loop.
+ */
+export class RetryCall<T> {
+  readonly #s: RetrySettings
+  readonly #events: Emitter<RetryEventMap>
+  readonly #fn: PolicyFn<T>
+  readonly #caller: AbortSignal
+  /** Absolute, on the settings' clock; `Infinity` when the call has none. */
+  readonly #deadline: number
+  /** The attempts' signal: the caller's, or one that also aborts at the deadline. */
+  readonly #signal: AbortSignal
+  readonly #release: (() => void) | undefined
+  readonly #state: RetryState = { consumed: 0, free: 0, previousDelayMs: 0 }
+  /** Whether the last retry used up an attempt, for p-retry's `shouldConsumeRetry`. */
+  #consumedLast = true
+
+  /**
+   * Starts the call: refuses it (throws) when the caller already gave up or the deadline
+   * leaves no time for an attempt; otherwise deposits in the budget and arms the deadline.
+   */
+  constructor(
+    s: RetrySettings,
+    events: Emitter<RetryEventMap>,
+    fn: PolicyFn<T>,
+    caller: AbortSignal,
+    fixedDeadline: number | undefined,
+  ) {
+    this.#s = s
+    this.#events = events
+    this.#fn = fn
+    this.#caller = caller
+    // Reading the clock costs tens of ns on Node 20; calls without a deadline skip it.
+    const bounded = fixedDeadline !== undefined || s.maxElapsedMs !== Number.POSITIVE_INFINITY
+    const startedAt = bounded ? s.clock.now() : 0
+    const deadline = bounded
+      ? Math.min(fixedDeadline ?? Number.POSITIVE_INFINITY, startedAt + s.maxElapsedMs)
+      : Number.POSITIVE_INFINITY
+    this.#deadline = deadline
+    if (caller.aborted) {
+      this.#giveUp(0, caller.reason, 'aborted')
+      throw caller.reason
+    }
+    if (deadline !== Number.POSITIVE_INFINITY && startedAt + s.minAttemptMs >= deadline) {
+      const error = new TimeoutError('Deadline leaves no time for an attempt', deadline - startedAt)
+      this.#giveUp(0, error, 'deadline')
+      throw error
+    }
+    s.budget?.deposit()
+    if (deadline === Number.POSITIVE_INFINITY) {
+      this.#signal = caller
+      return
+    }
+    // A deadline costs one controller and one timer per call, and only when set: the
+    // attempt's signal must abort at the deadline or "total time ≤ deadline" cannot hold.
+    const expiry = new AbortController()
+    const timer = s.clock.setTimeout(
+      () => expiry.abort(new TimeoutError('Retry deadline exceeded', deadline - startedAt)),
+      deadline - startedAt,
+    )
+    const linked = linkSignals(caller, expiry.signal)
+    this.#signal = linked.signal
+    this.#release = () => {
+      s.clock.clearTimeout(timer)
+      linked.dispose()
+    }
+  }
+
+  /** Runs attempt `attempt`; a failure (thrown, or a result to retry) rejects with `AttemptFailed`. */
+  async attempt(attempt: number): Promise<T> {
+    const events = this.#events
+    const name = this.#s.name
+    if (events.has('attempt')) events.emit('attempt', { name, attempt })
+    const timed = events.has('attemptEnd')
+    const t0 = timed ? this.#s.clock.now() : 0
+    const end = (outcome: 'success' | 'failure'): void => {
+      if (timed) {
+        const durationMs = this.#s.clock.now() - t0
+        events.emit('attemptEnd', { name, attempt, durationMs, outcome })
+      }
+    }
+    let result: T
+    try {
+      result = await this.#fn({ signal: this.#signal, attempt })
+    } catch (error) {
+      end('failure')
+      throw new AttemptFailed({ kind: 'error', attempt, error })
+    }
+    let retryable: boolean
+    try {
+      retryable = this.#s.retryOnResult?.(result, attempt) === true
+    } catch (error) {
+      // A throwing predicate fails the attempt like any error, so retryOn still decides.
+      end('failure')
+      throw new AttemptFailed({ kind: 'error', attempt, error })
+    }
+    if (retryable) {
+      end('failure')
+      throw new AttemptFailed({ kind: 'result', attempt, result })
+    }
+    end('success')
+    return result
+  }
+
+  /**
+   * After a failed attempt: stops the loop (throws `Stop`) or sleeps until the next
+   * attempt. p-retry calls it as `onFailedAttempt`; the first attempt's failure too.
+   */
+  async onFailure(raw: unknown, attempt: number): Promise<void> {
+    const failure: RetryFailure =
+      raw instanceof AttemptFailed ? raw.failure : { kind: 'error', attempt, error: raw }
+    this.#stopIfAborted(failure)
+    const d = decide(this.#s, this.#state, failure, this.#deadline)
+    if (!d.retry) this.#stop(failure, d)
+    const { name, discardResult } = this.#s
+    const value = failedValue(failure)
+    if (this.#events.has('retry')) {
+      this.#events.emit('retry', { name, attempt, delayMs: d.delayMs, error: value })
+    }
+    if (failure.kind === 'result') {
+      try {
+        discardResult(value)
+      } catch {
+        // Freeing the old result is best effort; it must not cost the retry.
+      }
+    }
+    this.#consumedLast = d.consumes
+    if (d.consumes) this.#state.consumed++
+    else this.#state.free++
+    this.#state.previousDelayMs = d.backoffMs
+    try {
+      await sleep(d.delayMs, this.#signal, this.#s.clock)
+    } catch {
+      this.#stopIfAborted(failure)
+    }
+  }
+
+  /** p-retry's options: its own delays zeroed, every decision made in `onFailure`. */
+  loopOptions(): PRetryOptions {
+    return {
+      retries: this.#s.maxAttempts - 1 - this.#state.consumed,
+      // Zero p-retry's own backoff: the delay is computed and slept in onFailure, on the
+      // injected clock, interruptible by the signal (see README "Why p-retry's hooks").
+      minTimeout: 0,
+      maxTimeout: 0,
+      factor: 1,
+      randomize: false,
+      signal: this.#signal,
+      onFailedAttempt: (ctx) => this.onFailure(ctx.error, ctx.attemptNumber + 1),
+      // p-retry 7.1 asks this right after onFailedAttempt, which already decided.
+      shouldConsumeRetry: () => this.#consumedLast,
+      shouldRetry: () => true,
+    }
+  }
+
+  /** Turns how the loop ended into the call's outcome: a value to return, or a throw. */
+  settle(error: unknown): T {
+    if (error instanceof Stop) {
+      if (error.returns) return error.value as T
+      throw error.value
+    }
+    // p-retry's own abort checks (between attempts, after a success) land here.
+    const attempts = this.#state.consumed + this.#state.free + 1
+    if (this.#caller.aborted) {
+      this.#giveUp(attempts, this.#caller.reason, 'aborted')
+      throw this.#caller.reason
+    }
+    if (this.#signal.aborted) {
+      this.#giveUp(attempts, this.#signal.reason, 'deadline')
+      throw this.#signal.reason
+    }
+    if (error instanceof AttemptFailed) {
+      const f = error.failure
+      this.#giveUp(f.attempt, failedValue(f), 'max-attempts')
+      if (f.kind === 'result') return f.result as T
+      throw f.error
+    }
+    throw error
+  }
+
+  /** Frees the deadline's timer and signal link; the call has settled. */
+  release(): void {
+    this.#release?.()
+  }
+
+  #stopIfAborted(failure: RetryFailure): void {
+    if (this.#caller.aborted) {
+      this.#stop(failure, { retry: false, reason: 'aborted', error: this.#caller.reason })
+    }
+    if (this.#signal.aborted) {
+      this.#stop(failure, { retry: false, reason: 'deadline', error: this.#signal.reason })
+    }
+  }
+
+  #stop(failure: RetryFailure, d: Decision & { retry: false }): never {
+    const value = d.error ?? failedValue(failure)
+    const exhausted = d.reason === 'budget-exhausted'
+    if (exhausted && this.#events.has('budgetExhausted')) {
+      this.#events.emit('budgetExhausted', { name: this.#s.name, attempt: failure.attempt })
+    }
+    this.#giveUp(failure.attempt, value, d.reason)
+    if (exhausted && failure.kind === 'error') {
+      throw new Stop(false, new RetryBudgetExhaustedError(failure.attempt, { cause: value }))
+    }
+    throw new Stop(d.error === undefined && failure.kind === 'result', value)
+  }
+
+  #giveUp(attempts: number, error: unknown, reason: GiveUpReason): void {
+    const events = this.#events
+    if (events.has('giveUp')) events.emit('giveUp', { name: this.#s.name, attempts, error, reason })
+  }
+}
+
+/**
+ * Carries a failed attempt through p-retry. An `Error` that is not a `TypeError`, so
+ * p-retry's "never retry a non-network TypeError" rule never overrides our predicates.
+ */
+class AttemptFailed extends Error {
+  readonly failure: RetryFailure
+  constructor(failure: RetryFailure) {
+    super('attempt failed')
+    this.failure = failure
+  }
+}
+
+/** Thrown from `onFailure` to end p-retry's loop with a decided outcome. */
+class Stop extends Error {
+  readonly returns: boolean
+  readonly value: unknown
+  constructor(returns: boolean, value: unknown) {
+    super('stop')
+    this.returns = returns
+    this.value = value
+  }
+}
+
+function failedValue(failure: RetryFailure): unknown {
+  return failure.kind === 'error' ? failure.error : failure.result
+}

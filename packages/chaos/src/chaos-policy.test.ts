@@ -114,6 +114,30 @@ describe('chaosLatency', () => {
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0)
   })
 
+  it('many concurrent waits on one signal share one listener: no MaxListenersExceededWarning', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    const clock = manualClock()
+    const slow = chaosLatency({ ...always, latencyMs: 100, clock })
+    const stuck = chaosHang(always)
+    const shutdown = new AbortController()
+    const calls = Array.from({ length: 50 }, () => slow.execute(async () => 1, shutdown.signal))
+    const hung = Array.from({ length: 50 }, () =>
+      stuck.execute(async () => 1, shutdown.signal).catch((e: unknown) => e),
+    )
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(2)
+    await clock.advanceAsync(100)
+    expect(await Promise.all(calls)).toHaveLength(50)
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1)
+    shutdown.abort(new Error('shutdown'))
+    expect((await Promise.all(hung)).every((e) => (e as Error).message === 'shutdown')).toBe(true)
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
+    await new Promise((r) => setImmediate(r))
+    process.off('warning', onWarning)
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+  })
+
   it('a latency beyond a composed timeout makes the call time out', async () => {
     const slow = chaosLatency({ ...always, latencyMs: 5_000 })
     const error = await compose(timeout(20), slow)

@@ -3,7 +3,7 @@ import { neverAborts } from '@sturdy/core'
 import type { ChaosControl, ChaosOptions, LatencySpec } from './control.ts'
 import { ChaosState } from './control.ts'
 import { InjectedFaultError } from './errors.ts'
-import { wait, waitForAbort, waitingClock } from './wait.ts'
+import { Waits } from './wait.ts'
 
 /** A chaos policy: a core `Policy` that injects on purpose, switchable and observable. */
 export interface ChaosPolicy extends Policy, ChaosControl {}
@@ -74,9 +74,9 @@ export function chaosFault(options: ChaosFaultOptions = {}): ChaosPolicy {
  */
 export function chaosLatency(options: ChaosLatencyOptions): ChaosPolicy {
   const state = new ChaosState('latency', 'policy', options)
-  const clock = options.clock ?? waitingClock
+  const waits = new Waits(options.clock)
   return chaosPolicy(state, async (fn, ctx, latencyMs) => {
-    await wait(latencyMs, ctx.signal, clock)
+    await waits.sleep(latencyMs, ctx.signal)
     return fn(ctx)
   })
 }
@@ -114,7 +114,8 @@ export function chaosOutcome(options: ChaosOutcomeOptions): ChaosPolicy {
  */
 export function chaosHang(options: ChaosOptions = {}): ChaosPolicy {
   const state = new ChaosState('hang', 'policy', options)
-  return chaosPolicy(state, (_fn, ctx) => waitForAbort(ctx.signal))
+  const waits = new Waits()
+  return chaosPolicy(state, (_fn, ctx) => waits.untilAbort(ctx.signal))
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ChaosControl, ChaosOptions, LatencySpec } from './control.ts'
 import { ChaosState } from './control.ts'
 import { InjectedFaultError } from './errors.ts'
 import { routeScope } from './route-scope.ts'
-import { wait, waitForAbort, waitingClock } from './wait.ts'
+import { Waits } from './wait.ts'
 
 /** The response an `outcome` chaos middleware answers with. */
 export interface ChaosResponse {
@@ -137,10 +137,10 @@ function injector(options: ChaosMiddlewareOptions, state: ChaosState): Inject {
       return async (ex) => respondProblem(ex, make(ex))
     }
     case 'latency': {
-      const clock = options.clock ?? waitingClock
+      const waits = new Waits(options.clock)
       return async (ex, next, latencyMs) => {
         try {
-          await wait(latencyMs, ex.signal, clock)
+          await waits.sleep(latencyMs, ex.signal)
         } catch (reason) {
           return answerAborted(ex, reason)
         }
@@ -155,14 +155,16 @@ function injector(options: ChaosMiddlewareOptions, state: ChaosState): Inject {
         respond(ex, response, state.name)
       }
     }
-    case 'hang':
+    case 'hang': {
+      const waits = new Waits()
       return async (ex) => {
         try {
-          await waitForAbort(ex.signal)
+          await waits.untilAbort(ex.signal)
         } catch (reason) {
           answerAborted(ex, reason)
         }
       }
+    }
     case 'behaviour': {
       const behaviour = options.behaviour
       if (typeof behaviour !== 'function') {

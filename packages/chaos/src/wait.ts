@@ -1,37 +1,55 @@
-import type { Clock } from '@sturdy/core'
-import { neverAborts } from '@sturdy/core'
+import type { AbortSubscriber, Clock } from '@sturdy/core'
+import { AbortFanout, neverAborts } from '@sturdy/core'
 
 /**
- * Waits `ms` on `clock`, or rejects with the signal's reason the moment it aborts. The
- * timer and the listener are both released either way.
+ * The waits of one chaos policy or middleware. Calls waiting on the same signal share
+ * one `abort` listener through a fan-out, so a drill of many concurrent calls under one
+ * long-lived signal never trips Node's MaxListenersExceededWarning.
  */
-export function wait(ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  if (!(ms > 0)) return Promise.resolve()
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clock.clearTimeout(timer)
-      reject(signal.reason)
-    }
-    const timer = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
+export class Waits {
+  readonly #callers = new AbortFanout<AbortSubscriber>()
+  readonly #clock: Clock
 
-/**
- * Never resolves; rejects with the signal's reason when it aborts. A signal that can
- * never abort gives a promise that never settles and holds nothing (no timer, no
- * listener), so it is collected with whatever awaits it.
- */
-export function waitForAbort(signal: AbortSignal): Promise<never> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  if (signal === neverAborts()) return new Promise<never>(() => {})
-  return new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-  })
+  constructor(clock: Clock = waitingClock) {
+    this.#clock = clock
+  }
+
+  /**
+   * Waits `ms`, or rejects with the signal's reason the moment it aborts. The timer and
+   * the subscription are both released either way.
+   */
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason)
+    if (!(ms > 0)) return Promise.resolve()
+    const clock = this.#clock
+    const callers = this.#callers
+    return new Promise<void>((resolve, reject) => {
+      const subscriber: AbortSubscriber = {
+        onAbort(reason) {
+          clock.clearTimeout(timer)
+          reject(reason)
+        },
+      }
+      const timer = clock.setTimeout(() => {
+        if (signal !== neverAborts()) callers.remove(signal, subscriber)
+        resolve()
+      }, ms)
+      if (signal !== neverAborts()) callers.add(signal, subscriber)
+    })
+  }
+
+  /**
+   * Never resolves; rejects with the signal's reason when it aborts. A signal that can
+   * never abort gives a promise that never settles and holds nothing (no timer, no
+   * listener), so it is collected with whatever awaits it.
+   */
+  untilAbort(signal: AbortSignal): Promise<never> {
+    if (signal.aborted) return Promise.reject(signal.reason)
+    if (signal === neverAborts()) return new Promise<never>(() => {})
+    return new Promise<never>((_, reject) => {
+      this.#callers.add(signal, { onAbort: reject })
+    })
+  }
 }
 
 /**

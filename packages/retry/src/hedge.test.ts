@@ -439,7 +439,10 @@ describe('hedge(): cancellation and leaks', () => {
     expect(calls).toBe(0)
   })
 
-  it('1,000 calls leave no timer and no listener on a long-lived caller signal', async () => {
+  it('1,000 concurrent calls on one long-lived signal: one listener at most, none left, no warning', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
     const clock = steppingClock()
     const policy = hedge({ clock, delayMs: 10, maxHedgedAttempts: 2 })
     const shutdown = new AbortController()
@@ -450,10 +453,14 @@ describe('hedge(): cancellation and leaks', () => {
         return i
       }, shutdown.signal),
     )
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1)
     const all = drive(clock, Promise.all(calls))
     expect((await all).length).toBe(1000)
     expect(clock.pending()).toBe(0)
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
+    await new Promise((r) => setImmediate(r))
+    process.off('warning', onWarning)
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
   })
 
   it('an attempt that reads its signal only after losing finds it already aborted', async () => {

@@ -1,4 +1,5 @@
 import type {
+  AbortSubscriber,
   Clock,
   Emitter,
   Events,
@@ -8,11 +9,11 @@ import type {
   PolicyFn,
 } from '@sturdy/core'
 import {
+  AbortFanout,
   createEmitter,
   errorGuard,
   isCircuitRejection,
   neverAborts,
-  onAbort,
   SturdyError,
 } from '@sturdy/core'
 import type { RetryBudget } from './budget.ts'
@@ -178,6 +179,8 @@ interface Config {
   readonly discardResult: (result: unknown) => void
   readonly clock: Clock
   readonly wallClock: () => number
+  /** One listener per caller signal for all the policy's calls (Node warns past 10). */
+  readonly callers: AbortFanout<AbortSubscriber>
 }
 
 function resolve(o: HedgeOptions): Config {
@@ -229,6 +232,7 @@ function resolve(o: HedgeOptions): Config {
     discardResult: o.discardResult ?? discardResponse,
     clock: o.clock ?? keepAliveClock,
     wallClock: o.wallClock ?? Date.now,
+    callers: new AbortFanout<AbortSubscriber>(),
   }
 }
 
@@ -484,11 +488,15 @@ function run<T>(
     }
 
     if (caller !== neverAborts()) {
-      release = onAbort(caller, (reason) => {
-        if (done) return
-        finish(reason)
-        rejectPromise(reason)
-      })
+      const subscriber: AbortSubscriber = {
+        onAbort(reason) {
+          if (done) return
+          finish(reason)
+          rejectPromise(reason)
+        },
+      }
+      c.callers.add(caller, subscriber)
+      release = () => c.callers.remove(caller, subscriber)
     }
     launch('delay')
   })

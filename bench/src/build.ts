@@ -28,6 +28,7 @@ export const STURDY_PACKAGES = [
   'node',
   'client',
   'chaos',
+  'lifecycle',
 ] as const
 
 /** Which Sturdy packages could be bundled, and why the others could not. */

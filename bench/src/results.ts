@@ -204,6 +204,13 @@ export const RATIOS: readonly RatioDef[] = [
     compute: http('sturdy-hono-deadline', 'anchor-hono-deadline'),
     cpu: httpCpu('sturdy-hono-deadline', 'anchor-hono-deadline'),
   },
+  {
+    // No anchor tracks requests in flight inside the app; the floor is one empty middleware.
+    key: 'sturdy_lifecycle_vs_empty_mw',
+    describe: 'req/s, @sturdy/lifecycle middleware() / one empty Hono middleware',
+    compute: http('sturdy-hono-lifecycle', 'hono-empty-mw'),
+    cpu: httpCpu('sturdy-hono-lifecycle', 'hono-empty-mw'),
+  },
 ]
 
 /** Reference ratios between non-Sturdy contenders: they show the measurement is sane. */

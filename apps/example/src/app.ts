@@ -1,5 +1,5 @@
 import { circuitBreaker } from '@sturdy/breaker'
-import type { Policy } from '@sturdy/core'
+import type { Middleware, Policy } from '@sturdy/core'
 import { compose, PROBLEM_CONTENT_TYPE, renderProblem, statusTitle } from '@sturdy/core'
 import { problemErrorHandler, sturdy } from '@sturdy/hono'
 import { logPolicyEvents, requestLogger } from '@sturdy/logger'
@@ -24,8 +24,16 @@ export interface AppOptions {
   registry?: Registry
   /** The whole-request budget. @default 2000 */
   budgetMs?: number
-  /** Aborted on shutdown: in-flight requests get 503 and their work is cancelled. */
+  /**
+   * Aborted when in-flight work must stop (`@sturdy/lifecycle`'s `signal`, at the drain
+   * bound): requests still running get 503 and their work is cancelled.
+   */
   shutdown?: AbortSignal
+  /**
+   * Mounted first: `@sturdy/lifecycle`'s middleware (`/healthz`, `/readyz`, requests
+   * tracked for the drain), so probes never reach metrics, logs or tracing.
+   */
+  lifecycle?: Middleware
 }
 
 /** The service and what it needs at shutdown. */
@@ -72,7 +80,9 @@ export function createApp(options: AppOptions): Service {
     traceEvents(observed),
   ]
 
-  const app = new Hono().use(
+  const base = new Hono()
+  if (options.lifecycle !== undefined) base.use(sturdy(options.lifecycle))
+  const app = base.use(
     sturdy(
       metricsEndpoint({ registry }),
       tracing(),
@@ -82,6 +92,7 @@ export function createApp(options: AppOptions): Service {
     ),
   )
 
+  // Without a lifecycle (tests), a plain liveness route; with one, it answers first.
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
   app.get('/users/:id', async (c) => {

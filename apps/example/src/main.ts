@@ -15,6 +15,7 @@ tracerProvider.register()
 
 const { serve } = await import('@hono/node-server')
 const { pino } = await import('pino')
+const { lifecycle } = await import('@sturdy/lifecycle')
 const { serveMetrics } = await import('@sturdy/metrics')
 const { createApp } = await import('./app.ts')
 const { memoryStore } = await import('./store.ts')
@@ -22,43 +23,44 @@ const { memoryStore } = await import('./store.ts')
 const port = Number(process.env.PORT ?? 3000)
 const hostname = process.env.HOST ?? '127.0.0.1'
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' })
-const shutdown = new AbortController()
+
+// SIGTERM/SIGINT: /readyz fails at once, the server keeps serving while endpoints
+// propagate (on Kubernetes), finishes what it accepted, closes what it holds, exits.
+const life = lifecycle({
+  drainDelayMs: Number(
+    process.env.DRAIN_DELAY_MS ?? (process.env.KUBERNETES_SERVICE_HOST ? 5000 : 0),
+  ),
+  logger,
+})
+// Closed in reverse order: the observers, the metrics server, then the span flush.
+life.onClose('telemetry', () => tracerProvider.shutdown())
 
 const service = createApp({
   store: memoryStore([{ id: '1', name: 'Ada Lovelace', email: 'ada@example.com' }]),
   logger,
-  shutdown: shutdown.signal,
+  lifecycle: life.middleware(),
+  shutdown: life.signal,
 })
 
 // As in the article, metrics can live on their own port (METRICS_PORT=9090); they are
 // always on /metrics of the main port too.
-const metricsServer =
-  process.env.METRICS_PORT === undefined
-    ? undefined
-    : await serveMetrics({
-        registry: service.registry,
-        port: Number(process.env.METRICS_PORT),
-        host: hostname,
-      })
+if (process.env.METRICS_PORT !== undefined) {
+  const metricsServer = await serveMetrics({
+    registry: service.registry,
+    port: Number(process.env.METRICS_PORT),
+    host: hostname,
+  })
+  life.onClose('metrics server', () => metricsServer.close())
+  logger.info({ url: metricsServer.url }, 'metrics listening')
+}
+life.onClose('policy observers', () => service.close())
 
 const server = serve({ fetch: service.app.fetch, port, hostname }, (info) => {
-  console.log(`sturdy example listening on http://${hostname}:${info.port}`)
-  console.log(`  try: curl http://${hostname}:${info.port}/users/1`)
-  console.log(`       curl http://${hostname}:${info.port}/metrics`)
-  if (metricsServer !== undefined) console.log(`  metrics also on ${metricsServer.url}`)
+  const url = `http://${hostname}:${info.port}`
+  logger.info(
+    { url, try: [`${url}/users/1`, `${url}/readyz`, `${url}/metrics`], drainBoundMs: life.boundMs },
+    'sturdy example listening',
+  )
 })
-
-// Stop accepting, cancel in-flight work (503), flush, exit; a second signal forces it.
-let stopping = false
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopping) process.exit(1)
-    stopping = true
-    shutdown.abort()
-    service.close()
-    void metricsServer?.close()
-    server.close(() => {
-      void tracerProvider.shutdown().finally(() => process.exit(0))
-    })
-  })
-}
+life.serve(server)
+life.handleSignals()

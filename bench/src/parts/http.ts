@@ -76,6 +76,12 @@ export const HTTP_CONTENDERS: readonly HttpContender[] = [
     sturdy: true,
   },
   { name: 'anchor-hono-deadline', label: 'hono/timeout alone', group: 'attribution' },
+  {
+    name: 'sturdy-hono-lifecycle',
+    label: '@sturdy/lifecycle middleware() alone (probes + in-flight tracking)',
+    group: 'attribution',
+    sturdy: true,
+  },
   { name: 'express-bare', label: 'bare Express 5', group: 'attribution' },
   { name: 'fastify-bare', label: 'bare Fastify 5', group: 'attribution' },
 ]

@@ -17,7 +17,7 @@ for (const adapter of adapters) {
     for (const suite of suites) {
       describe(suite.feature, () => {
         for (const scenario of suite.scenarios) {
-          it(scenario.name, () => scenario.run(adapter))
+          it(scenario.name, () => scenario.run(adapter), scenario.timeoutMs)
         }
       })
     }

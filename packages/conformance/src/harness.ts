@@ -26,6 +26,13 @@ export interface HandlerResult {
   json?: unknown
   text?: string
   headers?: Record<string, string>
+  /**
+   * Answer callback-style instead: when this resolves, write its answer from a timer
+   * callback, outside any promise the framework holds — what `setTimeout(() =>
+   * res.json(...))` does in Express, node:http and Fastify (`return reply`). Hono has no
+   * callback style: its adapter returns the promise.
+   */
+  later?: Promise<HandlerResult>
 }
 
 /** A handler: sync or async, so adapters must keep sync throws synchronous. */
@@ -50,6 +57,11 @@ export interface AppSpec {
 export interface Served {
   /** `http://127.0.0.1:PORT` */
   readonly url: string
+  /**
+   * The listening node:http server the framework ends on (what `@sturdy/lifecycle`
+   * drains): `@hono/node-server`'s, the one Express listens with, `fastify.server`.
+   */
+  readonly server: Server
   close(): Promise<void>
 }
 
@@ -75,13 +87,13 @@ export interface FrameworkAdapter {
 export async function withServer<T>(
   adapter: FrameworkAdapter,
   app: AppSpec,
-  fn: (url: string) => Promise<T>,
+  fn: (url: string, served: Served) => Promise<T>,
 ): Promise<T> {
   const before = listeningServers()
   const served = await adapter.serve(app)
   let result: T
   try {
-    result = await fn(served.url)
+    result = await fn(served.url, served)
   } finally {
     await served.close()
   }
@@ -111,22 +123,64 @@ export function listen(server: Server): Promise<string> {
   })
 }
 
-/** Closes a node:http server and every connection it still holds. */
+/** Closes a node:http server and every connection it still holds (a no-op once closed). */
 export function closeServer(server: Server): Promise<void> {
+  if (!server.listening) {
+    server.closeAllConnections()
+    return Promise.resolve()
+  }
   return new Promise((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()))
     server.closeAllConnections()
   })
 }
 
-/** Calls a handler keeping a sync throw synchronous; maps the result with `send`. */
+/**
+ * Calls a handler keeping a sync throw synchronous; maps the result with `send`. A
+ * result with `later` is answered callback-style (see `HandlerResult.later`), and
+ * `detached` is what the framework's handler returns meanwhile.
+ */
 export function callHandler<R>(
   handler: Handler,
   ctx: HandlerContext,
   send: (result: HandlerResult) => R,
-): R | Promise<R> {
+  detached?: () => R,
+): R | Promise<Awaited<R>> {
+  const callback = (r: HandlerResult): R => {
+    if (r.later === undefined || detached === undefined) return send(r)
+    r.later.then((answer) => {
+      // A timer callback, as in a real callback-style handler: a throw here is an
+      // uncaught exception.
+      setTimeout(() => send(answer), 0)
+    })
+    return detached()
+  }
   const result = handler(ctx)
-  return result instanceof Promise ? result.then(send) : send(result)
+  return result instanceof Promise
+    ? (result.then(callback) as Promise<Awaited<R>>)
+    : callback(result)
+}
+
+/**
+ * Records process-level failures (`uncaughtException`, `unhandledRejection`) while `fn`
+ * runs, and a few event-loop turns after: a deadline must never produce one. Vitest
+ * reports them too, but this makes the scenario itself fail, and names the adapter.
+ */
+export async function withoutProcessFailures(fn: () => Promise<void>): Promise<unknown[]> {
+  const failures: unknown[] = []
+  const record = (error: unknown): void => {
+    failures.push(error)
+  }
+  process.on('uncaughtException', record)
+  process.on('unhandledRejection', record)
+  try {
+    await fn()
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setTimeout(resolve, 5))
+  } finally {
+    process.off('uncaughtException', record)
+    process.off('unhandledRejection', record)
+  }
+  return failures
 }
 
 /** A value that resolves when `resolve` is called; for sequencing scenarios. */

@@ -7,6 +7,8 @@ import type { FrameworkAdapter } from './harness.ts'
 export interface Scenario {
   readonly name: string
   run(adapter: FrameworkAdapter): Promise<void>
+  /** A longer test timeout, for scenarios that put real load on a server. @default vitest's */
+  readonly timeoutMs?: number
 }
 
 /** A group of scenarios, usually one per Sturdy package. */

@@ -5,11 +5,13 @@ import {
   errorGuard,
   isClientClosedError,
   isPayloadTooLargeError,
+  isRequestTimeoutError,
   isShutdownError,
   isSturdyError,
   isTimeoutError,
   isValidationError,
   PayloadTooLargeError,
+  RequestTimeoutError,
   ShutdownError,
   SturdyError,
   TimeoutError,
@@ -73,6 +75,7 @@ describe('branded errors', () => {
       [new ShutdownError(), 503, isShutdownError],
       [new ValidationError('bad', [{ path: 'a', message: 'm' }]), 400, isValidationError],
       [new PayloadTooLargeError(1024), 413, isPayloadTooLargeError],
+      [new RequestTimeoutError(), 408, isRequestTimeoutError],
     ]
     for (const [e, status, guard] of cases) {
       expect(e.status).toBe(status)
@@ -82,6 +85,7 @@ describe('branded errors', () => {
 
   it('abortKind tells a deadline from a disconnect from a shutdown', () => {
     expect(abortKind(new TimeoutError())).toBe('deadline')
+    expect(abortKind(new RequestTimeoutError())).toBe('deadline')
     expect(abortKind(new ClientClosedError())).toBe('client-disconnect')
     expect(abortKind(new ShutdownError())).toBe('shutdown')
     expect(abortKind(new DOMException('aborted', 'AbortError'))).toBe('other')

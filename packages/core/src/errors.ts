@@ -68,6 +68,25 @@ export class TimeoutError extends SturdyError {
   }
 }
 
+/**
+ * Why a signal aborted: the request deadline passed while the request body was still
+ * arriving — the client was the slow one, not an upstream. Renders as 408, counted as a
+ * client error. `abortKind` calls it a `deadline` all the same.
+ */
+export class RequestTimeoutError extends SturdyError {
+  /** The budget that ran out, in ms, when known. */
+  readonly timeoutMs: number | undefined
+  constructor(
+    message = 'The request body did not arrive before the deadline',
+    timeoutMs?: number,
+    options?: SturdyErrorOptions,
+  ) {
+    super('REQUEST_TIMEOUT', message, 408, options)
+    this.name = 'RequestTimeoutError'
+    this.timeoutMs = timeoutMs
+  }
+}
+
 /** Why a signal aborted: the client went away. Nothing is written back. */
 export class ClientClosedError extends SturdyError {
   constructor(message = 'Client closed the request', options?: SturdyErrorOptions) {
@@ -115,6 +134,9 @@ export class PayloadTooLargeError extends SturdyError {
 /** True for a `TimeoutError` from any copy of the package. */
 export const isTimeoutError: (error: unknown) => error is TimeoutError =
   errorGuard<TimeoutError>('TIMEOUT')
+/** True for a `RequestTimeoutError` from any copy of the package. */
+export const isRequestTimeoutError: (error: unknown) => error is RequestTimeoutError =
+  errorGuard<RequestTimeoutError>('REQUEST_TIMEOUT')
 /** True for a `ClientClosedError` from any copy of the package. */
 export const isClientClosedError: (error: unknown) => error is ClientClosedError =
   errorGuard<ClientClosedError>('CLIENT_CLOSED')
@@ -154,7 +176,7 @@ export type AbortKind = 'deadline' | 'client-disconnect' | 'shutdown' | 'other'
 
 /** Tells why a signal aborted, from its `reason`. */
 export function abortKind(reason: unknown): AbortKind {
-  if (isTimeoutError(reason)) return 'deadline'
+  if (isTimeoutError(reason) || isRequestTimeoutError(reason)) return 'deadline'
   if (isClientClosedError(reason)) return 'client-disconnect'
   if (isShutdownError(reason)) return 'shutdown'
   return 'other'

@@ -51,6 +51,12 @@ export interface Exchange {
   readonly aborted: boolean
   /** Aborts the request signal with `reason`. Later calls are ignored. */
   abort(reason: unknown): void
+  /**
+   * True while the request body is still arriving (the client is still sending), false
+   * once it has all arrived; undefined when the adapter cannot tell. The deadline
+   * middleware answers 408 instead of 504 when it fires while this is true.
+   */
+  readonly receiving?: boolean | undefined
   /** The request's absolute deadline on the clock's scale, or undefined for none. */
   deadline: number | undefined
   /** A per-request value shared with handlers and other middleware. */

@@ -7,7 +7,7 @@ import { UNMATCHED_ROUTE } from '@sturdy/core'
 import type { ErrorRequestHandler, Express } from 'express'
 import express from 'express'
 import { afterEach, describe, expect, it } from 'vitest'
-import { exchangeOf, sturdy, sturdyErrors } from './index.ts'
+import { asyncHandler, exchangeOf, sturdy, sturdyErrors } from './index.ts'
 
 const open: Server[] = []
 afterEach(async () => {
@@ -252,5 +252,71 @@ describe('sturdy() on Express', () => {
     })
     const url = await serve(app)
     expect(await get(url)).toEqual({ status: 200, body: '{"same":true}' })
+  })
+
+  it('asyncHandler() hands a rejection to the error handlers once, and passes sync results through', async () => {
+    const reached: unknown[] = []
+    const boom = new Error('later')
+    const app = express()
+    app.get(
+      '/reject',
+      asyncHandler(async () => {
+        await Promise.resolve()
+        throw boom
+      }),
+    )
+    app.get(
+      '/ok',
+      asyncHandler((_req, res) => {
+        res.send('fine')
+      }),
+    )
+    app.use(((err, _req, res, _next) => {
+      reached.push(err)
+      res.status(502).send('handled')
+    }) as ErrorRequestHandler)
+    const url = await serve(app)
+    expect(await get(`${url}/reject`)).toEqual({ status: 502, body: 'handled' })
+    expect(await get(`${url}/ok`)).toEqual({ status: 200, body: 'fine' })
+    expect(reached).toEqual([boom])
+  })
+
+  it('route() asked before next() answers for that moment, and still knows the route after', async () => {
+    const seen: string[] = []
+    const app = express()
+    app.use(
+      sturdy(async (ex, next) => {
+        seen.push(ex.route())
+        await next()
+        seen.push(ex.route(), ex.route())
+      }),
+    )
+    app.get('/users/:id', (_req, res) => {
+      res.send('x')
+    })
+    const url = await serve(app)
+    await get(`${url}/users/1`)
+    expect(seen).toEqual([UNMATCHED_ROUTE, '/users/:id', '/users/:id'])
+  })
+
+  it('a Sturdy middleware that answers by itself is the answer: no next(error) to the app', async () => {
+    const reached: unknown[] = []
+    const app = express()
+    app.use(
+      sturdy(async (ex) => {
+        ex.respond(503, 'busy', { 'content-type': 'text/plain' })
+      }),
+    )
+    app.get('/', (_req, res) => {
+      res.send('never')
+    })
+    app.use(((err, _req, _res, next) => {
+      reached.push(err)
+      next(err)
+    }) as ErrorRequestHandler)
+    const url = await serve(app)
+    expect(await get(url)).toEqual({ status: 503, body: 'busy' })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(reached).toEqual([])
   })
 })

@@ -13,6 +13,7 @@ import type { ExpressExchange } from './exchange.ts'
 import { expressExchange } from './exchange.ts'
 
 export { exchangeOf } from '@sturdy/core'
+export { asyncHandler } from './async-handler.ts'
 export type { ExpressExchange } from './exchange.ts'
 
 /**

@@ -53,9 +53,6 @@ export class FastifyExchange extends NodeExchange {
   override setHeader(name: string, value: string): void {
     if (!this.#reply.sent) this.#reply.header(name, value)
   }
-  override get status(): number {
-    return this.#reply.statusCode
-  }
 
   override get<T = unknown>(key: string): T | undefined {
     return this.#values[key] as T | undefined

@@ -33,6 +33,7 @@ export function exchangeFor(c: Context): Exchange {
 }
 
 interface NodeBindings {
+  incoming?: { complete?: boolean }
   outgoing?: {
     writableFinished?: boolean
     destroyed?: boolean
@@ -75,6 +76,11 @@ class HonoExchange extends RequestSignal implements Exchange {
   }
   header(name: string): string | undefined {
     return this.#c.req.header(name)
+  }
+  /** On @hono/node-server: until the Node request has all arrived. Elsewhere unknown. */
+  get receiving(): boolean | undefined {
+    const incoming = (this.#c.env as NodeBindings | undefined)?.incoming
+    return incoming === undefined ? undefined : incoming.complete !== true
   }
   setHeader(name: string, value: string): void {
     this.#c.header(name, value)

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
 import type { Exchange, Middleware } from '@sturdy/core'
 import { ClientClosedError, respondProblem, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
 import { Hono } from 'hono'
@@ -281,5 +283,62 @@ describe('sturdy() on Hono', () => {
     app.get('/', (c) => c.text('ok'))
     await app.request('/')
     expect((second as Error).message).toMatch(/more than once/)
+  })
+
+  it('a middleware that answers by itself (a 401 from app.use) reports its own pattern, not __unmatched__', async () => {
+    const seen: Seen[] = []
+    const app = new Hono()
+    app.use(sturdy(recorder(seen)))
+    app.use('/admin/*', async (c, _next) => c.text('who are you', 401))
+    app.get('/admin/users', (c) => c.text('secret'))
+    const res = await app.request('/admin/users')
+    expect(res.status).toBe(401)
+    expect(seen.map((s) => [s.route, s.status])).toEqual([['/admin/*', 401]])
+  })
+
+  it('leaves the request signal alone after a normal response, on a real @hono/node-server', async () => {
+    const signals: AbortSignal[] = []
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        signals.push(ex.signal)
+        await next()
+      }),
+    )
+    app.get('/', (c) => c.text('ok'))
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    try {
+      const { port } = server.address() as AddressInfo
+      for (let i = 0; i < 3; i++) {
+        // A fresh connection each time, closed after the answer: the response's `close`
+        // follows its `finish`, which is not a disconnect.
+        const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } })
+        expect(await res.text()).toBe('ok')
+      }
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect(signals).toHaveLength(3)
+      expect(signals.map((s) => s.aborted)).toEqual([false, false, false])
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      })
+    }
+  })
+
+  it('leaves the request signal alone after a normal response, through app.request()', async () => {
+    let signal: AbortSignal | undefined
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        signal = ex.signal
+        await next()
+      }),
+    )
+    app.get('/', (c) => c.text('ok'))
+    expect(await (await app.request('/')).text()).toBe('ok')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(signal?.aborted).toBe(false)
   })
 })

@@ -4,7 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer, request as httpRequest } from 'node:http'
 import type { Exchange, Middleware } from '@sturdy/core'
 import { OVERFLOW_ROUTE, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Listener, SturdyNodeOptions } from './index.ts'
 import { exchangeOf, setRoute, sturdy, valuesOf } from './index.ts'
 
@@ -216,5 +216,95 @@ describe('sturdy() around a node:http listener', () => {
     })
     expect(res).toEqual({ status: 200, late: undefined })
     expect(seen).toEqual([[true, 200, 'a, b']])
+  })
+
+  it('after Sturdy answered, every write of the listener is dropped: nothing throws, callbacks run', async () => {
+    const outcome: unknown[] = []
+    let finished!: () => void
+    const done = new Promise<void>((resolve) => {
+      finished = resolve
+    })
+    const answerFirst: Middleware = async function answerFirst(ex, next) {
+      ex.respond(503, 'busy', { 'content-type': 'text/plain' })
+      await next()
+    }
+    const listener = (_req: IncomingMessage, res: ServerResponse): void => {
+      res.on('error', (e) => outcome.push(e))
+      // Callback style: the writes come from a timer, where a throw would be uncaught.
+      setImmediate(() => {
+        try {
+          res.statusCode = 200
+          res.setHeader('x-late', '1')
+          res.writeHead(200, { 'x-later': '1' })
+          outcome.push(res.write('late', () => outcome.push('write callback')))
+          res.end('later', () => {
+            outcome.push('end callback')
+            finished()
+          })
+        } catch (error) {
+          outcome.push(error)
+          finished()
+        }
+      })
+    }
+    const url = await serve(listener, { middleware: [answerFirst] })
+    const res = await fetch(url)
+    expect([res.status, res.headers.get('x-late'), await res.text()]).toEqual([503, null, 'busy'])
+    await done
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(outcome).toEqual([true, 'write callback', 'end callback'])
+  })
+
+  it('the default onError logs server errors to console.error without a request logger, never client errors', async () => {
+    const withLog: Middleware = async function withLog(ex, next) {
+      // What @sturdy/logger shares; its access line carries the error itself.
+      if (ex.header('x-log') === 'yes') ex.set('log', { error: () => {} })
+      await next()
+    }
+    const boom = new Error('db password=hunter2')
+    const url = await serve(
+      (req) => {
+        if (req.url === '/bad') throw new ValidationError('bad id')
+        throw boom
+      },
+      { middleware: [withLog] },
+    )
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const viaConsole = await fetch(`${url}/y`)
+      expect(viaConsole.status).toBe(500)
+      expect(await viaConsole.text()).not.toContain('hunter2')
+      expect(consoleError).toHaveBeenCalledTimes(1)
+      expect(consoleError.mock.calls[0]?.[1]).toBe(boom)
+      const withLogger = await fetch(`${url}/x`, { headers: { 'x-log': 'yes' } })
+      await withLogger.arrayBuffer()
+      const client = await fetch(`${url}/bad`)
+      expect(client.status).toBe(400)
+      await client.arrayBuffer()
+      expect(consoleError).toHaveBeenCalledTimes(1)
+    } finally {
+      consoleError.mockRestore()
+    }
+  })
+
+  it('route() asked before the listener routed answers for that moment, and still knows the route after', async () => {
+    const seen: string[] = []
+    const url = await serve(
+      (req, res) => {
+        setRoute(req, '/set/:id')
+        ok(req, res)
+      },
+      {
+        middleware: [
+          async function early(ex, next) {
+            seen.push(ex.route())
+            await next()
+            seen.push(ex.route(), ex.route())
+          },
+        ],
+      },
+    )
+    await (await fetch(`${url}/set/1`)).text()
+    expect(seen).toEqual([UNMATCHED_ROUTE, '/set/:id', '/set/:id'])
   })
 })

@@ -9,6 +9,6 @@
 
 export { exchangeOf } from '@sturdy/core'
 export { handOff, NOT_FINALIZED } from './hand-off.ts'
-export type { Listener, SturdyNodeOptions } from './listener.ts'
+export type { Listener, SturdyNodeOptions, SturdyValues } from './listener.ts'
 export { setRoute, sturdy, valuesOf } from './listener.ts'
 export { NodeExchange } from './node-exchange.ts'

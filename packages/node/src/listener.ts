@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Middleware, RouteLabel } from '@sturdy/core'
+import type { CombinedVariables, Middleware, RouteLabel } from '@sturdy/core'
 import { attachExchange, boundedRoutes, chain, exchangeOf } from '@sturdy/core'
 import { NOT_FINALIZED } from './hand-off.ts'
 import { NodeExchange } from './node-exchange.ts'
+import { reportError } from './report-error.ts'
 
 /** A node:http request listener, sync or async. */
 export type Listener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>
@@ -21,10 +22,14 @@ export interface SturdyNodeOptions {
   route?: (req: IncomingMessage) => string | undefined
   /**
    * Answers an error the listener (or a Sturdy middleware) threw or rejected with.
-   * The error is already recorded on the Exchange. By default the client gets problem+json (a bare 500
-   * for unknown errors, the status of a Sturdy error), or the connection is cut when
-   * the response was already half sent.
-   * @default problem+json answer
+   * The error is already recorded on the Exchange. By default the client gets
+   * problem+json (a bare 500 for unknown errors, the status of a Sturdy error), or the
+   * connection is cut when the response was already half sent; and a server error
+   * (not a client error such as a `ValidationError`) reaches a log, never the client:
+   * the request logger's access line (`@sturdy/logger`) carries it when one is mounted,
+   * else it goes to `console.error`. An error that follows Sturdy's own answer (the
+   * aborted work after a 504) is recorded only.
+   * @default problem+json answer, server errors logged
    */
   onError?: (error: unknown, req: IncomingMessage, res: ServerResponse) => void
 }
@@ -71,8 +76,14 @@ export function sturdy(
     const ex = attachExchange(req, new NodeListenerExchange(req, res, routes, routeOf))
     const failed = (error: unknown): void => {
       ex.recordError(error)
-      if (onError === undefined) ex.fail(error)
-      else onError(error, req, res)
+      if (onError !== undefined) {
+        onError(error, req, res)
+        return
+      }
+      // Sturdy already answered (a deadline's 504): this is the work it aborted.
+      const consequence = ex.responded
+      ex.fail(error)
+      if (!consequence) reportError(ex, error)
     }
     let continued = false
     const last = (): Promise<void> => {
@@ -95,20 +106,29 @@ export function sturdy(
 
 /**
  * The per-request values Sturdy middleware shared (`ex.set`), for a request inside a
- * `sturdy()` listener: `valuesOf(req).signal`, `valuesOf(req).log`. Outside one, an
- * empty record.
+ * `sturdy()` listener: `valuesOf(req).signal`, `valuesOf(req).log`. Type it with what
+ * your middleware provide — `SturdyValues<typeof stack>`, or `{ signal: AbortSignal }`
+ * — and the values are typed as present, as `c.var` is in Hono (outside a `sturdy()`
+ * listener the record is empty).
  *
  * @param req the request the listener got
- * @returns the values record; type it with the values your middleware provide
+ * @returns the values record
  * @example
- * const { signal, log } = valuesOf<{ signal: AbortSignal; log: Logger }>(req)
+ * const stack = [deadline({ budgetMs: 2000 })] as const
+ * // in the listener:
+ * const { signal } = valuesOf<SturdyValues<typeof stack>>(req) // AbortSignal
  */
-export function valuesOf<V extends object = Record<string, unknown>>(
-  req: IncomingMessage,
-): Partial<V> {
+export function valuesOf<V extends object = Record<string, unknown>>(req: IncomingMessage): V {
   const ex = exchangeOf<NodeExchange>(req)
-  return (ex === undefined ? {} : ex.values()) as Partial<V>
+  return (ex === undefined ? {} : ex.values()) as V
 }
+
+/**
+ * The values a list of Sturdy middleware provides, for `valuesOf<SturdyValues<typeof
+ * stack>>(req)`: each typed as present.
+ */
+export type SturdyValues<L extends readonly Middleware<object>[]> = CombinedVariables<L> &
+  Record<string, unknown>
 
 /**
  * Tells Sturdy the route template of this request (`/users/:id`), for a hand-written

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange, RouteLabel } from '@sturdy/core'
 import { problemResponse, RequestSignal } from '@sturdy/core'
+import { dropLateWrites } from './late-writes.ts'
 
 /**
  * The Exchange of one node:http request/response pair. `@sturdy/node` uses it as is;
@@ -39,6 +40,8 @@ export class NodeExchange extends RequestSignal implements Exchange {
   #values: Record<string, unknown> | undefined
   #error: unknown
   #responded = false
+  /** The status Sturdy answered with (respond / fail), or 0. */
+  #answered = 0
   #done = false
   #settled: Promise<void> | undefined
   #resolve: (() => void) | undefined
@@ -55,7 +58,12 @@ export class NodeExchange extends RequestSignal implements Exchange {
     this.#routes = routes
     // One listener per event for the whole life of the response; they go with it.
     // (`on`, not `once`: each event fires at most once, and `once` allocates a wrapper.)
-    res.on('finish', () => this.#settle())
+    res.on('finish', () => {
+      // A framework that wrote Sturdy's answer asynchronously (Fastify's onSend hooks)
+      // is done with the response now; from here on only a late handler writes.
+      if (this.#answered !== 0) dropLateWrites(res)
+      this.#settle()
+    })
     res.on('close', () => {
       if (!res.writableFinished) this.clientClosed()
       this.#settle()
@@ -84,6 +92,10 @@ export class NodeExchange extends RequestSignal implements Exchange {
     const value = this.req.headers[name.toLowerCase()]
     return Array.isArray(value) ? value.join(', ') : value
   }
+  /** True until node:http has received the whole request (`req.complete`). */
+  get receiving(): boolean {
+    return !this.req.complete
+  }
   /** Sets a response header; ignored once the headers have been sent. */
   setHeader(name: string, value: string): void {
     if (!this.res.headersSent) this.res.setHeader(name, value)
@@ -109,8 +121,9 @@ export class NodeExchange extends RequestSignal implements Exchange {
     return undefined
   }
 
+  /** The response status; once Sturdy answered, that answer's status, whatever a late handler sets. */
   get status(): number {
-    return this.res.statusCode
+    return this.#answered !== 0 ? this.#answered : this.res.statusCode
   }
   get error(): unknown {
     return this.#error
@@ -140,7 +153,7 @@ export class NodeExchange extends RequestSignal implements Exchange {
     this.#responded = true
     // A handler that answered first wins; a second answer cannot be sent.
     if (this.res.headersSent) return
-    this.writeResponse(status, body ?? null, headers)
+    this.#answer(status, body ?? null, headers)
   }
   get responded(): boolean {
     return this.#responded
@@ -186,10 +199,22 @@ export class NodeExchange extends RequestSignal implements Exchange {
       if (this.#responded) return
       this.#responded = true
       const answer = problemResponse(error)
-      this.writeResponse(answer.status, answer.body, answer.headers)
+      this.#answer(answer.status, answer.body, answer.headers)
     } else if (!this.res.writableEnded) {
       this.res.destroy()
     }
+  }
+
+  /**
+   * Sturdy's own answer: written once, and the handler's later writes dropped (see
+   * `dropLateWrites`) so a handler answering after a 504 can never crash the process.
+   */
+  #answer(status: number, body: string | null, headers: Record<string, string> | undefined): void {
+    this.#answered = status
+    this.writeResponse(status, body, headers)
+    // Written synchronously (node, Express): drop late writes now, not at `finish` — a
+    // handler can write in between. Otherwise (Fastify) at `finish`.
+    if (this.res.headersSent) dropLateWrites(this.res)
   }
 
   /** Writes a whole response. Adapters override it to answer through their framework. */

@@ -8,7 +8,14 @@ import type {
   TimeoutEventMap,
   TimerHandle,
 } from '@sturdy/core'
-import { createEmitter, respondProblem, ShutdownError, TimeoutError, VALUES } from '@sturdy/core'
+import {
+  createEmitter,
+  RequestTimeoutError,
+  respondProblem,
+  ShutdownError,
+  TimeoutError,
+  VALUES,
+} from '@sturdy/core'
 import type { IncomingTimeoutOptions } from './headers.ts'
 import { readIncomingTimeout } from './headers.ts'
 import type { RouteBudgets } from './routes.ts'
@@ -32,6 +39,13 @@ export interface DeadlineVariables {
   /** The request's absolute deadline on the clock's scale (`performance.now()` by default), or undefined for none. */
   deadline: number | undefined
 }
+
+/**
+ * Why the deadline middleware answers: the deadline passed (`TimeoutError`, 504), it
+ * passed while the request body was still arriving (`RequestTimeoutError`, 408), or the
+ * server is shutting down (`ShutdownError`, 503).
+ */
+export type DeadlineReason = TimeoutError | RequestTimeoutError | ShutdownError
 
 /** Options of `deadline()`. */
 export interface DeadlineOptions {
@@ -64,10 +78,11 @@ export interface DeadlineOptions {
    */
   shutdown?: AbortSignal
   /**
-   * Writes the response at the deadline (`TimeoutError`) or on shutdown (`ShutdownError`).
-   * @default respondProblem(ex, reason): 504 / 503 application/problem+json
+   * Writes the response at the deadline (`TimeoutError`; `RequestTimeoutError` when the
+   * body was still arriving) or on shutdown (`ShutdownError`).
+   * @default respondProblem(ex, reason): 504 / 408 / 503 application/problem+json
    */
-  respond?: (ex: Exchange, reason: TimeoutError | ShutdownError) => void
+  respond?: (ex: Exchange, reason: DeadlineReason) => void
   /**
    * Name reported in events.
    * @default 'deadline'
@@ -179,7 +194,7 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
 /** What one `deadline()` instance shares across its requests. */
 class DeadlineState {
   readonly wheel: TimerWheel
-  readonly respond: (ex: Exchange, reason: TimeoutError | ShutdownError) => void
+  readonly respond: (ex: Exchange, reason: DeadlineReason) => void
   readonly name: string
   readonly events: Emitter<TimeoutEventMap> = createEmitter<TimeoutEventMap>()
   readonly shutdown: AbortSignal | undefined
@@ -195,7 +210,7 @@ class DeadlineState {
 
   constructor(
     wheel: TimerWheel,
-    respond: (ex: Exchange, reason: TimeoutError | ShutdownError) => void,
+    respond: (ex: Exchange, reason: DeadlineReason) => void,
     name: string,
     shutdown: AbortSignal | undefined,
   ) {
@@ -205,12 +220,23 @@ class DeadlineState {
     this.shutdown = shutdown
   }
 
-  timeoutError(budget: number): TimeoutError {
+  /**
+   * The reason a passed deadline answers with. When the request body is still arriving
+   * (`ex.receiving`), the client was the slow one: 408, a client error, not a 504 that
+   * blames an upstream.
+   */
+  timeoutError(budget: number, ex?: Exchange): TimeoutError | RequestTimeoutError {
     if (this.events.has('timeout')) {
       this.events.emit('timeout', { name: this.name, timeoutMs: budget, scope: 'deadline' })
     }
     // Budgets derived from another deadline are fractional on performance.now()'s scale.
     const shown = Number.isInteger(budget) ? budget : Number(budget.toFixed(1))
+    if (ex?.receiving === true) {
+      return new RequestTimeoutError(
+        `The request body did not arrive within the deadline of ${shown} ms`,
+        budget,
+      )
+    }
     return new TimeoutError(`Deadline of ${shown} ms exceeded`, budget)
   }
 
@@ -235,7 +261,7 @@ class DeadlineState {
   }
 
   /** Answers now (unless something already did) and aborts the request signal soon. */
-  trip(ex: Exchange, reason: TimeoutError | ShutdownError): void {
+  trip(ex: Exchange, reason: DeadlineReason): void {
     this.#abortSoon(ex, reason)
     if (ex.responded) return
     try {
@@ -305,7 +331,7 @@ class Flight {
     return answered
   }
 
-  trip(reason: TimeoutError | ShutdownError): void {
+  trip(reason: DeadlineReason): void {
     if (this.#done) return
     this.#finish()
     this.#state.trip(this.#ex, reason)
@@ -314,7 +340,7 @@ class Flight {
 
   readonly #onDeadline = (): void => {
     this.#timer = undefined
-    this.trip(this.#state.timeoutError(this.#budget))
+    this.trip(this.#state.timeoutError(this.#budget, this.#ex))
   }
 
   readonly #onDone = (): void => {

@@ -9,7 +9,12 @@
  */
 export type { CallBudgetOptions } from './budget.ts'
 export { callBudget } from './budget.ts'
-export type { DeadlineMiddleware, DeadlineOptions, DeadlineVariables } from './deadline.ts'
+export type {
+  DeadlineMiddleware,
+  DeadlineOptions,
+  DeadlineReason,
+  DeadlineVariables,
+} from './deadline.ts'
 export { DEADLINE_KEY, deadline } from './deadline.ts'
 export type {
   Group,

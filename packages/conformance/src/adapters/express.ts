@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
-import { sturdy, sturdyErrors } from '@sturdy/express'
-import type { Express, NextFunction, Request, Response, Router } from 'express'
+import { asyncHandler, sturdy, sturdyErrors } from '@sturdy/express'
+import type { Express, Request, Response, Router } from 'express'
 import express from 'express'
 import express4 from 'express4'
 import type { AppSpec, FrameworkAdapter, HandlerResult, Served } from '../harness.ts'
@@ -16,7 +16,7 @@ function reply(res: Response, r: HandlerResult): void {
 /**
  * Express through `@sturdy/express`, the usual way: `express.json()`, routers, the
  * error middleware after the routes. Express 4 does not forward async rejections, so
- * its handlers are wrapped the way Express 4 apps do it (`express-async-handler`).
+ * its handlers are wrapped in `asyncHandler()`, as the README tells Express 4 apps to.
  */
 function expressFlavour(
   name: string,
@@ -40,8 +40,8 @@ function expressFlavour(
           target = router
         }
         const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete'
-        target[method](route.path, (req: Request, res: Response, next: NextFunction) => {
-          const result = callHandler(
+        const handler = (req: Request, res: Response) =>
+          callHandler(
             route.handler,
             {
               params: req.params as Record<string, string>,
@@ -50,16 +50,15 @@ function expressFlavour(
               body: async () => (req.headers['content-type'] === undefined ? undefined : req.body),
             },
             (r) => reply(res, r),
+            () => undefined,
           )
-          if (result instanceof Promise && !forwardsRejections) result.catch(next)
-          return result
-        })
+        target[method](route.path, forwardsRejections ? handler : asyncHandler(handler))
       }
       for (const [prefix, router] of routers) app.use(prefix, router)
       app.use(sturdyErrors())
       const server = createServer(app)
       const url = await listen(server)
-      return { url, close: () => closeServer(server) }
+      return { url, server, close: () => closeServer(server) }
     },
   }
 }

@@ -24,6 +24,7 @@ function addRoute(app: FastifyInstance, route: RouteSpec): void {
           body: async () => request.body,
         },
         (r) => reply(rep, r),
+        () => rep,
       ),
   })
 }
@@ -51,6 +52,7 @@ export const fastifyAdapter: FrameworkAdapter = {
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return {
       url,
+      server: app.server,
       close: async () => {
         app.server.closeAllConnections()
         await app.close()

@@ -39,7 +39,9 @@ export const hono: FrameworkAdapter = {
               return text === '' ? undefined : JSON.parse(text)
             },
           },
-          (r) => reply(c, r),
+          // No callback style in Hono: a late answer is the handler's own promise.
+          (r): Response | Promise<Response> =>
+            r.later === undefined ? reply(c, r) : r.later.then((late) => reply(c, late)),
         ),
       )
     }
@@ -47,6 +49,6 @@ export const hono: FrameworkAdapter = {
     // No global Request/Response override: the other frameworks share this process.
     const server = createAdaptorServer({ fetch: app.fetch, overrideGlobalObjects: false }) as Server
     const url = await listen(server)
-    return { url, close: () => closeServer(server) }
+    return { url, server, close: () => closeServer(server) }
   },
 }

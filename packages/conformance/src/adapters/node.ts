@@ -65,6 +65,7 @@ export const nodeAdapter: FrameworkAdapter = {
                 res.writeHead(r.status ?? 200, headers)
                 res.end(body)
               },
+              () => undefined,
             )
           }
           res.writeHead(404, { 'content-type': 'text/plain' })
@@ -74,6 +75,6 @@ export const nodeAdapter: FrameworkAdapter = {
       ),
     )
     const url = await listen(server)
-    return { url, close: () => closeServer(server) }
+    return { url, server, close: () => closeServer(server) }
   },
 }

@@ -2,6 +2,7 @@ import type { Suite } from '../scenario.ts'
 import { breakerScenarios } from './breaker.ts'
 import { chaosScenarios } from './chaos.ts'
 import { coreScenarios } from './core.ts'
+import { lifecycleScenarios } from './lifecycle.ts'
 import { loggerScenarios } from './logger.ts'
 import { metricsScenarios } from './metrics.ts'
 import { timeoutScenarios } from './timeout.ts'
@@ -16,4 +17,5 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/tracing', scenarios: tracingScenarios },
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
   { feature: '@sturdy/chaos', scenarios: chaosScenarios },
+  { feature: '@sturdy/lifecycle', scenarios: lifecycleScenarios },
 ]

@@ -1,4 +1,4 @@
-// Type-level tests: checked by `tsc` (typecheck), the runtime assertions are trivial.
+// Type tests: vitest checks them with tsc (typecheck.include in vitest.config.ts).
 import type { Middleware } from '@sturdy/core'
 import { Hono } from 'hono'
 import { describe, expectTypeOf, it } from 'vitest'

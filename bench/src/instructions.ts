@@ -4,8 +4,8 @@
  *
  * Why: req/s and wall-clock ns/op move with whatever else the machine runs; the number of
  * instructions a given binary executes for a given input does not. On a shared machine
- * this is the figure to accept or revert a change by (bench/README.md, "Instruction
- * counts"). It does not see cache misses or stalls, so it complements, never replaces, the
+ * this is the figure to accept or revert a change by (bench/README.md, "Accepting
+ * a change"). It does not see cache misses or stalls, so it complements, never replaces, the
  * timed run.
  *
  * How: each contender's bundled server (or policy worker) starts under
@@ -328,7 +328,10 @@ async function countOne(
       proc.kill('SIGKILL')
       await exited
     }
-    rmSync(dir, { recursive: true, force: true })
+    // BENCH_KEEP_DUMPS=1 keeps the dump for `callgrind_annotate` (V8's C++ functions by name).
+    if (process.env.BENCH_KEEP_DUMPS === '1')
+      process.stderr.write(`callgrind dump kept in ${dir}\n`)
+    else rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -128,10 +128,14 @@ async function tripOpen(run: Op): Promise<void> {
   throw new Error(`${name}: the breaker did not open after 1000 failures`)
 }
 
+/** Sturdy's and opossum's codes; cockatiel's error keeps `name: 'Error'` and carries a flag. */
 function isOpenRejection(error: unknown): boolean {
-  const e = error as { code?: string; name?: string } | undefined
+  const e = error as { code?: string; name?: string; isBrokenCircuitError?: boolean } | undefined
   return (
-    e?.code === 'BROKEN_CIRCUIT' || e?.code === 'EOPENBREAKER' || e?.name === 'BrokenCircuitError'
+    e?.code === 'BROKEN_CIRCUIT' ||
+    e?.code === 'EOPENBREAKER' ||
+    e?.name === 'BrokenCircuitError' ||
+    e?.isBrokenCircuitError === true
   )
 }
 

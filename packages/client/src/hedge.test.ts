@@ -5,6 +5,7 @@
  * timer, listener or socket left behind.
  */
 
+import { getEventListeners } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ClientInterceptor, HedgeEventMap, ObservablePolicy } from '@sturdy/core'
 import { seededRandom } from '@sturdy/core/testing'
@@ -238,7 +239,6 @@ describe('hedge: load', () => {
     // An aborted loser's socket is destroyed asynchronously: the pool counts it a moment longer.
     await until(() => c.stats(s.origin)?.running === 0)
     expect(c.stats(s.origin)).toMatchObject({ running: 0, pending: 0, queued: 0 })
-    const { getEventListeners } = await import('node:events')
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
     expect(s.open()).toBeLessThanOrEqual(16)
     await c.close()

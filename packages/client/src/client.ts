@@ -312,12 +312,12 @@ export class Engine {
     )
     // Hedging is for calls that are safe to send twice, by the retry's rule, with a
     // body that can be sent again; the others keep the origin's retry.
-    const retryPolicy =
-      init?.retry === false
-        ? undefined
-        : origin.hedge !== undefined && idempotent && start.body.notReplayable === undefined
-          ? origin.hedge
-          : origin.retry
+    const hedged =
+      init?.retry !== false &&
+      origin.hedge !== undefined &&
+      idempotent &&
+      start.body.notReplayable === undefined
+    const retryPolicy = init?.retry === false ? undefined : hedged ? origin.hedge : origin.retry
 
     let attempt: Attempt
     try {
@@ -343,6 +343,10 @@ export class Engine {
       }
       throw error
     }
+    // The winner of a hedge ran on a signal of the hedge's own, which lets go of the
+    // caller once the call is decided: a streamed body must still stop when the caller
+    // gives up, as a retried call's does.
+    if (hedged && signal !== undefined && mode === 'stream') bindBody(attempt, signal)
     return {
       attempt,
       method: start.method,
@@ -462,6 +466,17 @@ const NO_BODY: PreparedBody = Object.freeze({
   contentType: undefined,
   notReplayable: undefined,
 })
+
+/** Aborts `attempt`'s body when `signal` aborts, until the body is done. */
+function bindBody(attempt: Attempt, signal: AbortSignal): void {
+  if (signal.aborted) {
+    attempt.abort(signal.reason)
+    return
+  }
+  const onAbort = (): void => attempt.abort(signal.reason)
+  signal.addEventListener('abort', onAbort, { once: true })
+  attempt.onDone(() => signal.removeEventListener('abort', onAbort))
+}
 
 function isRetryPolicy(policy: Policy): policy is RetryPolicy {
   return typeof (policy as RetryPolicy).withDeadline === 'function'

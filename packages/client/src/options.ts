@@ -107,7 +107,8 @@ export interface OriginOptions {
    * (their connections closed). For a hedged call the hedge replaces the retry: a failed
    * attempt starts the next one at once, and `maxHedgedAttempts` bounds the extra
    * attempts. Every hedge withdraws from the origin's `retryBudget`; with it spent, none
-   * is sent. `false`: no hedging.
+   * is sent (with `retryBudget: false`, only `maxHedgedAttempts` bounds them). `false`:
+   * no hedging.
    * @default false
    */
   hedge?: ClientHedgeOptions | false

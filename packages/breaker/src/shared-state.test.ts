@@ -497,6 +497,25 @@ describe('merged counts (mergeCounts, memoryBreakerStore, manual clock)', () => 
     expect(breakers[0]?.state).toBe('open')
   })
 
+  it('the store sums reports over the window, scoped to its epoch (as the Redis script does)', async () => {
+    const clock = manualClock(0)
+    const store = memoryBreakerStore({ clock })
+    const window = { bucketMs: 100, buckets: 3 }
+    const report = (epoch: number, failures: number) =>
+      store.addCounts('counts', { epoch, successes: 1, failures, slowCalls: 0, ...window })
+    expect(await report(0, 2)).toEqual({ epoch: 0, successes: 1, failures: 2, slowCalls: 0 })
+    clock.advance(150)
+    expect(await report(0, 3)).toEqual({ epoch: 0, successes: 2, failures: 5, slowCalls: 0 })
+    await store.publish({ name: 'counts', state: 'closed', openRemainingMs: 0, origin: 'x' }, 1)
+    expect(await report(0, 7)).toEqual({ epoch: 1, successes: 0, failures: 0, slowCalls: 0 })
+    expect(await report(1, 1)).toEqual({ epoch: 1, successes: 1, failures: 1, slowCalls: 0 })
+    expect(await report(5, 1)).toEqual({ epoch: 5, successes: 1, failures: 1, slowCalls: 0 })
+    clock.advance(150) // bucket 3: bucket 1 is still in the window of 3
+    expect(await report(5, 0)).toEqual({ epoch: 5, successes: 2, failures: 1, slowCalls: 0 })
+    clock.advance(100) // bucket 4: it has left (bucket 3's success and this one remain)
+    expect(await report(5, 0)).toEqual({ epoch: 5, successes: 2, failures: 0, slowCalls: 0 })
+  })
+
   it('refuses mergeCounts where merging is unsound, and a bad syncMs, with a clear error', () => {
     const store = memoryBreakerStore()
     expect(() => circuitBreaker({ shared: { store, mergeCounts: true } })).toThrow(

@@ -198,15 +198,15 @@ function renderClient(c: any): string[] {
       '',
       `**${runtime}**`,
       '',
-      '| client | req/s median (min–max) | p50 ms | p99 ms |',
-      '|---|---|---|---|',
+      '| client | req/s median (min–max) | p50 ms | p99 ms | client CPU µs/call |',
+      '|---|---|---|---|---|',
     )
     // biome-ignore lint/suspicious/noExplicitAny: read from JSON
     for (const r of Object.values(contenders as Record<string, any>)) {
       out.push(
         r.status === 'ok'
-          ? `| ${r.label} | ${spread(r.reqPerSec, 4)} | ${fmt(r.p50Ms?.median)} | ${fmt(r.p99Ms?.median)} |`
-          : `| ${r.label} | null: ${cell(r.reason)} | — | — |`,
+          ? `| ${r.label} | ${spread(r.reqPerSec, 4)} | ${fmt(r.p50Ms?.median)} | ${fmt(r.p99Ms?.median)} | ${fmt(r.cpuUsPerReq?.median)} |`
+          : `| ${r.label} | null: ${cell(r.reason)} | — | — | — |`,
       )
     }
   }

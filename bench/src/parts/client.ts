@@ -6,7 +6,8 @@ import { type Summary, summarize } from '../stats.ts'
 import { available, type PartContext, rotate, selected, type Unmeasured } from './context.ts'
 
 export const CLIENT_CONTENDERS: readonly { name: string; label: string }[] = [
-  { name: 'sturdy-client', label: '@sturdy/client, all policies on' },
+  { name: 'sturdy-client', label: '@sturdy/client json(), all policies on' },
+  { name: 'sturdy-client-fetch', label: '@sturdy/client fetch() + res.json(), all policies on' },
   { name: 'fetch', label: 'global fetch' },
   { name: 'undici-pool', label: 'raw undici Pool' },
   { name: 'http-agent', label: 'node:http keep-alive Agent' },
@@ -19,6 +20,8 @@ export type ClientResult =
       reqPerSec: Summary
       p50Ms: Summary | undefined
       p99Ms: Summary | undefined
+      /** The client process's CPU time per call, in µs (user + system). */
+      cpuUsPerReq?: Summary | undefined
       errors: number
     }
   | (Unmeasured & { label: string })
@@ -30,6 +33,7 @@ interface Sample {
   reqPerSec: number
   p50Ms?: number
   p99Ms?: number
+  cpuUsPerReq?: number
   errors: number
 }
 
@@ -94,6 +98,9 @@ export async function runClient(ctx: PartContext): Promise<ClientResults> {
                 ),
                 p99Ms: summarize(
                   w.samples.flatMap((s) => (s.p99Ms === undefined ? [] : [s.p99Ms])),
+                ),
+                cpuUsPerReq: summarize(
+                  w.samples.flatMap((s) => (s.cpuUsPerReq === undefined ? [] : [s.cpuUsPerReq])),
                 ),
                 errors: w.samples.reduce((sum, s) => sum + s.errors, 0),
               }

@@ -49,7 +49,16 @@ export type {
   TimeoutEventMap,
   TraceContext,
 } from './observe.ts'
-export { VALUES } from './observe.ts'
+export { traceStateOf, VALUES } from './observe.ts'
+export type {
+  ClientInterceptor,
+  IncomingResponse,
+  OutgoingNext,
+  OutgoingRequest,
+  OutgoingResend,
+  RequestValues,
+} from './outgoing.ts'
+export { outgoingErrorType, requestValue } from './outgoing.ts'
 export type { Policy, PolicyContext, PolicyFn } from './policy.ts'
 export { compose, neverAborts, noPolicy } from './policy.ts'
 export type { Problem, ProblemResponse } from './problem.ts'

@@ -121,4 +121,26 @@ export interface TraceContext {
   readonly spanId: string
   /** W3C trace flags; 1 = sampled. */
   readonly traceFlags: number
+  /**
+   * The W3C `tracestate` of the span, so vendors' entries reach the next hop: the
+   * header value (`vendor1=a,vendor2=b`), or an object that serializes to it (an
+   * OpenTelemetry `TraceState`, so a `SpanContext` is a `TraceContext` as it is);
+   * undefined when there is none. Read it with `traceStateOf()`.
+   */
+  readonly traceState?: string | { serialize(): string }
+}
+
+/**
+ * The `tracestate` header value of a trace context, or undefined when it has none (or
+ * an empty one, which the W3C spec says not to send).
+ *
+ * @param trace the trace context
+ * @returns the header value, or undefined
+ * @example traceStateOf(c.var.trace) // 'vendor=abc'
+ */
+export function traceStateOf(trace: TraceContext): string | undefined {
+  const state = trace.traceState
+  if (state === undefined) return undefined
+  const text = typeof state === 'string' ? state : state.serialize()
+  return text === '' ? undefined : text
 }

@@ -3,12 +3,15 @@
  * `@sturdy/logger`: structured request logging with pino. One child logger per request
  * binding `req_id` and the OpenTelemetry `trace_id` / `span_id` / `trace_flags` exactly
  * once, one access line per request with its level chosen by status, client aborts
- * logged as aborts, secrets redacted and headers not logged by default, and policy
+ * logged as aborts, secrets redacted and headers not logged by default, outgoing
+ * calls of `@sturdy/client` in the request's logger (`clientLogger()`), and policy
  * events (breaker transitions, retries, give-ups) written to the logger you inject.
  */
 
 export { ACCESS_MESSAGES } from './access-line.ts'
 export type { AccessLevels, RequestLoggerOptions } from './logger-options.ts'
+export type { ClientLoggerOptions, ClientLogLevels } from './client-logger.ts'
+export { CLIENT_MESSAGES, clientLogger } from './client-logger.ts'
 export type { PolicyLogLevels, PolicyLogOptions } from './policy-events.ts'
 export { logPolicyEvents, POLICY_MESSAGES } from './policy-events.ts'
 export { DEFAULT_REDACT_PATHS } from './redact.ts'

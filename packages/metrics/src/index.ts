@@ -5,12 +5,15 @@
  * (`http_server_request_duration_seconds`, `http_server_active_requests`; route
  * templates, never raw paths), `metricsEndpoint()` / `metricsHandler()` /
  * `serveMetrics()` expose a registry with the right content type and OpenMetrics
- * exemplars, and `policyMetrics().observe(policy)` turns timeout, retry and breaker
+ * exemplars, `clientMetrics()` measures outgoing calls of `@sturdy/client`
+ * (`http_client_request_duration_seconds`), and `policyMetrics().observe(policy)` turns timeout, retry and breaker
  * events into `sturdy_*` metrics. Registries are injected; nothing is global.
  */
 export type { ExtraLabel, LabelGuard } from './bounded-label.ts'
 export { boundedLabel, OVERFLOW_VALUE } from './bounded-label.ts'
 export { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
+export type { ClientMetricsInterceptor, ClientMetricsOptions } from './client-metrics.ts'
+export { clientMetrics } from './client-metrics.ts'
 export { isMetricConflictError, MetricConflictError } from './errors.ts'
 export type { HttpMetricsMiddleware, HttpMetricsOptions } from './http-metrics.ts'
 export { DEFAULT_SKIP_PATHS, httpMetrics } from './http-metrics.ts'

@@ -49,6 +49,27 @@ describe('injectTraceHeaders()', () => {
     expect(headers.get('traceparent')).toBe(TRACEPARENT)
   })
 
+  it('never writes an empty tracestate (an incoming one whose entries were all invalid)', () => {
+    const w3c = new W3CTraceContextPropagator()
+    const extracted = w3c.extract(
+      ROOT_CONTEXT,
+      { traceparent: TRACEPARENT, tracestate: ',' },
+      defaultTextMapGetter,
+    )
+    expect(injectTraceHeaders({ tracestate: 'stale' }, extracted, w3c)).toEqual({
+      traceparent: TRACEPARENT,
+    })
+    const headers = injectTraceHeaders(new Headers({ tracestate: 'stale' }), extracted, w3c)
+    expect(headers.has('tracestate')).toBe(false)
+  })
+
+  it('carries a TraceContext’s tracestate', () => {
+    expect(injectTraceHeaders({}, { ...ids, traceState: 'vendor=abc' })).toEqual({
+      traceparent: TRACEPARENT,
+      tracestate: 'vendor=abc',
+    })
+  })
+
   it('writes nothing when there is no span to propagate', () => {
     expect(injectTraceHeaders({}, ROOT_CONTEXT)).toEqual({})
     expect(injectTraceHeaders({})).toEqual({})

@@ -1,13 +1,14 @@
 import type { Context, TextMapPropagator, TextMapSetter } from '@opentelemetry/api'
-import { context, propagation, trace } from '@opentelemetry/api'
+import { context, createTraceState, propagation, trace } from '@opentelemetry/api'
 import type { TraceContext } from '@sturdy/core'
+import { traceStateOf } from '@sturdy/core'
 import type { HeaderCarrier } from './types.ts'
 
 /**
  * Writes the trace context (`traceparent`, `tracestate`, baggage: whatever the
  * propagator carries) into the headers of an outgoing call, so the next service joins
- * this trace. It creates no span: Sturdy does not create CLIENT spans (see README,
- * "Client calls").
+ * this trace. It creates no span: for `@sturdy/client` calls, `clientSpans()` makes one
+ * CLIENT span per attempt and injects from it.
  *
  * `from` is an OpenTelemetry `Context`, or the `TraceContext` the `tracing()` middleware
  * shares (`c.var.trace`), which works without a context manager. With neither, the
@@ -51,11 +52,13 @@ export function injectTraceHeaders<H extends HeaderCarrier>(
  * const span = tracer.startSpan('load-user', {}, ctx) // a child of the request's span
  */
 export function contextFrom(traceContext: TraceContext, base: Context = context.active()): Context {
+  const state = traceStateOf(traceContext)
   return trace.setSpanContext(base, {
     traceId: traceContext.traceId,
     spanId: traceContext.spanId,
     traceFlags: traceContext.traceFlags,
     isRemote: false,
+    ...(state === undefined ? {} : { traceState: createTraceState(state) }),
   })
 }
 
@@ -69,19 +72,31 @@ function isHeaders(value: HeaderCarrier): value is Headers {
   )
 }
 
+/**
+ * The W3C spec says a sender should not send an empty `tracestate` (a propagator
+ * writes one when every entry of an incoming tracestate was invalid).
+ */
+function empty(key: string, value: string): boolean {
+  return value === '' && key.toLowerCase() === 'tracestate'
+}
+
 const HEADERS_SETTER: TextMapSetter<Headers> = {
-  set: (headers, key, value) => headers.set(key, value),
+  set(headers, key, value) {
+    if (empty(key, value)) headers.delete(key)
+    else headers.set(key, value)
+  },
 }
 
 type HeaderRecord = Exclude<HeaderCarrier, Headers>
 
-const RECORD_SETTER: TextMapSetter<HeaderRecord> = {
+export const RECORD_SETTER: TextMapSetter<HeaderRecord> = {
   set(headers, key, value) {
     // node:http sends `Traceparent` and `traceparent` as two headers: drop other spellings.
     const lower = key.toLowerCase()
     for (const name of Object.keys(headers)) {
       if (name !== key && name.toLowerCase() === lower) delete headers[name]
     }
-    headers[key] = value
+    if (empty(key, value)) delete headers[key]
+    else headers[key] = value
   },
 }

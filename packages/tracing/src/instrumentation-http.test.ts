@@ -164,6 +164,8 @@ describe("with instrumentation-http registered, 'auto' mode", () => {
     const [span] = otel.spans().filter((s) => s.kind === SpanKind.SERVER)
     expect(span?.name).toBe('GET /fail/:id')
     expect(span?.status.code).toBe(SpanStatusCode.ERROR)
+    // The instrumentation puts error.type on its metric only; the span gets it from us.
+    expect(span?.attributes['error.type']).toBe('500')
     expect(span?.events.map((e) => [e.name, e.attributes?.['exception.message']])).toEqual([
       ['exception', 'handler failed'],
     ])

@@ -18,6 +18,8 @@ export const ATTR_SERVER_ADDRESS = 'server.address'
 export const ATTR_SERVER_PORT = 'server.port'
 export const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original'
 export const ATTR_ERROR_TYPE = 'error.type'
+export const ATTR_URL_FULL = 'url.full'
+export const ATTR_HTTP_REQUEST_RESEND_COUNT = 'http.request.resend_count'
 
 /** The `error.type` value for errors with no better low-cardinality name. */
 export const ERROR_TYPE_VALUE_OTHER = '_OTHER'

@@ -163,6 +163,15 @@ describe('tracing(): incoming context', () => {
     expect(span?.spanContext().traceState?.serialize()).toBe('vendor=abc')
     expect(body.trace.traceId).toBe(PARENT_TRACE)
     expect(body.trace.spanId).not.toBe(PARENT_SPAN)
+    // The tracestate travels on with the request's values, for the next hop.
+    expect(body.trace.traceState).toBe('vendor=abc')
+  })
+
+  it('reports its instrumentation scope with the package version', async () => {
+    await app().request('/users/1')
+    const scope = otel.spans()[0]?.instrumentationScope
+    expect(scope?.name).toBe(TRACER_NAME)
+    expect(scope?.version).toMatch(/^\d+\.\d+\.\d+/)
   })
 
   it('honours the caller’s sampling decision (flags 00: not recorded, ids still shared)', async () => {

@@ -23,6 +23,7 @@ import {
   UNMATCHED_ROUTE,
   VALUES,
 } from '@sturdy/core'
+import pkg from '../package.json' with { type: 'json' }
 import { errorMessage, errorType, toException } from './error-type.ts'
 import type { HttpRpcMetadata } from './rpc-metadata.ts'
 import { httpRpcMetadata, RPC_METADATA_KEY } from './rpc-metadata.ts'
@@ -44,6 +45,9 @@ import type { TracingMode, TracingOptions } from './types.ts'
 
 /** The instrumentation scope name of every span and tracer this package makes. */
 export const TRACER_NAME = '@sturdy/tracing'
+
+/** The instrumentation scope version: this package's version. */
+export const TRACER_VERSION: string = pkg.version
 
 const MODES: ReadonlySet<TracingMode> = new Set(['auto', 'always-new', 'enrich-only'])
 
@@ -86,7 +90,7 @@ export function tracing(options: TracingOptions = {}): Middleware<{ trace: Trace
   const mode = options.mode ?? 'auto'
   if (!MODES.has(mode)) throw new TypeError(`tracing(): unknown mode ${JSON.stringify(mode)}`)
   const provider = options.tracerProvider ?? trace.getTracerProvider()
-  const tracer = provider.getTracer(TRACER_NAME)
+  const tracer = provider.getTracer(TRACER_NAME, TRACER_VERSION)
   const propagator = options.propagator ?? propagation
   const skip = options.skip
   const clock = options.clock ?? systemClock
@@ -203,7 +207,13 @@ async function enrich(
     }
     const error = threw ? thrown : ex.error
     if (error !== undefined) span.recordException(toException(error))
-    if (threw) span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(thrown) })
+    if (threw) {
+      span.setAttribute(ATTR_ERROR_TYPE, errorType(thrown))
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(thrown) })
+    } else if (ex.status >= 500) {
+      // The instrumentation sets ERROR for a 5xx but puts `error.type` on its metric only.
+      span.setAttribute(ATTR_ERROR_TYPE, String(ex.status))
+    }
     recordAbort(ex, span, clock)
   }
 }
@@ -227,7 +237,11 @@ function shareTraceContext(ex: Exchange, span: Span): void {
   const sc = span.spanContext()
   // No SDK and no caller: the span context is all zeros, which must not reach logs.
   if (!isSpanContextValid(sc)) return
-  const value: TraceContext = { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags }
+  const traceState = sc.traceState?.serialize()
+  const value: TraceContext =
+    traceState === undefined || traceState === ''
+      ? { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags }
+      : { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags, traceState }
   ex.set(VALUES.trace, value)
 }
 

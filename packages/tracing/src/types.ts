@@ -61,3 +61,30 @@ export interface TraceEventsOptions {
  * (node:http `OutgoingHttpHeaders`, undici `request()` headers).
  */
 export type HeaderCarrier = Headers | Record<string, string | string[] | number | undefined>
+
+/** Options of `clientSpans()`. */
+export interface ClientSpansOptions {
+  /**
+   * Where spans come from (see `TracingOptions.tracerProvider` for why it is global).
+   * @default the global provider (`trace.getTracerProvider()`)
+   */
+  tracerProvider?: TracerProvider
+  /**
+   * Writes the attempt's context (`traceparent`, `tracestate`, baggage) on its headers.
+   * @default the global propagator (`propagation`)
+   */
+  propagator?: TextMapPropagator
+  /**
+   * More query keys whose values `url.full` shows as `REDACTED`, besides
+   * `REDACTED_QUERY_KEYS` (semconv's presigned-URL keys and common secrets).
+   * @default []
+   */
+  redactQueryKeys?: readonly string[]
+  /**
+   * `'auto'`: no span of our own when `@opentelemetry/instrumentation-undici` listens
+   * to undici's diagnostics channel (it makes one per request already); `'always'`:
+   * always make ours.
+   * @default 'auto'
+   */
+  mode?: 'auto' | 'always'
+}

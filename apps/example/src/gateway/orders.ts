@@ -209,10 +209,11 @@ async function failed(
   const compensations = await compensate(orderId, states, request, deps)
   const problem = problemFromError(cause)
   const status = (problem.status >= 500 ? problem.status : 502) as OrderOutcome['status']
-  const undone = compensations.filter((c) => c.outcome === 'done').map(describe)
   const detail =
     `The ${failedStep} step failed (${problem.code ?? 'ERROR'}${problem.detail ? `: ${problem.detail}` : ''})` +
-    (undone.length > 0 ? `; compensated: ${undone.join(', ')}.` : '; nothing needed compensating.')
+    (compensations.length > 0
+      ? `; compensation: ${compensations.map(describe).join(', ')}.`
+      : '; nothing to compensate.')
   deps.log.warn(
     { order_id: orderId, failed_step: failedStep, compensation: compensations },
     'order failed',

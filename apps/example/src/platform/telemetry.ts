@@ -33,7 +33,7 @@ export function setupTelemetry(
 ): Telemetry {
   const slow = slowTraces({ thresholdMs: config.slowTraceMs })
   const providers = new Map<ServiceName, NodeTracerProvider>()
-  const base = config.telemetry.serviceName ?? 'sturdy-example'
+  const own = config.telemetry.serviceName
   for (const service of config.services) {
     const processors: SpanProcessor[] = [slow.processor(service)]
     const exporter = makeExporter(config.telemetry.exporter, logger)
@@ -48,7 +48,12 @@ export function setupTelemetry(
       service,
       new NodeTracerProvider({
         resource: resourceFromAttributes({
-          'service.name': config.services.length === 1 ? base : `${base}-${service}`,
+          // OTEL_SERVICE_NAME names a one-service process as is; otherwise each
+          // service is `<name>-<service>`, so four services in one process stay apart.
+          'service.name':
+            own !== undefined && config.services.length === 1
+              ? own
+              : `${own ?? 'sturdy-example'}-${service}`,
           'service.namespace': 'sturdy-example',
         }),
         spanProcessors: processors,

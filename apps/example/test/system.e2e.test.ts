@@ -363,7 +363,8 @@ describe('a dependency goes down: retries, the breaker opens, the order is compe
       dependencies: Array<{ name: string; breaker: string; retriesTotal: number }>
     }
     const delivery = status.dependencies.find((d) => d.name === 'delivery')
-    expect(delivery?.breaker).toBe('open')
+    // Open, or already half-open if the 1.5 s open period passed (a busy machine).
+    expect(delivery?.breaker).toMatch(/^(open|half-open)$/)
     expect(delivery?.retriesTotal).toBeGreaterThan(0)
 
     // Delivery comes back; after the open period a trial order goes through and the

@@ -1,11 +1,11 @@
-import type { Middleware } from '@sturdy/core'
+import type { Exchange, Middleware } from '@sturdy/core'
 import { problemResponse, statusTitle } from '@sturdy/core'
 import type { SturdyEnv } from '@sturdy/hono'
 import { problemErrorHandler, sturdy } from '@sturdy/hono'
 import type { Lifecycle } from '@sturdy/lifecycle'
 import { logPolicyEvents, requestLogger } from '@sturdy/logger'
 import type { PolicyMetrics } from '@sturdy/metrics'
-import { httpMetrics } from '@sturdy/metrics'
+import { DEFAULT_SKIP_PATHS, httpMetrics } from '@sturdy/metrics'
 import type { RouteBudgets, TimerWheel } from '@sturdy/timeout'
 import { deadline } from '@sturdy/timeout'
 import { traceEvents, tracing } from '@sturdy/tracing'
@@ -61,13 +61,19 @@ export function serviceContext(platform: Platform, name: ServiceName): ServiceCo
   }
 }
 
+// The status page polls once a second: its requests are not traffic worth a span, an
+// access line or a series.
+const QUIET_PATHS = new Set(['/status.json', '/favicon.ico'])
+const quiet = (ex: Exchange) => QUIET_PATHS.has(ex.path)
+
 const stack = (ctx: ServiceContext, routes?: RouteBudgets) =>
   [
     ctx.life.middleware(),
-    tracing({ tracerProvider: ctx.telemetry.provider(ctx.name) }),
-    requestLogger({ logger: ctx.log }),
+    tracing({ tracerProvider: ctx.telemetry.provider(ctx.name), skip: quiet }),
+    requestLogger({ logger: ctx.log, skip: quiet }),
     httpMetrics({
       registry: ctx.registry,
+      skip: [...DEFAULT_SKIP_PATHS, ...QUIET_PATHS],
       labels: { service: { value: () => ctx.name, allow: [...SERVICES] } },
     }),
     deadline({
@@ -95,6 +101,7 @@ export function serviceApp(
   ctx.observe(middleware[4])
   const app = new Hono<AppEnv>().use(sturdy(...middleware))
   if (options.extra !== undefined && options.extra.length > 0) app.use(sturdy(...options.extra))
+  app.get('/favicon.ico', (c) => c.body(null, 204))
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${c.req.path}`))
   app.onError(problemErrorHandler())
   return app

@@ -5,7 +5,7 @@ import { sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CLIENT_MESSAGES, clientLogger, requestLogger } from './index.ts'
-import { capture } from './test-support.ts'
+import { capture } from './testing.ts'
 
 let failures = 0
 const upstream = createServer((_req, res) => {

@@ -7,11 +7,10 @@
  * calls of `@sturdy/client` in the request's logger (`clientLogger()`), and policy
  * events (breaker transitions, retries, give-ups) written to the logger you inject.
  */
-
 export { ACCESS_MESSAGES } from './access-line.ts'
-export type { AccessLevels, RequestLoggerOptions } from './logger-options.ts'
 export type { ClientLoggerOptions, ClientLogLevels } from './client-logger.ts'
 export { CLIENT_MESSAGES, clientLogger } from './client-logger.ts'
+export type { AccessLevels, RequestLoggerOptions } from './logger-options.ts'
 export type { PolicyLogLevels, PolicyLogOptions } from './policy-events.ts'
 export { logPolicyEvents, POLICY_MESSAGES } from './policy-events.ts'
 export { DEFAULT_REDACT_PATHS } from './redact.ts'

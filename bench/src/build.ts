@@ -27,7 +27,9 @@ export const STURDY_PACKAGES = [
   'fastify',
   'node',
   'client',
+  'rate-limit',
   'lifecycle',
+  'limit',
 ] as const
 
 /** Which Sturdy packages could be bundled, and why the others could not. */

@@ -44,8 +44,13 @@ export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
   CircuitState,
+  LimitEventMap,
+  LimitPriority,
+  LimitStats,
   ObservablePolicy,
+  RateLimitEventMap,
   RetryEventMap,
+  ShedReason,
   TimeoutEventMap,
   TraceContext,
 } from './observe.ts'
@@ -75,6 +80,8 @@ export type { BoundedRoutesOptions, RouteLabel } from './route-labels.ts'
 export { boundedRoutes, OVERFLOW_ROUTE } from './route-labels.ts'
 export type { RouteMatcher, RouteMatcherOptions } from './route-matcher.ts'
 export { routeMatcher } from './route-matcher.ts'
+export type { RpcCall, RpcCode, RpcInterceptor, RpcMetadata } from './rpc.ts'
+export { RPC_CODES, rpcMethodName } from './rpc.ts'
 export type { LinkedSignal } from './signals.ts'
 export {
   deadlineIn,

@@ -63,6 +63,10 @@ export interface BreakerEventMap {
       | 'probe-slow'
       | 'isolate'
       | 'reset'
+      /** Another replica tripped the circuit (shared breaker state). */
+      | 'remote-trip'
+      /** Another replica's half-open trial closed the circuit (shared breaker state). */
+      | 'remote-close'
   }
   /** A call was rejected without running (open, isolated, or half-open at capacity). */
   rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }
@@ -86,6 +90,70 @@ export interface TimeoutEventMap {
   }
 }
 
+/** Events of a rate limiter (`@sturdy/rate-limit`). Payloads never carry the client key. */
+export interface RateLimitEventMap {
+  /** A request was admitted (emitted only while someone listens). */
+  allowed: { readonly name: string; readonly cost: number; readonly remaining: number }
+  /** A request was refused; `retryAfterMs` is `Infinity` when its cost exceeds the limit. */
+  rejected: { readonly name: string; readonly cost: number; readonly retryAfterMs: number }
+  /**
+   * The shared store could not decide (it timed out, failed, or is still considered down
+   * after a failure: `unavailable`), and the fallback decided instead.
+   */
+  fallback: {
+    readonly name: string
+    readonly reason: 'timeout' | 'error' | 'unavailable'
+    /** What decided: a local limit, or a blanket allow / deny. */
+    readonly mode: 'local' | 'allow' | 'deny'
+    /** The failure; undefined for `unavailable`. */
+    readonly error: unknown
+  }
+  /** The shared store decided again after fallbacks; `downMs` is how long it did not. */
+  recovered: { readonly name: string; readonly downMs: number }
+}
+
+/** How important a request is to a concurrency limiter; lower classes are shed first. */
+export type LimitPriority = 'critical' | 'normal' | 'sheddable'
+
+/**
+ * Why a limiter refused work: the concurrency `limit` was reached, the wait `queue` was
+ * full or its `queue-timeout` passed, the request's `deadline` could not be met, a
+ * runtime `pressure` signal (event-loop delay) said the process is overloaded, or a
+ * client-side adaptive throttle refused it locally (`throttled`).
+ */
+export type ShedReason =
+  | 'limit'
+  | 'queue-full'
+  | 'queue-timeout'
+  | 'deadline'
+  | 'pressure'
+  | 'throttled'
+
+/** What a concurrency limiter or an adaptive throttle reports about itself right now. */
+export interface LimitStats {
+  /** The current concurrency limit (`Infinity` for a throttle, which has none). */
+  readonly limit: number
+  /** Work admitted and not yet finished. */
+  readonly inflight: number
+  /** Work waiting in the queue. */
+  readonly queued: number
+}
+
+/** Events of a concurrency limiter (`@sturdy/limit`), server or client side. */
+export interface LimitEventMap {
+  /** The limit moved (adaptive algorithms adjust it from observed latency). */
+  limitChange: { readonly name: string; readonly from: number; readonly to: number }
+  /**
+   * Work was refused without running. Payloads are shared between events of the same
+   * name, reason and priority (no allocation per shed request): do not keep or mutate them.
+   */
+  shed: {
+    readonly name: string
+    readonly reason: ShedReason
+    readonly priority: LimitPriority
+  }
+}
+
 /** Anything an observer can subscribe to: a policy that names itself and emits events. */
 export type ObservablePolicy =
   | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
@@ -97,6 +165,18 @@ export type ObservablePolicy =
       readonly state?: CircuitState
     }
   | { readonly kind: 'timeout'; readonly name: string; readonly events: Events<TimeoutEventMap> }
+  | {
+      readonly kind: 'rate-limit'
+      readonly name: string
+      readonly events: Events<RateLimitEventMap>
+    }
+  | {
+      readonly kind: 'limit'
+      readonly name: string
+      readonly events: Events<LimitEventMap>
+      /** The limit, in-flight and queued work now, read by observers at scrape time. */
+      readonly stats?: () => LimitStats
+    }
 
 /**
  * Conventional keys for per-request values on the Exchange (`ex.get`/`ex.set`), so

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import type { Middleware } from '@sturdy/core'
 import { PROBLEM_CONTENT_TYPE, ValidationError } from '@sturdy/core'
+import { clientIp, rateLimit, rateLimiter, tokenBucket } from '@sturdy/rate-limit'
 import type { Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Database } from '../db/database.ts'
@@ -33,6 +35,7 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
   // answer after a failure. A caller's smaller deadline (x-request-timeout-ms) wins.
   const app = serviceApp(ctx, {
     routes: { 'POST /orders': ctx.config.orderDeadlineMs + 1500 },
+    extra: writeLimit(ctx),
   })
   const orders = idempotencyStore(deps.db)
 
@@ -116,6 +119,27 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
 
   statusRoutes(app, ctx, deps.down)
   return app
+}
+
+/**
+ * Writes (`POST /orders`, `POST /users`) per client address: a token bucket of
+ * `RATE_LIMIT_PER_MINUTE` with a burst of a sixth, 429 problem+json with `Retry-After`
+ * and the IETF `RateLimit` headers beyond it. In memory: one gateway's quota (a Redis
+ * store shares it across replicas, see `@sturdy/rate-limit`).
+ */
+function writeLimit(ctx: ServiceContext): Middleware[] {
+  const perMinute = ctx.config.rateLimitPerMinute
+  if (perMinute === 0) return []
+  const limiter = rateLimiter({
+    name: 'gateway-writes',
+    algorithm: tokenBucket({
+      limit: perMinute,
+      windowMs: 60_000,
+      burst: Math.max(1, Math.ceil(perMinute / 6)),
+    }),
+  })
+  ctx.observe(limiter)
+  return [rateLimit({ limiter, routes: ['POST /orders', 'POST /users'], key: clientIp() })]
 }
 
 /** Answers a stored or fresh order outcome (a problem when ≥ 400). */

@@ -56,14 +56,16 @@ describe('configuration at start (the built app)', () => {
           body: JSON.stringify({ name: 'Ada', email: 'ada@example.com' }),
         })
       const first = await post()
-      expect(first.status).toBe(502) // users is down: a problem, not a crash
+      // users is down: a problem (UNAVAILABLE → 503), not a crash
+      expect(first.status).toBe(503)
+      expect(first.headers.get('content-type')).toBe('application/problem+json')
       expect(first.headers.get('ratelimit-policy')).toBe('"gateway-writes";q=6;w=60')
       const second = await post()
       expect(second.status).toBe(429)
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
       expect(await second.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' })
       // Reads are not limited.
-      expect((await fetch(`${url}/users/1`)).status).toBe(502)
+      expect((await fetch(`${url}/users/1`)).status).toBe(503)
     } finally {
       await app.stop()
       rmSync(dir, { recursive: true, force: true })

@@ -5,6 +5,8 @@
  * branded errors, problem+json, clock/random seams and typed events. Zero runtime
  * dependencies and web-standard APIs only, so it runs wherever `AbortSignal` does.
  */
+export type { AbortSubscriber } from './abort-fanout.ts'
+export { AbortFanout } from './abort-fanout.ts'
 export type { Clock, Random, TimerHandle } from './clock.ts'
 export { systemClock, systemRandom } from './clock.ts'
 export type { AbortKind, CircuitRejection, FieldIssue, SturdyErrorOptions } from './errors.ts'
@@ -43,10 +45,14 @@ export { attachExchange, exchangeOf } from './exchange-of.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
+  ChaosEventMap,
+  ChaosKind,
+  ChaosMark,
   CircuitState,
   LimitEventMap,
   LimitPriority,
   LimitStats,
+  HedgeEventMap,
   ObservablePolicy,
   RateLimitEventMap,
   RetryEventMap,

@@ -209,7 +209,11 @@ async function failed(
   const compensations = await compensate(orderId, states, request, deps)
   const problem = problemFromError(cause)
   const why = causeOf(cause)
-  const status = (problem.status >= 500 ? problem.status : 502) as OrderOutcome['status']
+  // A dependency that ran out of the time we gave it is a gateway timeout here too.
+  const upstreamTimeout = isHttpStatusError(cause) && cause.upstreamStatus === 504
+  const status = (
+    upstreamTimeout ? 504 : problem.status >= 500 ? problem.status : 502
+  ) as OrderOutcome['status']
   const detail =
     `The ${failedStep} step failed (${why.code}${why.detail ? `: ${why.detail}` : ''})` +
     (compensations.length > 0

@@ -364,10 +364,10 @@ describe('fault injection (@sturdy/chaos), steered at run time', () => {
       // The caller allows 3 s. The gateway keeps a reserve, then sends payments what is
       // left minus the client's margin; payments' deadline fires first and answers 504.
       // On a loaded machine its timer may slip past that margin, and the gateway's own
-      // timer ends the call first (payments then sees the client leave): a few tries,
-      // bounded, to see the callee's deadline do it.
+      // timer ends the call first (payments then sees the client leave): up to five
+      // tries, to see the callee's deadline do it.
       let seen: Record<string, unknown> | undefined
-      for (let i = 0; i < 3 && seen === undefined; i++) {
+      for (let i = 0; i < 5 && seen === undefined; i++) {
         const traceId = `${'d'.repeat(31)}${i}`
         const started = performance.now()
         const res = await fetch(`${G}/orders`, {
@@ -411,11 +411,11 @@ describe('fault injection (@sturdy/chaos), steered at run time', () => {
           10_000,
         )
         // Payments' request ended at a deadline, not later: its own or the caller's.
-        expect(line.abort).toMatch(/^(deadline|client)$/)
+        expect(line.abort).toMatch(/^(deadline|client-disconnect)$/)
         expect(line.duration_ms as number).toBeLessThan(3000)
         if (line.abort === 'deadline') seen = line
       }
-      expect(seen, "payments' own deadline never fired first in 3 tries").toMatchObject({
+      expect(seen, "payments' own deadline never fired first in 5 tries").toMatchObject({
         status: 504,
         abort: 'deadline',
         chaos: [{ name: 'payments-hang', kind: 'hang' }],

@@ -81,9 +81,10 @@ describe('timeouts', () => {
     const started = performance.now()
     const res = await c.fetch(`${s.url}/`, { timeoutMs: 150 })
     // The retry stops when the next sleep would run past the deadline, and answers with
-    // the last response, well before the deadline's own timer.
+    // the last response (not a deadline error). Ten attempts with this backoff would take
+    // over 30 s; the bound is loose so a loaded machine's scheduling delays cannot fail it.
     expect(res.status).toBe(503)
-    expect(performance.now() - started).toBeLessThan(150 + 100)
+    expect(performance.now() - started).toBeLessThan(150 + 1500)
     const slow = await server(() => {})
     expect(await phaseOf(c.json(`${slow.url}/`, { timeoutMs: 150 }))).toBe('deadline')
   })

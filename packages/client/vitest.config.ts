@@ -1,5 +1,10 @@
 import { defineProject } from 'vitest/config'
+import { sharedTest } from '../../vitest.shared.ts'
 
 export default defineProject({
-  test: { name: '@sturdy/client', include: ['src/**/*.test.ts'] },
+  test: {
+    ...sharedTest,
+    name: '@sturdy/client',
+    include: ['src/**/*.test.ts'],
+  },
 })

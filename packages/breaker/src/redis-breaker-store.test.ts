@@ -259,7 +259,7 @@ describeRedis('redisBreakerStore with Redis stopped', () => {
     server = await startRedisServer()
   })
   afterAll(async () => {
-    await server.stop()
+    await server?.stop()
   })
 
   it('each replica keeps working on local state: trips stay local, and a replica probes on its own', async () => {

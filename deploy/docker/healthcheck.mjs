@@ -1,6 +1,7 @@
 // The image's HEALTHCHECK: liveness (/healthz) of the service this container runs
 // (SERVICE; `all` is checked through the gateway), on its port. Exit 0 healthy, 1 not.
 // The default ports are the app's own (apps/example/src/config.ts; a test compares them).
+// HEALTHCHECK_TIMEOUT_MS: the probe's own timeout, under Docker's --timeout (3 s).
 const PORTS = {
   gateway: ['GATEWAY_PORT', 3000],
   users: ['USERS_PORT', 3001],
@@ -14,7 +15,9 @@ const service =
 const [variable, fallback] = PORTS[service] ?? PORTS.gateway
 const port = Number(process.env[variable] || fallback)
 try {
-  const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) })
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
+    signal: AbortSignal.timeout(Number(process.env.HEALTHCHECK_TIMEOUT_MS || 2000)),
+  })
   process.exit(res.ok ? 0 : 1)
 } catch {
   process.exit(1)

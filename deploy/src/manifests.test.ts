@@ -214,8 +214,9 @@ describe('references inside each render', () => {
       const missing = new Set<string>()
       for (const w of workloads(objects)) {
         const pod = podSpecOf(w)
-        for (const c of pod.containers)
-          containerEnv(objects, c).external.forEach((e) => missing.add(e))
+        for (const c of pod.containers) {
+          for (const e of containerEnv(objects, c).external) missing.add(e)
+        }
         for (const v of pod.volumes ?? []) {
           const cm = (v.configMap as { name?: string } | undefined)?.name
           if (cm !== undefined && find(objects, 'ConfigMap', cm) === undefined)

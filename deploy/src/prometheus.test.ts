@@ -155,7 +155,8 @@ describe('PromQL in rules, dashboard and adapter', () => {
     expect(new Set(ids).size).toBe(ids.length)
     for (const p of dash.panels) {
       expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24)
-      if (p.type !== 'row') expect(p.datasource?.uid).toBe('${datasource}')
+      // Grafana's variable syntax, not a template string.
+      if (p.type !== 'row') expect(p.datasource?.uid).toBe('$' + '{datasource}')
     }
     expect(dash.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace', 'service'])
     const rows = dash.panels

@@ -4,6 +4,12 @@ import { defineConfig } from 'vitest/config'
 // `pnpm --filter <pkg> test` runs one.
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'bench/vitest.config.ts', 'deploy/vitest.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'apps/*/vitest.config.ts',
+      'bench/vitest.config.ts',
+      'consumers/vitest.config.mjs',
+      'deploy/vitest.config.ts',
+    ],
   },
 })

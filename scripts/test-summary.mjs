@@ -1,18 +1,66 @@
 #!/usr/bin/env node
-// Prints the one closing line CI reads: "N passed, N failed[, N skipped]", from
-// vitest's JSON report. A missing report (the run stopped before the tests) counts
-// nothing and exits non-zero.
-import { existsSync, readFileSync } from 'node:fs'
+// Prints the one closing line CI reads: "N passed, N failed[, N skipped]", from vitest's
+// JSON report plus every CI part's report in .ci-reports/ (consumer tests, the Node
+// matrix, API docs, the release dry run). Known failures (.ci/known-failures.json) count
+// as skipped. A missing vitest report, or a missing report of a part named in --expect,
+// counts as a failure and exits non-zero.
+//
+//   node scripts/test-summary.mjs [.vitest-report.json] [--expect consumers,node-matrix]
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
-const file = process.argv[2] ?? '.vitest-report.json'
-if (!existsSync(file)) {
-  console.log('0 passed, 0 failed')
-  process.exit(1)
+const args = process.argv.slice(2)
+const expectArg = args.indexOf('--expect')
+const expected = expectArg === -1 ? [] : args[expectArg + 1].split(',').filter(Boolean)
+const file =
+  args.find((a, i) => !a.startsWith('--') && i !== expectArg + 1) ?? '.vitest-report.json'
+const reportsDir = '.ci-reports'
+
+let passed = 0
+let failed = 0
+let skipped = 0
+const lines = []
+
+if (existsSync(file)) {
+  const r = JSON.parse(readFileSync(file, 'utf8'))
+  const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
+  const f = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0)
+  const p = r.numPassedTests ?? 0
+  if ((r.numTotalTests ?? 0) === 0) failed++
+  passed += p
+  failed += f
+  skipped += s
+  lines.push(
+    `vitest (Node ${process.versions.node.split('.')[0]}): ${p} passed, ${f} failed, ${s} skipped`,
+  )
+} else {
+  failed++
+  lines.push(`vitest: no report (${file}): the run stopped before the tests`)
 }
-const r = JSON.parse(readFileSync(file, 'utf8'))
-const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0)
-const failed = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0)
-console.log(
-  `${r.numPassedTests ?? 0} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`,
-)
-process.exit(failed > 0 || (r.numTotalTests ?? 0) === 0 ? 1 : 0)
+
+const seen = new Set()
+if (existsSync(reportsDir)) {
+  for (const name of readdirSync(reportsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const r = JSON.parse(readFileSync(join(reportsDir, name), 'utf8'))
+    if (typeof r.part !== 'string') continue
+    seen.add(r.part)
+    passed += r.passed
+    failed += r.failed
+    skipped += r.skipped + r.known
+    lines.push(
+      `${r.part}: ${r.passed} passed, ${r.failed} failed, ${r.known} known failures, ${r.skipped} skipped (${r.seconds} s)`,
+    )
+  }
+}
+for (const part of expected) {
+  if (!seen.has(part)) {
+    failed++
+    lines.push(`${part}: no report: the part crashed or did not run`)
+  }
+}
+
+console.log(lines.join('\n'))
+console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 ? 1 : 0)

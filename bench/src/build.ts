@@ -27,7 +27,10 @@ export const STURDY_PACKAGES = [
   'fastify',
   'node',
   'client',
+  'rate-limit',
+  'chaos',
   'lifecycle',
+  'limit',
 ] as const
 
 /** Which Sturdy packages could be bundled, and why the others could not. */

@@ -19,11 +19,14 @@ import {
   USAGE,
 } from './config.ts'
 import { type LoadGenerator, loadGenerator } from './load.ts'
+import { writeOverloadReport } from './overload-report.ts'
 import { CLIENT_CONTENDERS, runClient } from './parts/client.ts'
 import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS, runHttp } from './parts/http.ts'
 import { METRICS_CONTENDERS, runMetrics, SERIES } from './parts/metrics.ts'
+import { OVERLOAD_VARIANTS, runOverload } from './parts/overload.ts'
 import { POLICY_CONTENDERS, runPolicies } from './parts/policies.ts'
+import { RATE_LIMIT_CONTENDERS, runRateLimit } from './parts/rate-limit.ts'
 import { runSoak, SOAK_CONTENDERS } from './parts/soak.ts'
 import { runProfile } from './profile.ts'
 import { injectBetweenMarkers, type ResultsFile, renderMarkdown, renderSvg } from './report.ts'
@@ -42,6 +45,8 @@ const RUNNERS: Record<PartName, (ctx: PartContext) => Promise<unknown>> = {
   client: runClient,
   metrics: runMetrics,
   soak: runSoak,
+  'rate-limit': runRateLimit,
+  overload: runOverload,
 }
 
 async function main(): Promise<void> {
@@ -150,6 +155,8 @@ export function estimateSeconds(config: BenchConfig): number {
       config.runtimes.length * CLIENT_CONTENDERS.length * per(config.warmupSec, config.durationSec),
     metrics: SERIES.length * METRICS_CONTENDERS.length * per(sample, sample),
     soak: (SOAK_CONTENDERS.length * config.soakRequests) / 8000,
+    'rate-limit': config.runtimes.length * RATE_LIMIT_CONTENDERS.length * per(sample, sample),
+    overload: profileOf(config) === 'full' ? 15 + 2 * OVERLOAD_VARIANTS.length * 36 : 30,
   }
   return config.parts.reduce((sum, part) => sum + seconds[part], 0)
 }
@@ -162,6 +169,7 @@ function writeReport(file: ResultsFile): void {
   const readme = existsSync(readmeFile) ? readFileSync(readmeFile, 'utf8') : '# @sturdy/bench\n'
   writeFileSync(readmeFile, injectBetweenMarkers(readme, block))
   formatMarkdown(readmeFile)
+  writeOverloadReport(file.overload?.results)
 }
 
 /** The profile summaries `pnpm bench profile` left in results/profiles/. */
@@ -213,6 +221,10 @@ function settingsOf(config: BenchConfig, part: PartName): Record<string, unknown
       return { ...common, sampleMs: config.policySampleMs }
     case 'soak':
       return { ...common, requests: config.soakRequests, connections: config.connections }
+    case 'rate-limit':
+      return { ...common, sampleMs: config.policySampleMs, runtimes: config.runtimes }
+    case 'overload':
+      return { ...common, serverCpu: config.serverCpu, loadCpu: config.loadCpu }
   }
 }
 
@@ -224,8 +236,11 @@ function readPrevious(file: string): {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as ResultsFile
     if (json.schema !== 1) return { measurements: {} }
-    const { http, policies, client, metrics, soak } = json
-    return { measurements: { http, policies, client, metrics, soak }, machine: json.machine }
+    const { http, policies, client, metrics, soak, 'rate-limit': rateLimit, overload } = json
+    return {
+      measurements: { http, policies, client, metrics, soak, 'rate-limit': rateLimit, overload },
+      machine: json.machine,
+    }
   } catch {
     return { measurements: {} }
   }

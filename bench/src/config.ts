@@ -1,5 +1,13 @@
 /** The parts of the suite; each can run alone (`pnpm bench http`). */
-export const PARTS = ['http', 'policies', 'client', 'metrics', 'soak'] as const
+export const PARTS = [
+  'http',
+  'policies',
+  'client',
+  'metrics',
+  'soak',
+  'rate-limit',
+  'overload',
+] as const
 export type PartName = (typeof PARTS)[number]
 
 /** The runtimes the suite knows: the machine's Node 20 and Node 24 from the registry. */

@@ -1,4 +1,6 @@
+import { renderOverload } from './overload-report.ts'
 import type { HttpResults } from './parts/http.ts'
+import { renderRateLimit } from './parts/rate-limit.ts'
 import { round, type Summary } from './stats.ts'
 
 /** The shape of results/latest.json the report reads (see cli.ts for the writer). */
@@ -96,6 +98,8 @@ export function renderMarkdown(
   out.push(...renderClient(r.client?.results))
   out.push(...renderMetrics(r.metrics?.results))
   out.push(...renderSoak(r.soak?.results))
+  out.push(...renderRateLimit(r['rate-limit']?.results))
+  out.push(...renderOverload(r.overload?.results))
   const names = Object.keys(profiles).sort()
   if (names.length > 0) {
     out.push(

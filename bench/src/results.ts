@@ -1,8 +1,11 @@
 import type { RuntimeName } from './config.ts'
 import type { ClientResults } from './parts/client.ts'
+import type { Unmeasured } from './parts/context.ts'
 import type { HttpResults } from './parts/http.ts'
 import type { MetricsResults } from './parts/metrics.ts'
+import type { OverloadResults } from './parts/overload.ts'
 import type { PolicyResults } from './parts/policies.ts'
+import type { RateLimitResults } from './parts/rate-limit.ts'
 import type { SoakResults } from './parts/soak.ts'
 import { type Better, type Ratio, ratioOf, round, type Summary } from './stats.ts'
 
@@ -20,6 +23,8 @@ export interface Measurements {
   client?: PartRecord<ClientResults>
   metrics?: PartRecord<MetricsResults>
   soak?: PartRecord<SoakResults>
+  'rate-limit'?: PartRecord<RateLimitResults>
+  overload?: PartRecord<OverloadResults | Unmeasured>
 }
 
 /** A ratio, or why there is none. */

@@ -4,6 +4,8 @@ export default defineProject({
   test: {
     name: '@sturdy/breaker',
     include: ['src/**/*.test.ts'],
+    // Starts a real redis-server on a free 127.0.0.1 port for the shared-state tests, and stops it.
+    globalSetup: ['../../scripts/redis-global-setup.ts'],
     // Type tests (`*.test-d.ts`: expectTypeOf / assertType) are checked by tsc as tests.
     typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
   },

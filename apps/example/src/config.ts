@@ -54,6 +54,11 @@ const EnvSchema = z.object({
   ORDER_DEADLINE_MS: ms(5000),
   BREAKER_OPEN_MS: ms(5000),
   SLOW_TRACE_MS: ms(250),
+  RATE_LIMIT_PER_MINUTE: z.coerce
+    .number({ error: 'expected a whole number of requests' })
+    .int('expected a whole number of requests')
+    .min(0, 'expected 0 (off) or more')
+    .default(600),
   DRAIN_DELAY_MS: millis.optional(),
   CHAOS_ADMIN: flag,
   CHAOS_TOKEN: z.string().min(8, 'expected at least 8 characters').optional(),
@@ -86,6 +91,8 @@ export interface Config {
   orderDeadlineMs: number
   breakerOpenMs: number
   slowTraceMs: number
+  /** The gateway's writes per client per minute (token bucket, burst a sixth); 0 = off. */
+  rateLimitPerMinute: number
   drainDelayMs: number
   chaos: { admin: boolean; token: string | undefined }
   log: { level: string; format: 'json' | 'pretty' }
@@ -152,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     orderDeadlineMs: e.ORDER_DEADLINE_MS,
     breakerOpenMs: e.BREAKER_OPEN_MS,
     slowTraceMs: e.SLOW_TRACE_MS,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     // Kubernetes keeps routing to a pod for a few seconds after SIGTERM; a laptop does not.
     drainDelayMs: e.DRAIN_DELAY_MS ?? (e.KUBERNETES_SERVICE_HOST === undefined ? 0 : 5000),
     chaos: { admin: e.CHAOS_ADMIN, token: e.CHAOS_TOKEN },

@@ -14,12 +14,12 @@ import { openDatabase } from './db/open.ts'
 import { deliveryApp } from './delivery/app.ts'
 import { gatewayApp } from './gateway/app.ts'
 import { downstream } from './gateway/downstream.ts'
-import { httpUsersApi } from './gateway/users-api.ts'
+import { grpcUsersApi } from './gateway/users-api.ts'
 import { paymentsApp } from './payments/app.ts'
 import type { AppEnv, Platform } from './platform/service.ts'
 import { serviceContext } from './platform/service.ts'
 import type { Telemetry } from './platform/telemetry.ts'
-import { usersApp } from './users/app.ts'
+import { usersServer } from './users/grpc.ts'
 import { userRepository } from './users/repository.ts'
 
 /** A running system: the services of this process, their URLs, and their lifecycle. */
@@ -92,25 +92,41 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     })
   }
 
-  const apps: Array<[ServiceName, Hono<AppEnv>]> = []
-  if (has('users'))
-    apps.push(['users', usersApp(serviceContext(platform, 'users'), userRepository(db!))])
-  if (has('payments')) apps.push(['payments', paymentsApp(serviceContext(platform, 'payments'))])
-  if (has('delivery')) apps.push(['delivery', deliveryApp(serviceContext(platform, 'delivery'))])
-  if (has('gateway')) {
-    const ctx = serviceContext(platform, 'gateway')
-    const down = downstream(ctx)
-    apps.push(['gateway', gatewayApp(ctx, { db: db!, users: httpUsersApi(down), down })])
-  }
-
   const urls: Partial<Record<ServiceName, string>> = {}
-  for (const [name, app] of apps) {
+  if (has('users')) {
+    // gRPC over cleartext HTTP/2; probes through grpc.health.v1 (Kubernetes' grpc probe).
+    const server = usersServer(serviceContext(platform, 'users'), userRepository(db!))
+    server.listen(config.ports.users, config.host)
+    await once(server, 'listening')
+    life.serve(server)
+    urls.users = `http://${config.host}:${(server.address() as AddressInfo).port}`
+    logger.info({ service: 'users', url: urls.users, protocol: 'grpc' }, 'listening')
+  }
+  const listen = async (name: ServiceName, app: Hono<AppEnv>) => {
     const server = serve({ fetch: app.fetch, port: config.ports[name], hostname: config.host })
     await once(server, 'listening')
     life.serve(server)
     const { port } = server.address() as AddressInfo
     urls[name] = `http://${config.host}:${port}`
     logger.info({ service: name, url: urls[name] }, 'listening')
+  }
+  if (has('payments')) await listen('payments', paymentsApp(serviceContext(platform, 'payments')))
+  if (has('delivery')) await listen('delivery', deliveryApp(serviceContext(platform, 'delivery')))
+  if (has('gateway')) {
+    // In one process the gateway calls the others where they actually listen (a port of
+    // 0 included); alone, where USERS_URL, PAYMENTS_URL and DELIVERY_URL say.
+    const local = {
+      ...config,
+      urls: {
+        users: urls.users ?? config.urls.users,
+        payments: urls.payments ?? config.urls.payments,
+        delivery: urls.delivery ?? config.urls.delivery,
+      },
+    }
+    const ctx = serviceContext({ ...platform, config: local }, 'gateway')
+    const down = downstream(ctx)
+    const users = grpcUsersApi(ctx, local.urls.users, down.budgets.users)
+    await listen('gateway', gatewayApp(ctx, { db: db!, users, down }))
   }
 
   const metrics = await serveMetrics({ registry, port: config.metricsPort, host: config.host })

@@ -89,7 +89,7 @@ afterAll(async () => {
 })
 
 describe('the gateway API, over the real services', () => {
-  it('reads and creates users through the users service', async () => {
+  it('reads and creates users through the users service (gRPC)', async () => {
     const ada = await fetch(`${G}/users/1`)
     expect(ada.status).toBe(200)
     expect(await ada.json()).toEqual({ id: '1', name: 'Ada Lovelace', email: 'ada@example.com' })
@@ -223,16 +223,20 @@ describe('the gateway API, over the real services', () => {
     expect(names).toEqual(
       expect.arrayContaining([
         '2:POST /orders',
-        '2:GET /users/:id',
+        '2:sturdy.example.user.v1.UserService/GetUser',
+        '3:sturdy.example.user.v1.UserService/GetUser',
         '2:POST /charges',
         '2:POST /deliveries',
-        '3:GET',
         '3:POST',
       ]),
     )
     // Each downstream SERVER span's parent is one of the gateway's CLIENT spans.
     const ids = new Map(spans.map((s) => [s.spanId, s]))
-    for (const name of ['GET /users/:id', 'POST /charges', 'POST /deliveries']) {
+    for (const name of [
+      'sturdy.example.user.v1.UserService/GetUser',
+      'POST /charges',
+      'POST /deliveries',
+    ]) {
       const server = spans.find((s) => s.kind === 2 && s.name === name)!
       expect(ids.get(server.parentSpanId!)?.kind).toBe(3)
     }

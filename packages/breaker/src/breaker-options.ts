@@ -3,6 +3,7 @@ import { systemClock } from '@sturdy/core'
 import type { Counts } from './counts.ts'
 import type { Outcome, Settled } from './outcome.ts'
 import { defaultOutcome, defaultReadyToTrip } from './outcome.ts'
+import type { BreakerStateStore } from './shared-state.ts'
 
 /** Options of `circuitBreaker`. Names in brackets are sony/gobreaker's `Settings`. */
 export interface CircuitBreakerOptions {
@@ -60,6 +61,13 @@ export interface CircuitBreakerOptions {
   outcome?: (settled: Settled) => Outcome
   /** State to start from, as produced by `toJSON()`. @default closed, empty counts */
   initialState?: BreakerSnapshot
+  /**
+   * Share trips and trial verdicts with the breakers of the same `name` on other replicas
+   * (`redisBreakerStore()`, or `memoryBreakerStore()` within a process). Calls still
+   * decide from local state; when the open period ends, only the replica holding the
+   * store's probe lease runs the half-open trial. @default undefined (local only)
+   */
+  shared?: BreakerStateStore
   /** Time source. @default systemClock */
   clock?: Clock
 }
@@ -109,6 +117,7 @@ export interface BreakerSettings {
   readonly outcome: (settled: Settled) => Outcome
   /** No rolling window, slow-call or ratio trip: a closed-state success needs no time. */
   readonly timeless: boolean
+  readonly shared: BreakerStateStore | undefined
 }
 
 /**
@@ -152,6 +161,7 @@ export function resolveBreakerOptions(o: CircuitBreakerOptions): BreakerSettings
     minimumThroughput: Math.max(1, o.minimumThroughput ?? 10),
     outcome: o.outcome ?? defaultOutcome,
     timeless: !rolling && slowCallMs === Number.POSITIVE_INFINITY && !ratioTrip,
+    shared: o.shared,
   }
 }
 

@@ -15,6 +15,8 @@ import { RollingCounts, snapshotCounts } from './counts.ts'
 import { BrokenCircuitError } from './errors.ts'
 import type { Outcome, Settled } from './outcome.ts'
 import { callerAborted } from './outcome.ts'
+import { SharedLink } from './shared-link.ts'
+import type { SharedTransition } from './shared-state.ts'
 import type { Transition } from './transition.ts'
 import { afterSettle } from './transition.ts'
 
@@ -82,6 +84,9 @@ export function createBreaker(
   return new Breaker(resolveBreakerOptions(options), events, options.initialState)
 }
 
+/** Detaches a breaker from its shared store; called by keyed sets when they drop one. */
+export const DETACH: unique symbol = Symbol('@sturdy/breaker detach')
+
 /** Retry-After hint when half-open is at capacity: the trials decide soon. */
 const HALF_OPEN_RETRY_MS = 1000
 
@@ -108,6 +113,8 @@ class Breaker implements CircuitBreaker {
   /** closed: when counts clear; open: when trials start; otherwise Infinity. */
   #expiry = Number.POSITIVE_INFINITY
   #trips = 0
+  /** The shared-state connection, when `shared` is set. */
+  readonly #link: SharedLink | undefined
 
   constructor(
     settings: BreakerSettings,
@@ -122,6 +129,17 @@ class Breaker implements CircuitBreaker {
     const now = this.#clock.now()
     this.#newGeneration(now)
     if (initialState !== undefined) this.#restore(initialState, now)
+    this.#link =
+      settings.shared === undefined
+        ? undefined
+        : new SharedLink(settings.shared, this.name, {
+            applyRemote: (t) => this.#applyRemote(t),
+          })
+  }
+
+  /** Stops listening to the shared store (a keyed set dropped this breaker). */
+  [DETACH](): void {
+    this.#link?.detach()
   }
 
   get state(): CircuitState {
@@ -268,8 +286,39 @@ class Breaker implements CircuitBreaker {
         this.#counts.grow(Math.floor((now - this.#start) / this.#s.bucketMs))
       }
     } else if (this.#state === 'open' && now >= this.#expiry) {
-      this.#move({ to: 'half-open', reason: 'timeout-elapsed' }, now)
+      const link = this.#link
+      if (link === undefined) {
+        this.#move({ to: 'half-open', reason: 'timeout-elapsed' }, now)
+        return
+      }
+      // Shared state: one replica runs the trial; the others stay open for its verdict.
+      const lease = link.probe(this.#probeLeaseMs())
+      if (lease === 'won') this.#move({ to: 'half-open', reason: 'timeout-elapsed' }, now)
+      else if (lease === 'lost') {
+        // No verdict within the lease means the prober went silent: ask again then.
+        this.#expiry = now + this.#probeLeaseMs()
+        link.retryProbe()
+      }
     }
+  }
+
+  /** How long a probe lease lasts: one open period, at least a second. */
+  #probeLeaseMs(): number {
+    return Math.max(1000, this.#openDuration())
+  }
+
+  /** Another replica tripped the circuit, or its trial closed it (already known newer). */
+  #applyRemote(t: SharedTransition): void {
+    const now = this.#clock.now()
+    const s = this.#state
+    if (s === 'isolated') return
+    if (t.state === 'closed') {
+      if (s !== 'closed') this.#move({ to: 'closed', reason: 'remote-close' }, now, false)
+      return
+    }
+    if (s !== 'open') this.#move({ to: 'open', reason: 'remote-trip' }, now, false)
+    // Their open period, not ours: a replica that just tripped, or a trial that failed.
+    this.#expiry = now + Math.max(0, t.openRemainingMs)
   }
 
   /** Excluded trials free their slot (gobreaker: requests − exclusions < maxRequests). */
@@ -278,13 +327,18 @@ class Breaker implements CircuitBreaker {
     return c.requests - c.totalExclusions >= this.#s.maxRequests
   }
 
-  #move({ to, reason }: Transition, now: number): void {
+  #move({ to, reason }: Transition, now: number, publish = true): void {
     const from = this.#state
     if (from === to) return
     this.#state = to
     if (to === 'open') this.#trips++
     else if (to === 'closed') this.#trips = 0
     this.#newGeneration(now)
+    // Trips and trial verdicts are news for the other replicas; the rest is local.
+    if (publish && this.#link !== undefined) {
+      if (to === 'open') this.#link.publish('open', this.#expiry - now)
+      else if (reason === 'probe-succeeded') this.#link.publish('closed', 0)
+    }
     if (this.events.has('stateChange')) {
       this.events.emit('stateChange', { name: this.name, from, to, reason })
     }

@@ -4,8 +4,9 @@
  * half-open, generations, `maxRequests` fail-fast trials, `readyToTrip` on counts, a
  * two-step API), plus failure-ratio and slow-call-ratio trips over a rolling window,
  * tri-state outcomes, growing open durations, `BrokenCircuitError` with `retryAfterMs`,
- * isolate/reset, snapshots, keyed breakers with bounded memory, and a fail-fast server
- * middleware. Clock-based and lazily evaluated: no timer per breaker.
+ * isolate/reset, snapshots, keyed breakers with bounded memory, a fail-fast server
+ * middleware, and state shared across replicas (Redis or in-process), local-first.
+ * Clock-based and lazily evaluated: no timer per breaker.
  */
 export type { BreakerSnapshot, CircuitBreakerOptions } from './breaker-options.ts'
 export type { BreakerDone, CircuitBreaker } from './circuit-breaker.ts'
@@ -20,3 +21,16 @@ export type { OpenBackoffOptions } from './open-backoff.ts'
 export { openBackoff } from './open-backoff.ts'
 export type { Outcome, Settled } from './outcome.ts'
 export { defaultOutcome, defaultReadyToTrip } from './outcome.ts'
+export type {
+  BreakerRedisClient,
+  IoredisBreakerLike,
+  IoredisSubscriberLike,
+  RedisBreakerStoreOptions,
+} from './redis-breaker-store.ts'
+export { ioredisBreakerClient, redisBreakerStore } from './redis-breaker-store.ts'
+export type {
+  BreakerStateStore,
+  MemoryBreakerStoreOptions,
+  SharedTransition,
+} from './shared-state.ts'
+export { memoryBreakerStore } from './shared-state.ts'

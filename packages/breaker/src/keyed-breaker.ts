@@ -2,7 +2,7 @@ import type { BreakerEventMap, Clock, Events, PolicyFn } from '@sturdy/core'
 import { createEmitter, systemClock } from '@sturdy/core'
 import type { CircuitBreakerOptions } from './breaker-options.ts'
 import type { CircuitBreaker } from './circuit-breaker.ts'
-import { createBreaker } from './circuit-breaker.ts'
+import { createBreaker, DETACH } from './circuit-breaker.ts'
 
 /** Per-key breaker options: everything but `name` (the key) and `clock` (shared). */
 export type KeyBreakerOptions = Omit<CircuitBreakerOptions, 'name' | 'clock'>
@@ -92,6 +92,8 @@ export function keyedBreaker(options: KeyedBreakerOptions = {}): KeyedBreaker {
       if (holdsVerdict(entry.breaker)) {
         entry.used = now
         entries.set(key, entry)
+      } else {
+        detach(entry.breaker)
       }
     }
   }
@@ -106,8 +108,11 @@ export function keyedBreaker(options: KeyedBreakerOptions = {}): KeyedBreaker {
       const o = typeof perKey === 'function' ? perKey(key) : perKey
       entry = { breaker: createBreaker({ ...o, name: key, clock }, events), used: now }
       if (entries.size >= maxKeys) {
-        const oldest = entries.keys().next()
-        if (oldest.done !== true) entries.delete(oldest.value)
+        const oldest = entries.entries().next()
+        if (oldest.done !== true) {
+          entries.delete(oldest.value[0])
+          detach(oldest.value[1].breaker)
+        }
       }
     }
     entries.set(key, entry)
@@ -123,12 +128,21 @@ export function keyedBreaker(options: KeyedBreakerOptions = {}): KeyedBreaker {
     get,
     peek: (key) => entries.get(key)?.breaker,
     execute: (key, fn, signal, attempt) => get(key).execute(fn, signal, attempt),
-    delete: (key) => entries.delete(key),
+    delete: (key) => {
+      const entry = entries.get(key)
+      if (entry !== undefined) detach(entry.breaker)
+      return entries.delete(key)
+    },
     get size() {
       return entries.size
     },
     keys: () => entries.keys(),
   }
+}
+
+/** Stops a dropped breaker listening to its shared store, if it has one. */
+function detach(breaker: CircuitBreaker): void {
+  ;(breaker as { [DETACH]?: () => void })[DETACH]?.()
 }
 
 /** Isolated, or open with time left: dropping it would let traffic through early. */

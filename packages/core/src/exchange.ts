@@ -22,6 +22,13 @@ export interface Exchange {
   readonly scheme: string
   /** The `Host` the client addressed (may include a port), when known. */
   readonly host: string | undefined
+  /**
+   * The IP address of the peer that opened the connection, when the adapter knows it:
+   * the client, or the last proxy in front of the app. Never read from a header; see
+   * `@sturdy/rate-limit`'s `clientIp()` for explicit trusted-proxy handling. Optional, so
+   * an Exchange written before it existed still type-checks.
+   */
+  readonly remoteAddress?: string | undefined
   /** A request header (name case-insensitive), or undefined. */
   header(name: string): string | undefined
   /** Sets a response header. Set it before `next()` where you can: it is cheaper. */

@@ -63,6 +63,10 @@ export interface BreakerEventMap {
       | 'probe-slow'
       | 'isolate'
       | 'reset'
+      /** Another replica tripped the circuit (shared breaker state). */
+      | 'remote-trip'
+      /** Another replica's half-open trial closed the circuit (shared breaker state). */
+      | 'remote-close'
   }
   /** A call was rejected without running (open, isolated, or half-open at capacity). */
   rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }
@@ -86,6 +90,127 @@ export interface TimeoutEventMap {
   }
 }
 
+/** Events of a rate limiter (`@sturdy/rate-limit`). Payloads never carry the client key. */
+export interface RateLimitEventMap {
+  /** A request was admitted (emitted only while someone listens). */
+  allowed: { readonly name: string; readonly cost: number; readonly remaining: number }
+  /** A request was refused; `retryAfterMs` is `Infinity` when its cost exceeds the limit. */
+  rejected: { readonly name: string; readonly cost: number; readonly retryAfterMs: number }
+  /**
+   * The shared store could not decide (it timed out, failed, or is still considered down
+   * after a failure: `unavailable`), and the fallback decided instead.
+   */
+  fallback: {
+    readonly name: string
+    readonly reason: 'timeout' | 'error' | 'unavailable'
+    /** What decided: a local limit, or a blanket allow / deny. */
+    readonly mode: 'local' | 'allow' | 'deny'
+    /** The failure; undefined for `unavailable`. */
+    readonly error: unknown
+  }
+  /** The shared store decided again after fallbacks; `downMs` is how long it did not. */
+  recovered: { readonly name: string; readonly downMs: number }
+}
+
+/** How important a request is to a concurrency limiter; lower classes are shed first. */
+export type LimitPriority = 'critical' | 'normal' | 'sheddable'
+
+/**
+ * Why a limiter refused work: the concurrency `limit` was reached, the wait `queue` was
+ * full or its `queue-timeout` passed, the request's `deadline` could not be met, a
+ * runtime `pressure` signal (event-loop delay) said the process is overloaded, or a
+ * client-side adaptive throttle refused it locally (`throttled`).
+ */
+export type ShedReason =
+  | 'limit'
+  | 'queue-full'
+  | 'queue-timeout'
+  | 'deadline'
+  | 'pressure'
+  | 'throttled'
+
+/** What a concurrency limiter or an adaptive throttle reports about itself right now. */
+export interface LimitStats {
+  /** The current concurrency limit (`Infinity` for a throttle, which has none). */
+  readonly limit: number
+  /** Work admitted and not yet finished. */
+  readonly inflight: number
+  /** Work waiting in the queue. */
+  readonly queued: number
+}
+
+/** Events of a concurrency limiter (`@sturdy/limit`), server or client side. */
+export interface LimitEventMap {
+  /** The limit moved (adaptive algorithms adjust it from observed latency). */
+  limitChange: { readonly name: string; readonly from: number; readonly to: number }
+  /**
+   * Work was refused without running. Payloads are shared between events of the same
+   * name, reason and priority (no allocation per shed request): do not keep or mutate them.
+   */
+  shed: {
+    readonly name: string
+    readonly reason: ShedReason
+    readonly priority: LimitPriority
+  }
+}
+
+/** The kinds of fault `@sturdy/chaos` injects. */
+export type ChaosKind = 'fault' | 'latency' | 'outcome' | 'hang' | 'behaviour'
+
+/** Events of a chaos policy or chaos middleware (`@sturdy/chaos`). */
+export interface ChaosEventMap {
+  /** A fault was injected on purpose: a drill, not an outage. */
+  injected: {
+    readonly name: string
+    readonly kind: ChaosKind
+    /** `policy` for a call wrapped by a chaos policy, `middleware` for a server request. */
+    readonly scope: 'policy' | 'middleware'
+    /** The delay added, for `latency`; 0 for every other kind. */
+    readonly latencyMs: number
+  }
+  /** The settings were changed at run time (the admin handler, or `update()`). */
+  changed: {
+    readonly name: string
+    readonly enabled: boolean
+    readonly injectionRate: number
+  }
+}
+
+/** Events of a hedging policy (`@sturdy/retry`'s `hedge()`). */
+export interface HedgeEventMap {
+  /** Another attempt starts in parallel with the ones still running. */
+  hedge: {
+    readonly name: string
+    /** The attempt being started: 2 for the first hedge. */
+    readonly attempt: number
+    /** `delay`: no answer within the hedging delay; `failure`: an attempt failed. */
+    readonly trigger: 'delay' | 'failure'
+    /** The hedging delay in force for this call (fixed, or the percentile of recent latencies). */
+    readonly delayMs: number
+  }
+  /** A hedged attempt (not the first) gave the accepted answer; the others were aborted. */
+  hedgeWon: {
+    readonly name: string
+    /** The attempt that won (>= 2). */
+    readonly attempt: number
+    /** Attempts started in all. */
+    readonly attempts: number
+    /** From the call's start to the winning answer. */
+    readonly durationMs: number
+  }
+  /** A hedge was not sent because the shared retry budget is spent. */
+  budgetExhausted: { readonly name: string; readonly attempt: number }
+}
+
+/**
+ * What a chaos middleware records on the exchange (`VALUES.chaos`, a list: one entry per
+ * injection), so the access log and the server span show the request was a drill.
+ */
+export interface ChaosMark {
+  readonly name: string
+  readonly kind: ChaosKind
+}
+
 /** Anything an observer can subscribe to: a policy that names itself and emits events. */
 export type ObservablePolicy =
   | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
@@ -97,6 +222,20 @@ export type ObservablePolicy =
       readonly state?: CircuitState
     }
   | { readonly kind: 'timeout'; readonly name: string; readonly events: Events<TimeoutEventMap> }
+  | {
+      readonly kind: 'rate-limit'
+      readonly name: string
+      readonly events: Events<RateLimitEventMap>
+    }
+  | {
+      readonly kind: 'limit'
+      readonly name: string
+      readonly events: Events<LimitEventMap>
+      /** The limit, in-flight and queued work now, read by observers at scrape time. */
+      readonly stats?: () => LimitStats
+    }
+  | { readonly kind: 'chaos'; readonly name: string; readonly events: Events<ChaosEventMap> }
+  | { readonly kind: 'hedge'; readonly name: string; readonly events: Events<HedgeEventMap> }
 
 /**
  * Conventional keys for per-request values on the Exchange (`ex.get`/`ex.set`), so
@@ -113,7 +252,16 @@ export const VALUES: {
   readonly trace: 'trace'
   /** `number`: the request's absolute deadline, set by `@sturdy/timeout`'s `deadline()`. */
   readonly deadline: 'deadline'
-} = { signal: 'signal', requestId: 'requestId', log: 'log', trace: 'trace', deadline: 'deadline' }
+  /** `readonly ChaosMark[]`: faults `@sturdy/chaos` injected into this request. */
+  readonly chaos: 'chaos'
+} = {
+  signal: 'signal',
+  requestId: 'requestId',
+  log: 'log',
+  trace: 'trace',
+  deadline: 'deadline',
+  chaos: 'chaos',
+}
 
 /** The identifiers of the request's span, as the tracing middleware shares them. */
 export interface TraceContext {

@@ -32,6 +32,32 @@ export function exchangeFor(c: Context): Exchange {
   return ex
 }
 
+/**
+ * The peer address from what each runtime passes as Hono's `env`: @hono/node-server's
+ * `incoming` request, Bun's `server` (`requestIP`), Deno's `ServeHandlerInfo`
+ * (`remoteAddr`). Undefined elsewhere (and in `app.request()` tests).
+ */
+function peerAddress(c: Context): string | undefined {
+  const env = c.env as
+    | {
+        incoming?: { socket?: { remoteAddress?: string } }
+        requestIP?: (request: Request) => { address?: string } | null
+        remoteAddr?: { hostname?: string }
+      }
+    | undefined
+  if (env === undefined || env === null) return undefined
+  const node = env.incoming?.socket?.remoteAddress
+  if (node !== undefined) return node
+  if (typeof env.requestIP === 'function') {
+    try {
+      return env.requestIP(c.req.raw)?.address ?? undefined
+    } catch {
+      return undefined
+    }
+  }
+  return env.remoteAddr?.hostname
+}
+
 interface NodeBindings {
   incoming?: { complete?: boolean }
   outgoing?: {
@@ -73,6 +99,9 @@ class HonoExchange extends RequestSignal implements Exchange {
   }
   get host(): string | undefined {
     return this.#c.req.header('host')
+  }
+  get remoteAddress(): string | undefined {
+    return peerAddress(this.#c)
   }
   header(name: string): string | undefined {
     return this.#c.req.header(name)

@@ -69,6 +69,23 @@ describe('sturdy() on Hono', () => {
     ])
   })
 
+  it("reads the peer address from each runtime's env: node-server, Bun, Deno; none without one", async () => {
+    const seen: (string | undefined)[] = []
+    const app = new Hono()
+    app.use(
+      sturdy(async function remote(ex, next) {
+        seen.push(ex.remoteAddress)
+        await next()
+      }),
+    )
+    app.get('/', (c) => c.text('ok'))
+    await app.request('/', {}, { incoming: { socket: { remoteAddress: '10.0.0.1' } } })
+    await app.request('/', {}, { requestIP: () => ({ address: '10.0.0.2', port: 1 }) })
+    await app.request('/', {}, { remoteAddr: { hostname: '10.0.0.3', port: 1 } })
+    await app.request('/')
+    expect(seen).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', undefined])
+  })
+
   it('reports errors thrown by handlers, sync and async, with the error response status', async () => {
     const seen: Seen[] = []
     const app = new Hono()

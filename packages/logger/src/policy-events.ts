@@ -16,6 +16,27 @@ export interface PolicyLogLevels {
   budgetExhausted?: LevelWithSilent
   /** A timeout or deadline fired. @default 'debug' */
   timeout?: LevelWithSilent
+  /** A rate limiter refused a request or call. @default 'debug' */
+  rateLimited?: LevelWithSilent
+  /**
+   * A rate limiter's shared store timed out or failed, and its fallback decided. Decisions
+   * made while the store is known to be down are not logged one by one. @default 'warn'
+   */
+  rateLimitFallback?: LevelWithSilent
+  /** A rate limiter's shared store decides again; carries how long it did not. @default 'info' */
+  rateLimitRecovered?: LevelWithSilent
+  /** A limiter refused work (overload, a queue, a deadline, a throttle). One line per request: keep it low. @default 'debug' */
+  shed?: LevelWithSilent
+  /** An adaptive limiter moved its limit (up to ten times a second). @default 'debug' */
+  limitChange?: LevelWithSilent
+  /** Chaos injected a fault on purpose (one line per injection). @default 'debug' */
+  injected?: LevelWithSilent
+  /** Someone changed chaos settings at run time (the admin handler, `update()`). @default 'warn' */
+  changed?: LevelWithSilent
+  /** A hedging policy started another attempt. @default 'debug' */
+  hedge?: LevelWithSilent
+  /** A hedged attempt gave the answer. @default 'debug' */
+  hedgeWon?: LevelWithSilent
 }
 
 /** Options of `logPolicyEvents()`. */
@@ -32,6 +53,15 @@ export const POLICY_MESSAGES: {
   readonly giveUp: 'gave up retrying'
   readonly budgetExhausted: 'retry budget exhausted'
   readonly timeout: 'timed out'
+  readonly rateLimited: 'rate limit exceeded'
+  readonly rateLimitFallback: 'rate limit store unavailable, deciding by fallback'
+  readonly rateLimitRecovered: 'rate limit store recovered'
+  readonly shed: 'shed load'
+  readonly limitChange: 'concurrency limit changed'
+  readonly injected: 'chaos injected a fault'
+  readonly changed: 'chaos settings changed'
+  readonly hedge: 'hedging'
+  readonly hedgeWon: 'hedge won'
 } = {
   stateChange: 'circuit breaker state changed',
   rejected: 'circuit breaker rejected a call',
@@ -39,6 +69,15 @@ export const POLICY_MESSAGES: {
   giveUp: 'gave up retrying',
   budgetExhausted: 'retry budget exhausted',
   timeout: 'timed out',
+  rateLimited: 'rate limit exceeded',
+  rateLimitFallback: 'rate limit store unavailable, deciding by fallback',
+  rateLimitRecovered: 'rate limit store recovered',
+  shed: 'shed load',
+  limitChange: 'concurrency limit changed',
+  injected: 'chaos injected a fault',
+  changed: 'chaos settings changed',
+  hedge: 'hedging',
+  hedgeWon: 'hedge won',
 }
 
 /**
@@ -48,7 +87,7 @@ export const POLICY_MESSAGES: {
  * the service's root logger: policies outlive requests, so their lines carry no
  * `req_id`.
  *
- * @param policies one observable policy or several (retry, breaker, timeout)
+ * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos, rate-limit, limit)
  * @param logger the pino logger to write to
  * @param options `levels` per event (see `PolicyLogLevels` for each default)
  * @returns a disposer that unsubscribes from every policy
@@ -77,11 +116,16 @@ export function logPolicyEvents(
     events: Events<M>,
     event: K,
     level: LevelWithSilent,
-    line: (payload: M[K]) => Record<string, unknown>,
+    line: (payload: M[K]) => Record<string, unknown> | undefined,
+    message: string = POLICY_MESSAGES[event as keyof typeof POLICY_MESSAGES],
   ): void => {
     if (level === 'silent') return
-    const message = POLICY_MESSAGES[event as keyof typeof POLICY_MESSAGES]
-    disposers.push(events.on(event, (payload) => log[level](line(payload), message)))
+    disposers.push(
+      events.on(event, (payload) => {
+        const fields = line(payload)
+        if (fields !== undefined) log[level](fields, message)
+      }),
+    )
   }
 
   for (const policy of list) {
@@ -133,6 +177,105 @@ export function logPolicyEvents(
           kind: 'timeout',
           timeout_ms: e.timeoutMs,
           scope: e.scope,
+        }))
+        break
+      }
+      case 'rate-limit': {
+        const events = policy.events
+        on(
+          events,
+          'rejected',
+          levels.rateLimited ?? 'debug',
+          (e) => ({
+            policy: e.name,
+            kind: 'rate-limit',
+            cost: e.cost,
+            retry_after_ms: Number.isFinite(e.retryAfterMs) ? e.retryAfterMs : null,
+          }),
+          POLICY_MESSAGES.rateLimited,
+        )
+        on(
+          events,
+          'fallback',
+          levels.rateLimitFallback ?? 'warn',
+          // One line per failure, not one per request decided while the store is down.
+          (e) =>
+            e.reason === 'unavailable'
+              ? undefined
+              : {
+                  policy: e.name,
+                  kind: 'rate-limit',
+                  reason: e.reason,
+                  fallback: e.mode,
+                  err: serializeError(e.error, false),
+                },
+          POLICY_MESSAGES.rateLimitFallback,
+        )
+        on(
+          events,
+          'recovered',
+          levels.rateLimitRecovered ?? 'info',
+          (e) => ({ policy: e.name, kind: 'rate-limit', down_ms: Math.round(e.downMs) }),
+          POLICY_MESSAGES.rateLimitRecovered,
+        )
+        break
+      }
+      case 'limit': {
+        const events = policy.events
+        on(events, 'shed', levels.shed ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'limit',
+          reason: e.reason,
+          priority: e.priority,
+        }))
+        on(events, 'limitChange', levels.limitChange ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'limit',
+          from: e.from,
+          to: e.to,
+        }))
+        break
+      }
+      case 'chaos': {
+        // `chaos: true` on every line, so a drill is never read as an outage.
+        const events = policy.events
+        on(events, 'injected', levels.injected ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'chaos',
+          chaos: true,
+          chaos_kind: e.kind,
+          scope: e.scope,
+          latency_ms: e.latencyMs,
+        }))
+        on(events, 'changed', levels.changed ?? 'warn', (e) => ({
+          policy: e.name,
+          kind: 'chaos',
+          chaos: true,
+          enabled: e.enabled,
+          injection_rate: e.injectionRate,
+        }))
+        break
+      }
+      case 'hedge': {
+        const events = policy.events
+        on(events, 'hedge', levels.hedge ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
+          trigger: e.trigger,
+          delay_ms: e.delayMs,
+        }))
+        on(events, 'hedgeWon', levels.hedgeWon ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
+          attempts: e.attempts,
+          duration_ms: e.durationMs,
+        }))
+        on(events, 'budgetExhausted', levels.budgetExhausted ?? 'info', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
         }))
         break
       }

@@ -9,8 +9,11 @@ import type {
 } from '@sturdy/core'
 import { boundedLabel, OVERFLOW_VALUE } from './bounded-label.ts'
 import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
+import { observeChaos, observeHedge } from './chaos-hedge-metrics.ts'
 import type { AnyRegistry } from './instruments.ts'
 import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
+import { observeRateLimit } from './rate-limit-metrics.ts'
+import { observeLimit } from './limit-metrics.ts'
 
 /**
  * The value `sturdy_breaker_state` takes per state, ordered by how much traffic the
@@ -49,7 +52,7 @@ export interface PolicyMetrics {
 }
 
 /**
- * Prometheus metrics for timeout, retry and breaker policies, fed by the core event maps
+ * Prometheus metrics for timeout, retry, breaker, hedge, chaos, rate-limit and limit policies, fed by the core event maps
  * (so this package depends on none of the policy packages):
  *
  * | metric | type | labels |
@@ -62,7 +65,19 @@ export interface PolicyMetrics {
  * | `sturdy_retry_giveups_total` | counter | `name`, `reason` |
  * | `sturdy_retry_budget_exhausted_total` | counter | `name` |
  * | `sturdy_timeouts_total` | counter | `name`, `scope` = policy, deadline |
+ * | `sturdy_rate_limit_decisions_total` | counter | `name`, `outcome` = allowed, rejected |
+ * | `sturdy_rate_limit_fallbacks_total` | counter | `name`, `reason` = timeout, error, unavailable |
+ * | `sturdy_rate_limit_store_degraded` | gauge (1 while the fallback decides) | `name` |
+ * | `sturdy_limit_concurrency_limit`, `sturdy_limit_inflight`, `sturdy_limit_queued` | gauges (`@sturdy/limit`; created when one is observed) | `name` |
+ * | `sturdy_limit_shed_total` | counter | `name`, `reason`, `priority` |
+ * | `sturdy_chaos_injections_total` | counter | `name`, `kind`, `scope` = policy, middleware |
+ * | `sturdy_chaos_injection_rate` | gauge (0 when disabled) | `name` |
+ * | `sturdy_hedges_total` | counter | `name`, `trigger` = delay, failure |
+ * | `sturdy_hedge_wins_total` | counter | `name` |
+ * | `sturdy_hedge_budget_exhausted_total` | counter | `name` |
  *
+ * The rate-limit metrics are registered when the first rate limiter is observed, and
+ * never carry the limited key.
  * @param options see `PolicyMetricsOptions`
  * @param options.registry @default a new private Registry
  * @param options.maxNames @default 100
@@ -222,6 +237,18 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
           break
         case 'timeout':
           disposers = observeTimeout(policy)
+          break
+        case 'rate-limit':
+          disposers = observeRateLimit(registry, name, policy)
+          break
+        case 'limit':
+          disposers = [observeLimit(registry, policy, name)]
+          break
+        case 'chaos':
+          disposers = observeChaos(registry, name, policy)
+          break
+        case 'hedge':
+          disposers = observeHedge(registry, name, policy)
           break
         default:
           throw new TypeError(`Unknown policy kind: ${(policy as { kind?: unknown }).kind}`)

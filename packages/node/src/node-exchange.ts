@@ -88,6 +88,10 @@ export class NodeExchange extends RequestSignal implements Exchange {
   get host(): string | undefined {
     return this.req.headers.host
   }
+  /** The socket's peer address (undefined once the socket is destroyed). */
+  get remoteAddress(): string | undefined {
+    return this.req.socket?.remoteAddress
+  }
   header(name: string): string | undefined {
     const value = this.req.headers[name.toLowerCase()]
     return Array.isArray(value) ? value.join(', ') : value

@@ -1,6 +1,7 @@
 import type { Attributes, Span } from '@opentelemetry/api'
 import { trace } from '@opentelemetry/api'
 import type { Disposer, ObservablePolicy } from '@sturdy/core'
+import { chaosEvents, hedgeEvents } from './chaos-hedge-events.ts'
 import { errorType } from './error-type.ts'
 import {
   ATTR_ERROR_TYPE,
@@ -9,13 +10,22 @@ import {
   ATTR_STURDY_BREAKER_RETRY_AFTER_MS,
   ATTR_STURDY_BREAKER_STATE,
   ATTR_STURDY_BREAKER_TO,
+  ATTR_STURDY_LIMIT_PRIORITY,
+  ATTR_STURDY_LIMIT_REASON,
   ATTR_STURDY_POLICY_NAME,
+  ATTR_STURDY_RATE_LIMIT_COST,
+  ATTR_STURDY_RATE_LIMIT_FALLBACK_MODE,
+  ATTR_STURDY_RATE_LIMIT_FALLBACK_REASON,
+  ATTR_STURDY_RATE_LIMIT_RETRY_AFTER_MS,
   ATTR_STURDY_RETRY_ATTEMPT,
   ATTR_STURDY_RETRY_ATTEMPTS,
   ATTR_STURDY_RETRY_DELAY_MS,
   ATTR_STURDY_RETRY_GIVE_UP_REASON,
   EVENT_BREAKER_REJECTED,
   EVENT_BREAKER_STATE_CHANGE,
+  EVENT_RATE_LIMIT_FALLBACK,
+  EVENT_RATE_LIMIT_REJECTED,
+  EVENT_LIMIT_SHED,
   EVENT_RETRY,
   EVENT_RETRY_BUDGET_EXHAUSTED,
   EVENT_RETRY_GIVE_UP,
@@ -36,6 +46,13 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * | retry | `sturdy.retry.budget_exhausted` | `sturdy.retry.attempt` |
  * | breaker | `sturdy.breaker.state_change` | `sturdy.breaker.from`, `.to`, `.reason` |
  * | breaker | `sturdy.breaker.rejected` | `sturdy.breaker.state`, `.retry_after_ms` |
+ * | rate-limit | `sturdy.rate_limit.rejected` | `sturdy.rate_limit.cost`, `.retry_after_ms` (absent when the cost never fits) |
+ * | rate-limit | `sturdy.rate_limit.fallback` | `sturdy.rate_limit.fallback_reason`, `.fallback_mode`, `error.type` (when a call failed) |
+ * | limit | `sturdy.limit.shed` | `sturdy.limit.reason`, `sturdy.limit.priority` |
+ * | hedge | `sturdy.hedge` | `sturdy.hedge.attempt` (the new one), `.trigger`, `.delay_ms` |
+ * | hedge | `sturdy.hedge.won` | `sturdy.hedge.attempt` (the winner), `.attempts` |
+ * | hedge | `sturdy.hedge.budget_exhausted` | `sturdy.hedge.attempt` |
+ * | chaos | `sturdy.chaos.injected` | `sturdy.chaos.kind`, `.scope`, `.latency_ms` |
  *
  * Every event carries `sturdy.policy.name`. Events are dropped when there is no
  * recording span.
@@ -47,7 +64,10 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * `sturdy.deadline.exceeded` event that `tracing()` reads from the exchange, the
  * `error.type: TimeoutError` of a retry's events, and the recorded exception.
  *
- * @param policies one observable policy or several (retry, breaker, timeout)
+ * A limiter's `limitChange` is not recorded: it happens when some request ends, which
+ * says nothing about that request; the `sturdy_limit_concurrency_limit` metric shows it.
+ *
+ * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos, rate-limit, limit)
  * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
  * @returns a disposer that unsubscribes from every policy
  * @example
@@ -135,6 +155,46 @@ function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
           })),
         ),
       ]
+    case 'rate-limit':
+      return [
+        policy.events.on('rejected', (e) =>
+          add(EVENT_RATE_LIMIT_REJECTED, () => {
+            const attributes: Attributes = {
+              [ATTR_STURDY_POLICY_NAME]: e.name,
+              [ATTR_STURDY_RATE_LIMIT_COST]: e.cost,
+            }
+            if (Number.isFinite(e.retryAfterMs)) {
+              attributes[ATTR_STURDY_RATE_LIMIT_RETRY_AFTER_MS] = e.retryAfterMs
+            }
+            return attributes
+          }),
+        ),
+        policy.events.on('fallback', (e) =>
+          add(EVENT_RATE_LIMIT_FALLBACK, () => {
+            const attributes: Attributes = {
+              [ATTR_STURDY_POLICY_NAME]: e.name,
+              [ATTR_STURDY_RATE_LIMIT_FALLBACK_REASON]: e.reason,
+              [ATTR_STURDY_RATE_LIMIT_FALLBACK_MODE]: e.mode,
+            }
+            if (e.error !== undefined) attributes[ATTR_ERROR_TYPE] = errorType(e.error)
+            return attributes
+          }),
+        ),
+      ]
+    case 'limit':
+      return [
+        policy.events.on('shed', (e) =>
+          add(EVENT_LIMIT_SHED, () => ({
+            [ATTR_STURDY_POLICY_NAME]: e.name,
+            [ATTR_STURDY_LIMIT_REASON]: e.reason,
+            [ATTR_STURDY_LIMIT_PRIORITY]: e.priority,
+          })),
+        ),
+      ]
+    case 'chaos':
+      return chaosEvents(policy, add)
+    case 'hedge':
+      return hedgeEvents(policy, add)
     default:
       // Timeouts: see above. Kinds newer than this package: nothing to translate.
       return []

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto'
+import type { Middleware } from '@sturdy/core'
 import { PROBLEM_CONTENT_TYPE, ValidationError } from '@sturdy/core'
+import { clientIp, rateLimit, rateLimiter, tokenBucket } from '@sturdy/rate-limit'
 import type { Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { z } from 'zod'
 import type { Database } from '../db/database.ts'
 import { readJson } from '../platform/body.ts'
 import type { AppEnv, ServiceContext } from '../platform/service.ts'
 import { problem, serviceApp } from '../platform/service.ts'
 import { statusRoutes } from '../status/routes.ts'
-import { checkUserId, NewUser } from '../users/app.ts'
 import type { Downstream } from './downstream.ts'
 import { idempotencyStore, requestHash } from './idempotency.ts'
 import { OrderInput, processOrder } from './orders.ts'
@@ -23,6 +25,21 @@ export interface GatewayDeps {
 
 const KEY = /^[\x21-\x7e]{1,200}$/
 
+/** What a new user needs (validated here, before any call). */
+export const NewUser = z.object({
+  name: z.string().trim().min(1).max(100),
+  email: z.email().max(254),
+})
+
+/** Throws the 400 for an id that cannot be one (ids are positive whole numbers). */
+function checkUserId(id: string): void {
+  if (!/^[1-9][0-9]{0,17}$/.test(id)) {
+    throw new ValidationError('Invalid user id', [
+      { path: 'id', message: 'expected a positive whole number' },
+    ])
+  }
+}
+
 /**
  * The gateway: the public HTTP API. `GET /users/:id` and `POST /users` call the users
  * service; `POST /orders` is the article's processOrder; `/status` is the live status
@@ -33,6 +50,7 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
   // answer after a failure. A caller's smaller deadline (x-request-timeout-ms) wins.
   const app = serviceApp(ctx, {
     routes: { 'POST /orders': ctx.config.orderDeadlineMs + 1500 },
+    extra: writeLimit(ctx),
   })
   const orders = idempotencyStore(deps.db)
 
@@ -114,8 +132,47 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
     return answer(c, outcome.status, outcome.body)
   })
 
-  statusRoutes(app, ctx, deps.down)
+  statusRoutes(app, ctx, [
+    {
+      name: 'users',
+      target: ctx.config.urls.users,
+      protocol: 'gRPC',
+      breaker: () => deps.users.breakers.peek(deps.users.breakerKey),
+      budget: deps.down.budgets.users,
+      retries: deps.users.retries,
+    },
+    ...(['payments', 'delivery'] as const).map((name) => ({
+      name,
+      target: deps.down.origins[name],
+      protocol: 'HTTP',
+      breaker: () => deps.down.client.breakers.peek(deps.down.origins[name]),
+      budget: deps.down.budgets[name],
+      retries: deps.down.client.retries,
+      retryName: deps.down.origins[name],
+    })),
+  ])
   return app
+}
+
+/**
+ * Writes (`POST /orders`, `POST /users`) per client address: a token bucket of
+ * `RATE_LIMIT_PER_MINUTE` with a burst of a sixth, 429 problem+json with `Retry-After`
+ * and the IETF `RateLimit` headers beyond it. In memory: one gateway's quota (a Redis
+ * store shares it across replicas, see `@sturdy/rate-limit`).
+ */
+function writeLimit(ctx: ServiceContext): Middleware[] {
+  const perMinute = ctx.config.rateLimitPerMinute
+  if (perMinute === 0) return []
+  const limiter = rateLimiter({
+    name: 'gateway-writes',
+    algorithm: tokenBucket({
+      limit: perMinute,
+      windowMs: 60_000,
+      burst: Math.max(1, Math.ceil(perMinute / 6)),
+    }),
+  })
+  ctx.observe(limiter)
+  return [rateLimit({ limiter, routes: ['POST /orders', 'POST /users'], key: clientIp() })]
 }
 
 /** Answers a stored or fresh order outcome (a problem when ≥ 400). */

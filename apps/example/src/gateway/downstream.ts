@@ -8,7 +8,7 @@ import { clientSpans } from '@sturdy/tracing'
 import type { ServiceContext } from '../platform/service.ts'
 
 /** The downstream services the gateway calls over HTTP. */
-export type Dependency = 'users' | 'payments' | 'delivery'
+export type Dependency = 'payments' | 'delivery'
 
 /** The gateway's outgoing side: one pooled client, a retry budget per dependency. */
 export interface Downstream {
@@ -16,7 +16,7 @@ export interface Downstream {
   /** Base URL of each dependency. */
   urls: Record<Dependency, string>
   /** Each dependency's retry budget (shared by every call to it; on the status page). */
-  budgets: Record<Dependency, RetryBudget>
+  budgets: Record<Dependency | 'users', RetryBudget>
   /** The breaker key (origin) of each dependency. */
   origins: Record<Dependency, string>
 }
@@ -30,7 +30,6 @@ export interface Downstream {
 export function downstream(ctx: ServiceContext): Downstream {
   const urls = ctx.config.urls
   const origins = {
-    users: new URL(urls.users).origin,
     payments: new URL(urls.payments).origin,
     delivery: new URL(urls.delivery).origin,
   }
@@ -54,5 +53,5 @@ export function downstream(ctx: ServiceContext): Downstream {
   })
   ctx.observe(...client.policies)
   ctx.life.onClose('gateway client', () => client.close())
-  return { client, urls, budgets, origins }
+  return { client, urls: { payments: urls.payments, delivery: urls.delivery }, budgets, origins }
 }

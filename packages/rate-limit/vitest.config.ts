@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: {
+    name: '@sturdy/rate-limit',
+    include: ['src/**/*.test.ts'],
+    // Starts a real redis-server on a free 127.0.0.1 port for the Redis tests, and stops it.
+    globalSetup: ['../../scripts/redis-global-setup.ts'],
+  },
+})

@@ -13,7 +13,7 @@ import type { AppService } from './manifests.ts'
 import { APP_SERVICES, containerEnv, deploymentOf, podSpecOf, render } from './manifests.ts'
 import { DEPLOY_DIR, REPO_DIR } from './paths.ts'
 import type { Proc, SwitchProxy } from './processes.ts'
-import { freePort, startProcess, switchProxy } from './processes.ts'
+import { freePort, grpcHealthCheck, startProcess, switchProxy } from './processes.ts'
 import { allQueries, checkQueries, recordedSeries } from './queries.ts'
 
 // The Dockerfile's steps without Docker (src/dockerfile.ts): the build stage's RUN lines
@@ -23,6 +23,7 @@ import { allQueries, checkQueries, recordedSeries } from './queries.ts'
 // series, scraped, and drained.
 
 const run = promisify(execFile)
+const USER_SERVICE = 'sturdy.example.user.v1.UserService'
 const objects = render('overlays/dev')
 const base = (): Record<string, string> => {
   const env: Record<string, string> = {}
@@ -160,7 +161,7 @@ describe('the image, built without Docker', () => {
 })
 
 describe('the services, started from the image with their pods’ environment', () => {
-  it('each answers /readyz and /healthz, passes the HEALTHCHECK, and states its drain bound', async () => {
+  it('each answers /readyz and /healthz (users: gRPC health), passes the HEALTHCHECK, and states its drain bound', async () => {
     for (const s of APP_SERVICES) ports[s] = { http: await freePort(), metrics: await freePort() }
     const users = `http://127.0.0.1:${ports.users.http}`
     proxy = await switchProxy(users)
@@ -190,9 +191,20 @@ describe('the services, started from the image with their pods’ environment', 
       await procs.get(s)!.waitFor((l) => l.msg === 'sturdy example started', 180_000)
     }
     for (const s of APP_SERVICES) {
-      const url = `http://127.0.0.1:${ports[s].http}`
-      expect((await fetch(`${url}/readyz`)).status, `${s} /readyz`).toBe(200)
-      expect((await fetch(`${url}/healthz`)).status, `${s} /healthz`).toBe(200)
+      if (s === 'users') {
+        // What the pod's gRPC probes ask (SERVING is 1).
+        expect(await grpcHealthCheck(ports.users.http, ''), 'users readiness').toEqual({
+          status: 1,
+        })
+        expect(await grpcHealthCheck(ports.users.http, USER_SERVICE), 'users liveness').toEqual({
+          status: 1,
+        })
+        expect(await grpcHealthCheck(ports.users.http, 'no.such.Service')).toEqual({ error: '5' })
+      } else {
+        const url = `http://127.0.0.1:${ports[s].http}`
+        expect((await fetch(`${url}/readyz`)).status, `${s} /readyz`).toBe(200)
+        expect((await fetch(`${url}/healthz`)).status, `${s} /healthz`).toBe(200)
+      }
       const check = await healthcheck(envs[s])
       expect(check.code, `${s} HEALTHCHECK: ${check.out}`).toBe(0)
     }
@@ -260,8 +272,13 @@ describe('the services, started from the image with their pods’ environment', 
     }
     expect(failedFast).toBe(true)
     proxy!.mode = 'pass'
+    // A call to users whose deadline has passed on arrival: the users server's deadline
+    // counts it (sturdy_timeouts_total{name="users-deadline"}) and answers DEADLINE_EXCEEDED.
+    expect(await grpcHealthCheck(ports.users.http, '', { 'grpc-timeout': '0m' })).toEqual({
+      error: '4',
+    })
     // Requests straight to each service, as the gateway's calls would.
-    for (const s of ['users', 'payments', 'delivery'] as const) {
+    for (const s of ['payments', 'delivery'] as const) {
       await (await fetch(`http://127.0.0.1:${ports[s].http}/nothing-here`)).arrayBuffer()
     }
 
@@ -301,6 +318,11 @@ describe('the services, started from the image with their pods’ environment', 
       if (!(draining && ready === 503)) await new Promise((r) => setTimeout(r, 100))
     }
     expect({ draining, ready }).toEqual({ draining: true, ready: 503 })
+    // users: the readiness probe fails while it drains — NOT_SERVING (2) on a connection
+    // opened before, or the new stream refused (the server has sent GOAWAY).
+    expect([{ status: 2 }, { error: 'ERR_HTTP2_STREAM_ERROR' }]).toContainEqual(
+      await grpcHealthCheck(ports.users.http, ''),
+    )
     for (const s of APP_SERVICES) {
       const p = procs.get(s)!
       expect(await p.exited, s).toBe(0)

@@ -165,6 +165,7 @@ describe('PromQL in rules, dashboard and adapter', () => {
     expect(rows).toEqual([
       'RED per route',
       'Client calls per dependency (gateway)',
+      'gRPC (users service, and the gateway calling it)',
       'Circuit breakers',
       'Retries and retry budget',
       'Shed load',

@@ -19,10 +19,10 @@ export interface Query {
 
 /**
  * Labels Prometheus adds to every scraped series (target labels): job and instance
- * always, namespace and pod from both scrape setups shipped (the ServiceMonitor and
+ * always, namespace, pod and service from both scrape setups shipped (the ServiceMonitor and
  * deploy/observability/prometheus/prometheus.yml's relabeling; a test checks the latter).
  */
-export const TARGET_LABELS: readonly string[] = ['job', 'instance', 'namespace', 'pod']
+export const TARGET_LABELS: readonly string[] = ['job', 'instance', 'namespace', 'pod', 'service']
 
 interface RuleFile {
   groups: Array<{

@@ -10,16 +10,27 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Whether promtool is there (Debian's prometheus package, installed now if missing). */
     promtool: boolean
+    /** Whether PostgreSQL is there (Debian's postgresql package, installed now if missing). */
+    postgresql: boolean
   }
 }
 
-/** Installs Debian's prometheus package when missing (scripts/ensure-apt.sh, idempotent). */
-export default async function setup(project: TestProject): Promise<void> {
-  let promtool = true
+/** Installs a Debian package when missing (scripts/ensure-apt.sh, idempotent); whether it is there. */
+async function ensureApt(pkg: string): Promise<boolean> {
   try {
-    await run('bash', [join(REPO_DIR, 'scripts/ensure-apt.sh'), 'prometheus'], { timeout: 600_000 })
+    await run('bash', [join(REPO_DIR, 'scripts/ensure-apt.sh'), pkg], { timeout: 600_000 })
+    return true
   } catch {
-    promtool = false
+    return false
   }
-  project.provide('promtool', promtool)
+}
+
+/**
+ * Debian's prometheus (promtool, for the rules) and postgresql (the database the pods
+ * of gateway and users get in the dev overlay, for the image test), installed when
+ * missing. One after the other: two apt runs would wait on each other's lock anyway.
+ */
+export default async function setup(project: TestProject): Promise<void> {
+  project.provide('promtool', await ensureApt('prometheus'))
+  project.provide('postgresql', await ensureApt('postgresql'))
 }

@@ -3,8 +3,10 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { loadConfig } from '../../apps/example/src/config.ts'
+import type { Postgres } from '../../apps/example/src/testing.ts'
+import { startPostgres } from '../../apps/example/src/testing.ts'
 import type { LocalImage } from './dockerfile.ts'
 import { buildLocally, parseDockerfile } from './dockerfile.ts'
 import type { Exposition } from './exposition.ts'
@@ -38,6 +40,7 @@ const procs = new Map<AppService, Proc>()
 const ports = {} as Record<AppService, { http: number; metrics: number }>
 let envs = {} as Record<AppService, Record<string, string>>
 let proxy: SwitchProxy | undefined
+let postgres: Postgres | undefined
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'sturdy-image-'))
@@ -60,6 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...procs.values()].map((p) => p.stop(5000)))
   await proxy?.close()
+  await postgres?.destroy()
   if (work !== undefined) rmSync(work, { recursive: true, force: true })
 })
 
@@ -163,6 +167,16 @@ describe('the image, built without Docker', () => {
 describe('the services, started from the image with their pods’ environment', () => {
   it('each answers /readyz and /healthz (users: gRPC health), passes the HEALTHCHECK, and states its drain bound', async () => {
     for (const s of APP_SERVICES) ports[s] = { http: await freePort(), metrics: await freePort() }
+    let database = ''
+    if (inject('postgresql')) {
+      postgres = await startPostgres()
+      database = postgres.url
+    } else {
+      // Not a skip: the services still run, on the app's embedded PGlite instead.
+      console.warn(
+        "Debian's postgresql package could not be installed: gateway and users run on PGlite (in memory) instead of PostgreSQL",
+      )
+    }
     const users = `http://127.0.0.1:${ports.users.http}`
     proxy = await switchProxy(users)
     envs = {} as typeof envs
@@ -172,8 +186,9 @@ describe('the services, started from the image with their pods’ environment', 
         ...base(),
         ...image.env,
         ...env,
-        // What differs from a pod: loopback and free ports, no in-cluster names, PGlite
-        // in memory instead of the dev PostgreSQL, no collector to export to.
+        // What differs from a pod: loopback and free ports, no in-cluster names, a
+        // PostgreSQL of the test's own for the dev overlay's in-cluster one (both
+        // services on one database, as there), no collector to export to.
         HOST: '127.0.0.1',
         [`${s.toUpperCase()}_PORT`]: String(ports[s].http),
         METRICS_PORT: String(ports[s].metrics),
@@ -181,7 +196,7 @@ describe('the services, started from the image with their pods’ environment', 
         PAYMENTS_URL: `http://127.0.0.1:${ports.payments.http}`,
         DELIVERY_URL: `http://127.0.0.1:${ports.delivery.http}`,
         OTEL_TRACES_EXPORTER: 'none',
-        DATABASE_URL: '',
+        DATABASE_URL: database,
       }
       delete envs[s].OTEL_EXPORTER_OTLP_ENDPOINT
     }

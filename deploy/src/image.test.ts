@@ -287,6 +287,25 @@ describe('the services, started from the image with their pods’ environment', 
     }
     expect(failedFast).toBe(true)
     proxy!.mode = 'pass'
+    // The breaker closes again after BREAKER_OPEN_MS (a trial call succeeds).
+    let closed = false
+    for (let i = 0; i < 100 && !closed; i++) {
+      closed =
+        (await fetch(`${G}/users/1`).then((r) => r.arrayBuffer().then(() => r.status))) === 200
+      if (!closed) await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(closed).toBe(true)
+    // Overload: users slows down, requests pile up in the gateway past its adaptive
+    // concurrency limit (at least 50, 100 at first): the excess is shed at once, 503.
+    proxy!.mode = 'slow'
+    const burst = await Promise.all(
+      Array.from({ length: 160 }, () =>
+        fetch(`${G}/users/1`).then((r) => r.arrayBuffer().then(() => r.status)),
+      ),
+    )
+    proxy!.mode = 'pass'
+    expect(burst.filter((status) => status === 503).length).toBeGreaterThan(0)
+    expect(await scrape('gateway')).toMatch(/^sturdy_limit_shed_total\{/m)
     // A call to users whose deadline has passed on arrival: the users server's deadline
     // counts it (sturdy_timeouts_total{name="users-deadline"}) and answers DEADLINE_EXCEEDED.
     expect(await grpcHealthCheck(ports.users.http, '', { 'grpc-timeout': '0m' })).toEqual({

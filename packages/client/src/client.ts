@@ -92,7 +92,7 @@ export class Engine {
   readonly #clock: Clock
   readonly #wheel: TimerWheel
   readonly #maxOrigins: number
-  readonly #redirect: RequestRedirect
+  readonly #redirect: NonNullable<RequestInit['redirect']>
   /** Normalized origin → state, oldest first (second-chance eviction). */
   readonly #origins = new Map<string, OriginState & { used: boolean }>()
   /** Origin as written → state: skips normalizing on every call. */

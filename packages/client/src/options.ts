@@ -63,8 +63,12 @@ export interface ClientConcurrencyLimitOptions
 
 /** Settings of one origin (`scheme://host:port`): pool, timeouts, policies, propagation. */
 export interface OriginOptions {
-  /** Headers sent on every call to the origin; per-call headers win. @default none */
-  headers?: HeadersInit
+  /**
+   * Headers sent on every call to the origin; per-call headers win. (fetch's `HeadersInit`,
+   * named through the `RequestInit` global so the declarations need no DOM lib.)
+   * @default none
+   */
+  headers?: RequestInit['headers']
   /** Most connections open to the origin at once. @default 64 */
   connections?: number
   /**
@@ -166,7 +170,7 @@ export interface ClientOptions extends OriginOptions {
    * Redirects: `follow` (up to 20, as fetch), `manual` (return the 3xx), `error`.
    * @default 'follow'
    */
-  redirect?: RequestRedirect
+  redirect?: NonNullable<RequestInit['redirect']>
   /** Creates the dispatcher of an origin (tests, proxies). @default `new Pool(origin, options)` */
   dispatcher?: (origin: string, options: Pool.Options) => Dispatcher
   /** Time source of deadlines and timeouts; the one `deadline()` uses. @default systemClock */
@@ -334,7 +338,7 @@ function nonNegative(name: string, v: number): void {
  * @param init headers in any fetch shape, or undefined
  * @returns a fresh record
  */
-export function headerRecord(init: HeadersInit | undefined): Record<string, string> {
+export function headerRecord(init: RequestInit['headers']): Record<string, string> {
   const out: Record<string, string> = {}
   if (init === undefined || init === null) return out
   if (typeof (init as Headers).forEach === 'function' && !Array.isArray(init)) {

@@ -28,6 +28,7 @@ export const STURDY_PACKAGES = [
   'node',
   'client',
   'rate-limit',
+  'chaos',
   'lifecycle',
   'limit',
 ] as const

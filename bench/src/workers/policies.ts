@@ -60,6 +60,38 @@ function sturdyComposed(): Op | undefined {
   return () => policy.execute(call)
 }
 
+/** A hedge whose first attempt settles at once: the success-path cost of hedging. */
+function sturdyHedge(): Op | undefined {
+  const hedge = wiring.factory('retry', ['hedge'])
+  wiring.use('@sturdy/retry hedge({ delayMs: 1000 })')
+  const policy = hedge?.({ delayMs: 1000 })
+  return policy === undefined ? undefined : () => policy.execute(call)
+}
+
+/** A disabled chaos policy around the call: what leaving chaos wired in production costs. */
+function sturdyChaosOff(): Op | undefined {
+  const chaosFault = wiring.factory('chaos', ['chaosFault'])
+  wiring.use('@sturdy/chaos chaosFault({ enabled: false })')
+  const policy = chaosFault?.({ enabled: false })
+  return policy === undefined ? undefined : () => policy.execute(call)
+}
+
+// The middleware contenders call the middleware directly with a stub exchange (a GET of
+// /users/42) and `next` = the call: the per-request cost of the middleware alone, without
+// a framework or a socket around it.
+const exchange = { method: 'GET', path: '/users/42' }
+type Mw = (ex: unknown, next: () => Promise<unknown>) => Promise<unknown>
+
+function sturdyChaosMiddleware(scopedOut: boolean): Op | undefined {
+  const chaosMiddleware = wiring.factory('chaos', ['chaosMiddleware'])
+  const options = scopedOut
+    ? { kind: 'fault', injectionRate: 1, routes: ['POST /payments'] }
+    : { kind: 'fault', injectionRate: 1, enabled: false }
+  wiring.use(`@sturdy/chaos chaosMiddleware(${JSON.stringify(options)})`)
+  const mw = chaosMiddleware?.(options) as Mw | undefined
+  return mw === undefined ? undefined : () => mw(exchange, call)
+}
+
 function cockatielRetry() {
   return cbRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(0) })
 }
@@ -85,6 +117,18 @@ function contender(): Op | undefined {
     }
     case 'sturdy-composed':
       return sturdyComposed()
+    case 'sturdy-hedge':
+      return sturdyHedge()
+    case 'sturdy-chaos-off':
+      return sturdyChaosOff()
+    case 'bare-mw': {
+      const empty: Mw = (_ex, next) => next()
+      return () => empty(exchange, call)
+    }
+    case 'sturdy-chaos-mw-off':
+      return sturdyChaosMiddleware(false)
+    case 'sturdy-chaos-mw-scoped-out':
+      return sturdyChaosMiddleware(true)
     case 'cockatiel-timeout': {
       const p = cockatielTimeout()
       return () => p.execute(call)

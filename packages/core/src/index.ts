@@ -5,6 +5,8 @@
  * branded errors, problem+json, clock/random seams and typed events. Zero runtime
  * dependencies and web-standard APIs only, so it runs wherever `AbortSignal` does.
  */
+export type { AbortSubscriber } from './abort-fanout.ts'
+export { AbortFanout } from './abort-fanout.ts'
 export type { Clock, Random, TimerHandle } from './clock.ts'
 export { systemClock, systemRandom } from './clock.ts'
 export type { AbortKind, CircuitRejection, FieldIssue, SturdyErrorOptions } from './errors.ts'
@@ -43,7 +45,11 @@ export { attachExchange, exchangeOf } from './exchange-of.ts'
 export { isIdempotentMethod, normalizeMethod, OTHER_METHOD } from './http.ts'
 export type {
   BreakerEventMap,
+  ChaosEventMap,
+  ChaosKind,
+  ChaosMark,
   CircuitState,
+  HedgeEventMap,
   LimitEventMap,
   LimitPriority,
   LimitStats,
@@ -80,6 +86,8 @@ export type { BoundedRoutesOptions, RouteLabel } from './route-labels.ts'
 export { boundedRoutes, OVERFLOW_ROUTE } from './route-labels.ts'
 export type { RouteMatcher, RouteMatcherOptions } from './route-matcher.ts'
 export { routeMatcher } from './route-matcher.ts'
+export type { RpcCall, RpcCode, RpcInterceptor, RpcMetadata } from './rpc.ts'
+export { RPC_CODES, rpcMethodName } from './rpc.ts'
 export type { LinkedSignal } from './signals.ts'
 export {
   deadlineIn,

@@ -154,6 +154,63 @@ export interface LimitEventMap {
   }
 }
 
+/** The kinds of fault `@sturdy/chaos` injects. */
+export type ChaosKind = 'fault' | 'latency' | 'outcome' | 'hang' | 'behaviour'
+
+/** Events of a chaos policy or chaos middleware (`@sturdy/chaos`). */
+export interface ChaosEventMap {
+  /** A fault was injected on purpose: a drill, not an outage. */
+  injected: {
+    readonly name: string
+    readonly kind: ChaosKind
+    /** `policy` for a call wrapped by a chaos policy, `middleware` for a server request. */
+    readonly scope: 'policy' | 'middleware'
+    /** The delay added, for `latency`; 0 for every other kind. */
+    readonly latencyMs: number
+  }
+  /** The settings were changed at run time (the admin handler, or `update()`). */
+  changed: {
+    readonly name: string
+    readonly enabled: boolean
+    readonly injectionRate: number
+  }
+}
+
+/** Events of a hedging policy (`@sturdy/retry`'s `hedge()`). */
+export interface HedgeEventMap {
+  /** Another attempt starts in parallel with the ones still running. */
+  hedge: {
+    readonly name: string
+    /** The attempt being started: 2 for the first hedge. */
+    readonly attempt: number
+    /** `delay`: no answer within the hedging delay; `failure`: an attempt failed. */
+    readonly trigger: 'delay' | 'failure'
+    /** The hedging delay in force for this call (fixed, or the percentile of recent latencies). */
+    readonly delayMs: number
+  }
+  /** A hedged attempt (not the first) gave the accepted answer; the others were aborted. */
+  hedgeWon: {
+    readonly name: string
+    /** The attempt that won (>= 2). */
+    readonly attempt: number
+    /** Attempts started in all. */
+    readonly attempts: number
+    /** From the call's start to the winning answer. */
+    readonly durationMs: number
+  }
+  /** A hedge was not sent because the shared retry budget is spent. */
+  budgetExhausted: { readonly name: string; readonly attempt: number }
+}
+
+/**
+ * What a chaos middleware records on the exchange (`VALUES.chaos`, a list: one entry per
+ * injection), so the access log and the server span show the request was a drill.
+ */
+export interface ChaosMark {
+  readonly name: string
+  readonly kind: ChaosKind
+}
+
 /** Anything an observer can subscribe to: a policy that names itself and emits events. */
 export type ObservablePolicy =
   | { readonly kind: 'retry'; readonly name: string; readonly events: Events<RetryEventMap> }
@@ -177,6 +234,8 @@ export type ObservablePolicy =
       /** The limit, in-flight and queued work now, read by observers at scrape time. */
       readonly stats?: () => LimitStats
     }
+  | { readonly kind: 'chaos'; readonly name: string; readonly events: Events<ChaosEventMap> }
+  | { readonly kind: 'hedge'; readonly name: string; readonly events: Events<HedgeEventMap> }
 
 /**
  * Conventional keys for per-request values on the Exchange (`ex.get`/`ex.set`), so
@@ -193,7 +252,16 @@ export const VALUES: {
   readonly trace: 'trace'
   /** `number`: the request's absolute deadline, set by `@sturdy/timeout`'s `deadline()`. */
   readonly deadline: 'deadline'
-} = { signal: 'signal', requestId: 'requestId', log: 'log', trace: 'trace', deadline: 'deadline' }
+  /** `readonly ChaosMark[]`: faults `@sturdy/chaos` injected into this request. */
+  readonly chaos: 'chaos'
+} = {
+  signal: 'signal',
+  requestId: 'requestId',
+  log: 'log',
+  trace: 'trace',
+  deadline: 'deadline',
+  chaos: 'chaos',
+}
 
 /** The identifiers of the request's span, as the tracing middleware shares them. */
 export interface TraceContext {

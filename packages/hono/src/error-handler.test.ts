@@ -60,7 +60,7 @@ describe('problemErrorHandler', () => {
   it("keeps an HTTPException's status, rendered as a problem", async () => {
     const res = await appThrowing(new HTTPException(401, { message: 'who are you' })).request('/')
     expect(res.status).toBe(401)
-    expect(await res.json()).toEqual({ title: 'Error', status: 401, detail: 'who are you' })
+    expect(await res.json()).toEqual({ title: 'Unauthorized', status: 401, detail: 'who are you' })
     const outage = await appThrowing(new HTTPException(503)).request('/')
     expect(outage.status).toBe(503)
     expect(await outage.json()).toEqual({ title: 'Service Unavailable', status: 503 })

@@ -1,5 +1,5 @@
-import type { AbortKind, Exchange } from '@sturdy/core'
-import { abortKind, isSturdyError } from '@sturdy/core'
+import type { AbortKind, ChaosMark, Exchange } from '@sturdy/core'
+import { abortKind, isSturdyError, VALUES } from '@sturdy/core'
 import type { Logger } from 'pino'
 import type { AccessOutcome, LoggerSettings } from './logger-options.ts'
 import { callSafely } from './safe-call.ts'
@@ -68,6 +68,8 @@ export function writeAccessLine(
     abort,
     err: error === undefined || clientGone ? undefined : serializeError(error, status >= 500),
     headers: s.headerNames.length === 0 ? undefined : pickHeaders(ex, s.headerNames),
+    // Faults @sturdy/chaos injected: the line says the request was a drill.
+    chaos: ex.get<readonly ChaosMark[]>(VALUES.chaos),
   }
   if (s.fields !== undefined) addFields(line, callSafely(s.fields, ex), s.reserved, userBound)
   log[level](line, MESSAGES[outcome])

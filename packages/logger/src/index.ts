@@ -7,6 +7,7 @@
  * calls of `@sturdy/client` in the request's logger (`clientLogger()`), and policy
  * events (breaker transitions, retries, give-ups) written to the logger you inject.
  */
+
 export { ACCESS_MESSAGES } from './access-line.ts'
 export type { ClientLoggerOptions, ClientLogLevels } from './client-logger.ts'
 export { CLIENT_MESSAGES, clientLogger } from './client-logger.ts'
@@ -17,6 +18,8 @@ export { DEFAULT_REDACT_PATHS } from './redact.ts'
 export { DEFAULT_MAX_REQUEST_ID_LENGTH, isSafeRequestId, randomRequestId } from './request-id.ts'
 export type { RequestLoggerVariables } from './request-logger.ts'
 export { requestLogger } from './request-logger.ts'
+export type { RpcLoggerOptions, RpcLogLevels } from './rpc-logger.ts'
+export { RPC_MESSAGES, rpcLogger } from './rpc-logger.ts'
 export type { SerializedError } from './serialize-error.ts'
 export { serializeError } from './serialize-error.ts'
 export { formatTraceFlags } from './trace-fields.ts'

@@ -129,6 +129,7 @@ const OWN_KEYS: readonly string[] = [
   'abort',
   'err',
   'headers',
+  'chaos',
   // pino's own
   'level',
   'time',

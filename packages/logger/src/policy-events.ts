@@ -29,6 +29,14 @@ export interface PolicyLogLevels {
   shed?: LevelWithSilent
   /** An adaptive limiter moved its limit (up to ten times a second). @default 'debug' */
   limitChange?: LevelWithSilent
+  /** Chaos injected a fault on purpose (one line per injection). @default 'debug' */
+  injected?: LevelWithSilent
+  /** Someone changed chaos settings at run time (the admin handler, `update()`). @default 'warn' */
+  changed?: LevelWithSilent
+  /** A hedging policy started another attempt. @default 'debug' */
+  hedge?: LevelWithSilent
+  /** A hedged attempt gave the answer. @default 'debug' */
+  hedgeWon?: LevelWithSilent
 }
 
 /** Options of `logPolicyEvents()`. */
@@ -50,6 +58,10 @@ export const POLICY_MESSAGES: {
   readonly rateLimitRecovered: 'rate limit store recovered'
   readonly shed: 'shed load'
   readonly limitChange: 'concurrency limit changed'
+  readonly injected: 'chaos injected a fault'
+  readonly changed: 'chaos settings changed'
+  readonly hedge: 'hedging'
+  readonly hedgeWon: 'hedge won'
 } = {
   stateChange: 'circuit breaker state changed',
   rejected: 'circuit breaker rejected a call',
@@ -62,6 +74,10 @@ export const POLICY_MESSAGES: {
   rateLimitRecovered: 'rate limit store recovered',
   shed: 'shed load',
   limitChange: 'concurrency limit changed',
+  injected: 'chaos injected a fault',
+  changed: 'chaos settings changed',
+  hedge: 'hedging',
+  hedgeWon: 'hedge won',
 }
 
 /**
@@ -71,7 +87,7 @@ export const POLICY_MESSAGES: {
  * the service's root logger: policies outlive requests, so their lines carry no
  * `req_id`.
  *
- * @param policies one observable policy or several (retry, breaker, timeout, rate-limit, limit)
+ * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos, rate-limit, limit)
  * @param logger the pino logger to write to
  * @param options `levels` per event (see `PolicyLogLevels` for each default)
  * @returns a disposer that unsubscribes from every policy
@@ -217,6 +233,49 @@ export function logPolicyEvents(
           kind: 'limit',
           from: e.from,
           to: e.to,
+        }))
+        break
+      }
+      case 'chaos': {
+        // `chaos: true` on every line, so a drill is never read as an outage.
+        const events = policy.events
+        on(events, 'injected', levels.injected ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'chaos',
+          chaos: true,
+          chaos_kind: e.kind,
+          scope: e.scope,
+          latency_ms: e.latencyMs,
+        }))
+        on(events, 'changed', levels.changed ?? 'warn', (e) => ({
+          policy: e.name,
+          kind: 'chaos',
+          chaos: true,
+          enabled: e.enabled,
+          injection_rate: e.injectionRate,
+        }))
+        break
+      }
+      case 'hedge': {
+        const events = policy.events
+        on(events, 'hedge', levels.hedge ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
+          trigger: e.trigger,
+          delay_ms: e.delayMs,
+        }))
+        on(events, 'hedgeWon', levels.hedgeWon ?? 'debug', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
+          attempts: e.attempts,
+          duration_ms: e.durationMs,
+        }))
+        on(events, 'budgetExhausted', levels.budgetExhausted ?? 'info', (e) => ({
+          policy: e.name,
+          kind: 'hedge',
+          attempt: e.attempt,
         }))
         break
       }

@@ -9,10 +9,11 @@ import type {
 } from '@sturdy/core'
 import { boundedLabel, OVERFLOW_VALUE } from './bounded-label.ts'
 import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
+import { observeChaos, observeHedge } from './chaos-hedge-metrics.ts'
 import type { AnyRegistry } from './instruments.ts'
 import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
-import { observeRateLimit } from './rate-limit-metrics.ts'
 import { observeLimit } from './limit-metrics.ts'
+import { observeRateLimit } from './rate-limit-metrics.ts'
 
 /**
  * The value `sturdy_breaker_state` takes per state, ordered by how much traffic the
@@ -51,7 +52,7 @@ export interface PolicyMetrics {
 }
 
 /**
- * Prometheus metrics for timeout, retry, breaker and rate-limit policies, fed by the core event maps
+ * Prometheus metrics for timeout, retry, breaker, hedge, chaos, rate-limit and limit policies, fed by the core event maps
  * (so this package depends on none of the policy packages):
  *
  * | metric | type | labels |
@@ -69,6 +70,11 @@ export interface PolicyMetrics {
  * | `sturdy_rate_limit_store_degraded` | gauge (1 while the fallback decides) | `name` |
  * | `sturdy_limit_concurrency_limit`, `sturdy_limit_inflight`, `sturdy_limit_queued` | gauges (`@sturdy/limit`; created when one is observed) | `name` |
  * | `sturdy_limit_shed_total` | counter | `name`, `reason`, `priority` |
+ * | `sturdy_chaos_injections_total` | counter | `name`, `kind`, `scope` = policy, middleware |
+ * | `sturdy_chaos_injection_rate` | gauge (0 when disabled) | `name` |
+ * | `sturdy_hedges_total` | counter | `name`, `trigger` = delay, failure |
+ * | `sturdy_hedge_wins_total` | counter | `name` |
+ * | `sturdy_hedge_budget_exhausted_total` | counter | `name` |
  *
  * The rate-limit metrics are registered when the first rate limiter is observed, and
  * never carry the limited key.
@@ -237,6 +243,12 @@ export function policyMetrics(options: PolicyMetricsOptions = {}): PolicyMetrics
           break
         case 'limit':
           disposers = [observeLimit(registry, policy, name)]
+          break
+        case 'chaos':
+          disposers = observeChaos(registry, name, policy)
+          break
+        case 'hedge':
+          disposers = observeHedge(registry, name, policy)
           break
         default:
           throw new TypeError(`Unknown policy kind: ${(policy as { kind?: unknown }).kind}`)

@@ -126,7 +126,7 @@ function nextBackoff(s: RetrySettings, failure: RetryFailure, state: RetryState)
 }
 
 /** A custom `pushback` returning NaN, Infinity or a negative number is treated as silence. */
-function validPushback(push: Pushback): Pushback {
+export function validPushback(push: Pushback): Pushback {
   if (push === 'stop' || push === undefined) return push
   return Number.isFinite(push) && push >= 0 ? push : undefined
 }

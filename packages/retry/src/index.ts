@@ -22,6 +22,8 @@ export {
   isRetryBudgetExhaustedError,
   RetryBudgetExhaustedError,
 } from './errors.ts'
+export type { HedgeOptions, HedgePolicy } from './hedge.ts'
+export { HEDGE_DEFAULTS, HedgeLostError, hedge, isHedgeLostError } from './hedge.ts'
 export type { IdempotencyOptions, RequestLike } from './idempotency.ts'
 export { idempotentOnly, isRetryableRequest } from './idempotency.ts'
 export type { HeadersLike, Pushback } from './pushback.ts'

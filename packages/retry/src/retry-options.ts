@@ -157,12 +157,12 @@ export function assertDeadline(deadline: number): void {
 }
 
 /** The default `pushback`: `readPushback` on the error, or on the result. */
-function pushbackOfFailure(failure: RetryFailure, nowEpochMs: number): Pushback {
+export function pushbackOfFailure(failure: RetryFailure, nowEpochMs: number): Pushback {
   return readPushback(failure.kind === 'error' ? failure.error : failure.result, nowEpochMs)
 }
 
 /** Cancels an unread fetch `Response` body so its connection goes back to the pool. */
-function discardResponse(result: unknown): void {
+export function discardResponse(result: unknown): void {
   const r = result as { body?: { cancel?: () => Promise<void> } | null; bodyUsed?: boolean } | null
   if (typeof r !== 'object' || r === null || r.bodyUsed === true) return
   const body = r.body

@@ -1,7 +1,5 @@
-import type { SturdyErrorOptions } from '@sturdy/core'
-import { errorGuard, isSturdyError, SturdyError } from '@sturdy/core'
-import type { AbortSubscriber } from './abort-fanout.ts'
-import { AbortFanout } from './abort-fanout.ts'
+import type { AbortSubscriber, SturdyErrorOptions } from '@sturdy/core'
+import { AbortFanout, errorGuard, isSturdyError, SturdyError } from '@sturdy/core'
 import { SETTLED } from './settled.ts'
 
 /**

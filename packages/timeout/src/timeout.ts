@@ -1,4 +1,5 @@
 import type {
+  AbortSubscriber,
   Clock,
   Emitter,
   Events,
@@ -7,9 +8,7 @@ import type {
   PolicyFn,
   TimeoutEventMap,
 } from '@sturdy/core'
-import { createEmitter, neverAborts, TimeoutError } from '@sturdy/core'
-import type { AbortSubscriber } from './abort-fanout.ts'
-import { AbortFanout } from './abort-fanout.ts'
+import { AbortFanout, createEmitter, neverAborts, TimeoutError } from '@sturdy/core'
 import { SETTLED } from './settled.ts'
 import type { TimerWheel, WheelTimer } from './timer-wheel.ts'
 import { timerWheel } from './timer-wheel.ts'

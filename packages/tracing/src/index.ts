@@ -10,6 +10,8 @@
  */
 export { clientSpans, REDACTED_QUERY_KEYS } from './client-spans.ts'
 export { contextFrom, injectTraceHeaders } from './inject.ts'
+export type { RpcSpansOptions } from './rpc-spans.ts'
+export { rpcSpans } from './rpc-spans.ts'
 export { TRACER_NAME, TRACER_VERSION, tracing } from './server.ts'
 export { traceEvents } from './trace-events.ts'
 export type * from './types.ts'

@@ -14,7 +14,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api'
-import type { Clock, Exchange, Middleware, Next, TraceContext } from '@sturdy/core'
+import type { ChaosMark, Clock, Exchange, Middleware, Next, TraceContext } from '@sturdy/core'
 import {
   abortKind,
   normalizeMethod,
@@ -34,6 +34,7 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   ATTR_STURDY_ABORT_KIND,
+  ATTR_STURDY_CHAOS_INJECTED,
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
@@ -170,6 +171,7 @@ async function serve(
       }
     }
     recordAbort(ex, span, clock)
+    recordChaos(ex, span)
     span.end()
   }
 }
@@ -215,6 +217,7 @@ async function enrich(
       span.setAttribute(ATTR_ERROR_TYPE, String(ex.status))
     }
     recordAbort(ex, span, clock)
+    recordChaos(ex, span)
   }
 }
 
@@ -261,6 +264,19 @@ function recordAbort(ex: Exchange, span: Span, clock: Clock): void {
   const kind = abortKind(ex.signal.reason)
   if (kind === 'deadline') span.addEvent(EVENT_DEADLINE_EXCEEDED)
   else span.addEvent(EVENT_REQUEST_ABORTED, { [ATTR_STURDY_ABORT_KIND]: kind })
+}
+
+/**
+ * Faults `@sturdy/chaos` injected into the request, as one attribute (`kind:name` each):
+ * whoever reads the trace sees a drill, even without a context manager for span events.
+ */
+function recordChaos(ex: Exchange, span: Span): void {
+  const marks = ex.get<readonly ChaosMark[]>(VALUES.chaos)
+  if (marks === undefined || marks.length === 0) return
+  span.setAttribute(
+    ATTR_STURDY_CHAOS_INJECTED,
+    marks.map((m) => `${m.kind}:${m.name}`),
+  )
 }
 
 interface SpanNames {

@@ -1,6 +1,7 @@
 import type { Attributes, Span } from '@opentelemetry/api'
 import { trace } from '@opentelemetry/api'
 import type { Disposer, ObservablePolicy } from '@sturdy/core'
+import { chaosEvents, hedgeEvents } from './chaos-hedge-events.ts'
 import { errorType } from './error-type.ts'
 import {
   ATTR_ERROR_TYPE,
@@ -22,9 +23,9 @@ import {
   ATTR_STURDY_RETRY_GIVE_UP_REASON,
   EVENT_BREAKER_REJECTED,
   EVENT_BREAKER_STATE_CHANGE,
+  EVENT_LIMIT_SHED,
   EVENT_RATE_LIMIT_FALLBACK,
   EVENT_RATE_LIMIT_REJECTED,
-  EVENT_LIMIT_SHED,
   EVENT_RETRY,
   EVENT_RETRY_BUDGET_EXHAUSTED,
   EVENT_RETRY_GIVE_UP,
@@ -48,6 +49,10 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * | rate-limit | `sturdy.rate_limit.rejected` | `sturdy.rate_limit.cost`, `.retry_after_ms` (absent when the cost never fits) |
  * | rate-limit | `sturdy.rate_limit.fallback` | `sturdy.rate_limit.fallback_reason`, `.fallback_mode`, `error.type` (when a call failed) |
  * | limit | `sturdy.limit.shed` | `sturdy.limit.reason`, `sturdy.limit.priority` |
+ * | hedge | `sturdy.hedge` | `sturdy.hedge.attempt` (the new one), `.trigger`, `.delay_ms` |
+ * | hedge | `sturdy.hedge.won` | `sturdy.hedge.attempt` (the winner), `.attempts` |
+ * | hedge | `sturdy.hedge.budget_exhausted` | `sturdy.hedge.attempt` |
+ * | chaos | `sturdy.chaos.injected` | `sturdy.chaos.kind`, `.scope`, `.latency_ms` |
  *
  * Every event carries `sturdy.policy.name`. Events are dropped when there is no
  * recording span.
@@ -59,10 +64,10 @@ type AddEvent = (name: string, attributes: () => Attributes) => void
  * `sturdy.deadline.exceeded` event that `tracing()` reads from the exchange, the
  * `error.type: TimeoutError` of a retry's events, and the recorded exception.
  *
- * @param policies one observable policy or several (retry, breaker, timeout, rate-limit, limit)
  * A limiter's `limitChange` is not recorded: it happens when some request ends, which
  * says nothing about that request; the `sturdy_limit_concurrency_limit` metric shows it.
  *
+ * @param policies one observable policy or several (retry, breaker, timeout, hedge, chaos, rate-limit, limit)
  * @param options.activeSpan finds the span an event goes to; @default `trace.getActiveSpan`
  * @returns a disposer that unsubscribes from every policy
  * @example
@@ -186,6 +191,10 @@ function subscribe(policy: ObservablePolicy, add: AddEvent): Disposer[] {
           })),
         ),
       ]
+    case 'chaos':
+      return chaosEvents(policy, add)
+    case 'hedge':
+      return hedgeEvents(policy, add)
     default:
       // Timeouts: see above. Kinds newer than this package: nothing to translate.
       return []

@@ -1,5 +1,6 @@
 import type { Suite } from '../scenario.ts'
 import { breakerScenarios } from './breaker.ts'
+import { chaosScenarios } from './chaos.ts'
 import { coreScenarios } from './core.ts'
 import { lifecycleScenarios } from './lifecycle.ts'
 import { limitScenarios } from './limit.ts'
@@ -18,6 +19,7 @@ export const suites: readonly Suite[] = [
   { feature: '@sturdy/tracing', scenarios: tracingScenarios },
   { feature: '@sturdy/logger', scenarios: loggerScenarios },
   { feature: '@sturdy/rate-limit', scenarios: rateLimitScenarios },
+  { feature: '@sturdy/chaos', scenarios: chaosScenarios },
   { feature: '@sturdy/lifecycle', scenarios: lifecycleScenarios },
   { feature: '@sturdy/limit', scenarios: limitScenarios },
 ]

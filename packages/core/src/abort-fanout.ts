@@ -1,3 +1,8 @@
+/**
+ * One `abort` listener per signal, however many calls wait on it: the shared piece
+ * behind `@sturdy/timeout`'s `timeout()` and `group()` and `@sturdy/retry`'s `hedge()`.
+ */
+
 /** Something that wants to hear when a signal aborts. */
 export interface AbortSubscriber {
   onAbort(reason: unknown): void
@@ -9,6 +14,12 @@ export interface AbortSubscriber {
  * add a listener each: past 10, Node prints MaxListenersExceededWarning, and removing
  * listeners from a long list costs O(n) each. Owned by one policy/middleware instance,
  * so nothing is global; the WeakMap lets idle signals be collected.
+ *
+ * @example
+ * const callers = new AbortFanout<AbortSubscriber>()
+ * const sub = { onAbort: (reason: unknown) => console.log('caller gave up', reason) }
+ * callers.add(signal, sub) // the signal must not have aborted yet
+ * callers.remove(signal, sub) // when the call settles first
  */
 export class AbortFanout<S extends AbortSubscriber> {
   readonly #fans = new WeakMap<AbortSignal, Fan<S>>()

@@ -1,0 +1,223 @@
+import { Code, ConnectError, createClient } from '@connectrpc/connect'
+import { createGrpcTransport } from '@connectrpc/connect-node'
+import { afterEach, describe, expect, it } from 'vitest'
+import { EchoService } from './gen/sturdy/test/v1/echo_service_pb.ts'
+import { clientBreaker, clientDeadline, clientRetry, isSafeToRetry } from './index.ts'
+import type { TestServer } from './testing.ts'
+import { startServer } from './testing.ts'
+
+let server: TestServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+const fast = { baseDelayMs: 1, maxDelayMs: 5 }
+
+describe('clientRetry', () => {
+  it('reads retry safety from the proto idempotency_level', () => {
+    expect(isSafeToRetry(EchoService.method.echo)).toBe(true) // NO_SIDE_EFFECTS
+    expect(isSafeToRetry(EchoService.method.put)).toBe(true) // IDEMPOTENT
+    expect(isSafeToRetry(EchoService.method.append)).toBe(false) // default
+  })
+
+  it('retries UNAVAILABLE on a NO_SIDE_EFFECTS method, saying how many attempts came before', async () => {
+    const previous: Array<string | null> = []
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        echo(req, ctx) {
+          previous.push(ctx.requestHeader.get('grpc-previous-rpc-attempts'))
+          if (previous.length < 3) throw new ConnectError('try again', Code.Unavailable)
+          return { text: req.text }
+        },
+      }),
+    )
+    const retry = clientRetry(fast)
+    const events: number[] = []
+    retry.events.on('retry', (e) => events.push(e.attempt))
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [retry, clientDeadline()] }),
+    )
+    expect((await client.echo({ text: 'hi' })).text).toBe('hi')
+    expect(previous).toEqual([null, '1', '2'])
+    expect(events).toEqual([1, 2])
+  })
+
+  it('never retries a method the proto does not mark safe', async () => {
+    let calls = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        append() {
+          calls++
+          throw new ConnectError('down', Code.Unavailable)
+        },
+      }),
+    )
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [clientRetry(fast)] }),
+    )
+    const error = await client.append({ text: 'x' }).catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.Unavailable)
+    expect(calls).toBe(1)
+  })
+
+  it('retries RESOURCE_EXHAUSTED only with pushback, and waits what the server asked', async () => {
+    let calls = 0
+    const times: number[] = []
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        echo(req) {
+          calls++
+          times.push(performance.now())
+          if (req.text === 'no-pushback') throw new ConnectError('busy', Code.ResourceExhausted)
+          if (calls === 1) {
+            throw new ConnectError('busy', Code.ResourceExhausted, {
+              'grpc-retry-pushback-ms': '120',
+            })
+          }
+          return { text: 'ok' }
+        },
+      }),
+    )
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [clientRetry(fast)] }),
+    )
+    expect((await client.echo({ text: 'pushback' })).text).toBe('ok')
+    expect(calls).toBe(2)
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(100)
+    calls = 0
+    const error = await client.echo({ text: 'no-pushback' }).catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.ResourceExhausted)
+    expect(calls).toBe(1)
+  })
+
+  it('does not retry other codes', async () => {
+    let calls = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        echo() {
+          calls++
+          throw new ConnectError('bad', Code.InvalidArgument)
+        },
+      }),
+    )
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [clientRetry(fast)] }),
+    )
+    const error = await client.echo({}).catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument)
+    expect(calls).toBe(1)
+  })
+
+  it('gives up at the deadline instead of sleeping past it', async () => {
+    let calls = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        echo() {
+          calls++
+          throw new ConnectError('down', Code.Unavailable, { 'grpc-retry-pushback-ms': '1000' })
+        },
+      }),
+    )
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [clientRetry(fast)] }),
+    )
+    const started = performance.now()
+    const error = await client.echo({}, { timeoutMs: 300 }).catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.Unavailable)
+    expect(calls).toBe(1)
+    expect(performance.now() - started).toBeLessThan(250)
+  })
+
+  it('stops when the shared budget is spent', async () => {
+    let calls = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        echo() {
+          calls++
+          throw new ConnectError('down', Code.Unavailable)
+        },
+      }),
+    )
+    const retry = clientRetry({
+      ...fast,
+      maxAttempts: 5,
+      budget: { ratio: 0, minRetriesPerSecond: 0.1 },
+    })
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [retry] }),
+    )
+    // 0.1/s over 10 s is one retry in all: the first call gets it, the second none.
+    await client.echo({}).catch(() => {})
+    expect(calls).toBe(2)
+    calls = 0
+    const error = await client.echo({}).catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.Unavailable)
+    expect(calls).toBe(1)
+  })
+})
+
+describe('clientBreaker', () => {
+  it('an open breaker rejects at once with UNAVAILABLE and pushback, without a call', async () => {
+    let calls = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        append() {
+          calls++
+          throw new ConnectError('boom', Code.Internal)
+        },
+      }),
+    )
+    const breaker = clientBreaker({ breakers: { breaker: { openMs: 30_000 } } })
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [breaker] }),
+    )
+    for (let i = 0; i < 6; i++) await client.append({}).catch(() => {})
+    expect(calls).toBe(6)
+    expect(breaker.breakers.get('sturdy.test.v1.EchoService').state).toBe('open')
+
+    const started = performance.now()
+    const error = (await client.append({}).catch((e: unknown) => e)) as ConnectError
+    expect(performance.now() - started).toBeLessThan(50)
+    expect(calls).toBe(6)
+    expect(error.code).toBe(Code.Unavailable)
+    const pushback = Number(error.metadata.get('grpc-retry-pushback-ms'))
+    expect(pushback).toBeGreaterThan(29_000)
+    expect(pushback).toBeLessThanOrEqual(30_000)
+  })
+
+  it('a retry in front of the open breaker fails fast instead of sleeping out its open period', async () => {
+    let calls = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        echo() {
+          calls++
+          throw new ConnectError('down', Code.Unavailable)
+        },
+      }),
+    )
+    const breaker = clientBreaker({ breakers: { breaker: { openMs: 30_000 } } })
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({
+        baseUrl: server.baseUrl,
+        interceptors: [clientRetry({ ...fast, maxAttempts: 3, budget: false }), breaker],
+      }),
+    )
+    await client.echo({}).catch(() => {})
+    await client.echo({}).catch(() => {})
+    expect(calls).toBe(6)
+    const started = performance.now()
+    const error = (await client.echo({}).catch((e: unknown) => e)) as ConnectError
+    expect(error.code).toBe(Code.Unavailable)
+    expect(calls).toBe(6)
+    expect(performance.now() - started).toBeLessThan(50)
+  })
+})

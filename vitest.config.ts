@@ -9,6 +9,7 @@ export default defineConfig({
       'apps/*/vitest.config.ts',
       'bench/vitest.config.ts',
       'consumers/vitest.config.mjs',
+      'deploy/vitest.config.ts',
     ],
   },
 })

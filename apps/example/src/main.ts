@@ -1,66 +1,53 @@
-// The SDK is registered first, so everything after it runs with a tracer provider, the
-// AsyncLocalStorage context manager and the W3C propagator. The packages never need it.
-import { ConsoleSpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
+/**
+ * @module
+ * The example system's one entry point: `node dist/main.js` (or `pnpm start`). `SERVICE`
+ * picks what this process runs — `all` (default), or `gateway`, `users`, `payments` or
+ * `delivery`, as in its own container. Configuration comes from the environment,
+ * validated at start: a bad variable prints one message naming it and exits 1.
+ */
+import { ConfigError, loadConfig } from './config.ts'
+import { createLogger } from './platform/logging.ts'
+import { setupTelemetry } from './platform/telemetry.ts'
+import { startSystem } from './system.ts'
 
-const tracerProvider = new NodeTracerProvider({
-  // Spans are printed only when asked (OTEL_TRACES_EXPORTER=console); point a real
-  // exporter (OTLP) here in production.
-  spanProcessors:
-    process.env.OTEL_TRACES_EXPORTER === 'console'
-      ? [new SimpleSpanProcessor(new ConsoleSpanExporter())]
-      : [],
-})
-tracerProvider.register()
-
-const { serve } = await import('@hono/node-server')
-const { pino } = await import('pino')
-const { lifecycle } = await import('@sturdy/lifecycle')
-const { serveMetrics } = await import('@sturdy/metrics')
-const { createApp } = await import('./app.ts')
-const { memoryStore } = await import('./store.ts')
-
-const port = Number(process.env.PORT ?? 3000)
-const hostname = process.env.HOST ?? '127.0.0.1'
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' })
-
-// SIGTERM/SIGINT: /readyz fails at once, the server keeps serving while endpoints
-// propagate (on Kubernetes), finishes what it accepted, closes what it holds, exits.
-const life = lifecycle({
-  drainDelayMs: Number(
-    process.env.DRAIN_DELAY_MS ?? (process.env.KUBERNETES_SERVICE_HOST ? 5000 : 0),
-  ),
-  logger,
-})
-// Closed in reverse order: the observers, the metrics server, then the span flush.
-life.onClose('telemetry', () => tracerProvider.shutdown())
-
-const service = createApp({
-  store: memoryStore([{ id: '1', name: 'Ada Lovelace', email: 'ada@example.com' }]),
-  logger,
-  lifecycle: life.middleware(),
-  shutdown: life.signal,
-})
-
-// As in the article, metrics can live on their own port (METRICS_PORT=9090); they are
-// always on /metrics of the main port too.
-if (process.env.METRICS_PORT !== undefined) {
-  const metricsServer = await serveMetrics({
-    registry: service.registry,
-    port: Number(process.env.METRICS_PORT),
-    host: hostname,
-  })
-  life.onClose('metrics server', () => metricsServer.close())
-  logger.info({ url: metricsServer.url }, 'metrics listening')
-}
-life.onClose('policy observers', () => service.close())
-
-const server = serve({ fetch: service.app.fetch, port, hostname }, (info) => {
-  const url = `http://${hostname}:${info.port}`
-  logger.info(
-    { url, try: [`${url}/users/1`, `${url}/readyz`, `${url}/metrics`], drainBoundMs: life.boundMs },
-    'sturdy example listening',
+let config: ReturnType<typeof loadConfig>
+try {
+  config = loadConfig(process.env, process.stdout.isTTY === true)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  // One JSON line like every other line this process prints, then exit 1.
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, time: Date.now(), msg: error.message, problems: error.problems })}\n`,
   )
-})
-life.serve(server)
-life.handleSignals()
+  process.exit(1)
+}
+
+const logger = createLogger(config.log)
+// The SDK first, so every service built next has its tracer provider and the context
+// manager is registered before any request runs.
+const telemetry = setupTelemetry(config, logger)
+
+try {
+  const system = await startSystem(config, { logger, telemetry })
+  system.life.handleSignals()
+  logger.info(
+    {
+      services: config.services,
+      ...(system.urls.gateway === undefined
+        ? {}
+        : {
+            try: [
+              `${system.urls.gateway}/users/1`,
+              `${system.urls.gateway}/status`,
+              `${system.metricsUrl}`,
+            ],
+          }),
+    },
+    'sturdy example started',
+  )
+} catch (error) {
+  logger.fatal({ err: error }, 'start failed')
+  logger.flush()
+  await telemetry.shutdown().catch(() => {})
+  process.exit(1)
+}

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto'
+import type { Middleware } from '@sturdy/core'
+import { PROBLEM_CONTENT_TYPE, ValidationError } from '@sturdy/core'
+import { concurrencyLimit, gradientLimit } from '@sturdy/limit'
+import { clientIp, rateLimit, rateLimiter, tokenBucket } from '@sturdy/rate-limit'
+import type { Context, Hono } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { z } from 'zod'
+import type { Database } from '../db/database.ts'
+import { readJson } from '../platform/body.ts'
+import type { AppEnv, ServiceContext } from '../platform/service.ts'
+import { problem, serviceApp } from '../platform/service.ts'
+import { statusRoutes } from '../status/routes.ts'
+import type { Downstream } from './downstream.ts'
+import { idempotencyStore, requestHash } from './idempotency.ts'
+import { OrderInput, processOrder } from './orders.ts'
+import type { UsersApi } from './users-api.ts'
+import { UserConflict } from './users-api.ts'
+
+/** What the gateway is built from. */
+export interface GatewayDeps {
+  db: Database
+  users: UsersApi
+  down: Downstream
+}
+
+const KEY = /^[\x21-\x7e]{1,200}$/
+
+/** What a new user needs (validated here, before any call). */
+export const NewUser = z.object({
+  name: z.string().trim().min(1).max(100),
+  email: z.email().max(254),
+})
+
+/** Throws the 400 for an id that cannot be one (ids are positive whole numbers). */
+function checkUserId(id: string): void {
+  if (!/^[1-9][0-9]{0,17}$/.test(id)) {
+    throw new ValidationError('Invalid user id', [
+      { path: 'id', message: 'expected a positive whole number' },
+    ])
+  }
+}
+
+/**
+ * The gateway: the public HTTP API. `GET /users/:id` and `POST /users` call the users
+ * service; `POST /orders` is the article's processOrder; `/status` is the live status
+ * page. Every downstream call goes through `@sturdy/client`.
+ */
+export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv> {
+  // The order has 5 s of its own; the request gets a little more, to compensate and
+  // answer after a failure. A caller's smaller deadline (x-request-timeout-ms) wins.
+  const app = serviceApp(ctx, {
+    routes: { 'POST /orders': ctx.config.orderDeadlineMs + 1500 },
+    extra: [overloadLimit(ctx), ...writeLimit(ctx)],
+  })
+  const orders = idempotencyStore(deps.db)
+
+  app.get('/users/:id', async (c) => {
+    const id = c.req.param('id')
+    checkUserId(id)
+    const user = await deps.users.get(id, c)
+    return user === undefined ? problem(c, 404, `No user with id ${id}`) : c.json(user)
+  })
+
+  app.post('/users', async (c) => {
+    const input = await readJson(c, NewUser, { limit: 16_384 })
+    try {
+      const user = await deps.users.create(input, c)
+      c.header('location', `/users/${user.id}`)
+      return c.json(user, 201)
+    } catch (error) {
+      if (error instanceof UserConflict)
+        return problem(c, 409, error.message, { code: 'EMAIL_TAKEN' })
+      throw error
+    }
+  })
+
+  app.post('/orders', async (c) => {
+    const key = c.req.header('idempotency-key')
+    if (key !== undefined && !KEY.test(key)) {
+      throw new ValidationError('Invalid Idempotency-Key', [
+        { path: 'Idempotency-Key', message: 'expected 1–200 visible ASCII characters' },
+      ])
+    }
+    const order = await readJson(c, OrderInput, { limit: 32_768 })
+    let orderId: string = randomUUID()
+    if (key !== undefined) {
+      const claim = await orders.claim(key, requestHash(order), c.var.signal)
+      if (claim.kind === 'mismatch') {
+        return problem(c, 422, 'This Idempotency-Key was already used with a different order', {
+          code: 'IDEMPOTENCY_KEY_REUSED',
+        })
+      }
+      if (claim.kind === 'in-progress') {
+        return problem(c, 409, 'An order with this Idempotency-Key is being processed', {
+          code: 'IDEMPOTENCY_KEY_IN_PROGRESS',
+          retryAfterMs: 1000,
+        })
+      }
+      if (claim.kind === 'replay') {
+        c.header('idempotent-replayed', 'true')
+        return answer(c, claim.response.status, claim.response.body)
+      }
+      orderId = claim.orderId
+    }
+    let outcome: Awaited<ReturnType<typeof processOrder>>
+    try {
+      outcome = await processOrder(
+        order,
+        orderId,
+        { signal: c.var.signal, deadline: c.var.deadline, values: c },
+        {
+          users: deps.users,
+          down: deps.down,
+          wheel: ctx.wheel,
+          deadlineMs: ctx.config.orderDeadlineMs,
+          log: c.var.log,
+        },
+      )
+    } catch (error) {
+      // Before any side effect (the user lookup failed): the key is free again.
+      if (key !== undefined) await orders.release(key).catch(() => {})
+      throw error
+    }
+    if (key !== undefined) {
+      // Stored answers are replayed; a failure that left nothing behind frees the key,
+      // so the client's retry with the same key runs the order again.
+      await (outcome.status >= 500 && outcome.retryable
+        ? orders.release(key)
+        : orders.complete(key, { status: outcome.status, body: outcome.body }))
+    }
+    if (outcome.status === 201) c.var.log.info({ order_id: orderId }, 'order confirmed')
+    return answer(c, outcome.status, outcome.body)
+  })
+
+  statusRoutes(app, ctx, [
+    {
+      name: 'users',
+      target: ctx.config.urls.users,
+      protocol: 'gRPC',
+      breaker: () => deps.users.breakers.peek(deps.users.breakerKey),
+      budget: deps.down.budgets.users,
+      retries: deps.users.retries,
+    },
+    ...(['payments', 'delivery'] as const).map((name) => ({
+      name,
+      target: deps.down.origins[name],
+      protocol: 'HTTP',
+      breaker: () => deps.down.client.breakers.peek(deps.down.origins[name]),
+      budget: deps.down.budgets[name],
+      retries: deps.down.client.retries,
+      retryName: deps.down.origins[name],
+    })),
+  ])
+  return app
+}
+
+/**
+ * The gateway's in-flight work, limited adaptively (`@sturdy/limit`'s gradient limit,
+ * between 50 and 1000 requests at once): when latency climbs — a slow dependency, a
+ * saturated CPU — the limit comes down and the excess is refused at once with 503
+ * `OVERLOADED` + `Retry-After` instead of queueing. Orders are shed last, the status page
+ * first; a request whose deadline is below its route's recent p50 gets 504 at once. The
+ * floor of 50 keeps ordinary bursts (and the tests' keep-alive load) from being shed.
+ */
+function overloadLimit(ctx: ServiceContext): Middleware {
+  const limit = concurrencyLimit({
+    name: 'gateway-inflight',
+    limit: gradientLimit({ initialLimit: 100, minLimit: 50, maxLimit: 1000 }),
+    routes: [
+      { route: 'POST /orders', priority: 'critical' },
+      { route: 'GET /status', priority: 'sheddable' },
+      { route: 'GET /status.json', priority: 'sheddable' },
+    ],
+  })
+  ctx.observe(limit)
+  return limit
+}
+
+/**
+ * Writes (`POST /orders`, `POST /users`) per client address: a token bucket of
+ * `RATE_LIMIT_PER_MINUTE` with a burst of a sixth, 429 problem+json with `Retry-After`
+ * and the IETF `RateLimit` headers beyond it. In memory: one gateway's quota (a Redis
+ * store shares it across replicas, see `@sturdy/rate-limit`).
+ */
+function writeLimit(ctx: ServiceContext): Middleware[] {
+  const perMinute = ctx.config.rateLimitPerMinute
+  if (perMinute === 0) return []
+  const limiter = rateLimiter({
+    name: 'gateway-writes',
+    algorithm: tokenBucket({
+      limit: perMinute,
+      windowMs: 60_000,
+      burst: Math.max(1, Math.ceil(perMinute / 6)),
+    }),
+  })
+  ctx.observe(limiter)
+  return [rateLimit({ limiter, routes: ['POST /orders', 'POST /users'], key: clientIp() })]
+}
+
+/** Answers a stored or fresh order outcome (a problem when ≥ 400). */
+function answer(c: Context, status: number, body: unknown): Response {
+  const isProblem = status >= 400
+  const retryAfterMs =
+    isProblem && typeof body === 'object' && body !== null && 'retryAfterMs' in body
+      ? Number((body as { retryAfterMs: unknown }).retryAfterMs)
+      : Number.NaN
+  return c.body(JSON.stringify(body), status as ContentfulStatusCode, {
+    'content-type': isProblem ? PROBLEM_CONTENT_TYPE : 'application/json',
+    ...(Number.isFinite(retryAfterMs)
+      ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }
+      : {}),
+  })
+}

@@ -6,5 +6,7 @@ export default defineProject({
     ...sharedTest,
     name: '@sturdy/client',
     include: ['src/**/*.test.ts'],
+    // Type tests (`*.test-d.ts`: expectTypeOf / assertType) are checked by tsc as tests.
+    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
   },
 })

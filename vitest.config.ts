@@ -8,6 +8,7 @@ export default defineConfig({
       'packages/*/vitest.config.ts',
       'apps/*/vitest.config.ts',
       'bench/vitest.config.ts',
+      'reliability/vitest.config.ts',
       'consumers/vitest.config.mjs',
     ],
   },

@@ -46,6 +46,9 @@ async function suite(major) {
     [
       join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'),
       'run',
+      // The reliability suite loads the example's services for minutes; it measures the
+      // system, not the runtime, and runs once, on the Node of the main run.
+      '--project=!@sturdy/reliability',
       '--reporter=dot',
       '--reporter=json',
       `--outputFile.json=${out}`,

@@ -124,6 +124,7 @@ describe('chaos: payments 30% 5xx and 10% hangs, the gateway at a 1 s deadline',
     }
     const recoverMs = performance.now() - recoverStart
 
+    const origin = sys.url.payments
     const max = Math.max(...stats.latenciesMs)
     const p99 = quantile(stats.latenciesMs, 0.99)
     const p50 = quantile(stats.latenciesMs, 0.5)
@@ -175,7 +176,7 @@ describe('chaos: payments 30% 5xx and 10% hangs, the gateway at a 1 s deadline',
           `retries ≤ 20% of first attempts + 10/s over the window (${budgetBound.toFixed(0)})`,
         ],
         ['hedged calls', String(hedges), 'the example hedges no call'],
-        ['unhandled rejections, uncaught exceptions, warnings', String(trouble.length), '0'],
+        ['unhandled rejections, uncaught exceptions, warnings', troubleFigure(trouble), '0'],
       ],
     })
 
@@ -295,7 +296,7 @@ describe('overload: 2× measured capacity', () => {
           `${probes['/readyz']!.answered} (${JSON.stringify(probes['/readyz']!.statuses)}), ${probes['/readyz']!.failed} unanswered within 2 s, slowest ${probes['/readyz']!.maxMs.toFixed(0)} ms`,
           'all answered within 2 s',
         ],
-        ['unhandled rejections, uncaught exceptions, warnings', String(trouble.length), '0'],
+        ['unhandled rejections, uncaught exceptions, warnings', troubleFigure(trouble), '0'],
       ],
     })
     console.log(
@@ -325,7 +326,9 @@ describe('overload: 2× measured capacity', () => {
 const LEAK_REQUESTS = 100_000
 
 describe('leaks: 100,000 requests with deadlines firing and clients aborting', () => {
-  it('returns heap, RSS, handles, timers, sockets and listeners to baseline', async () => {
+  it('returns heap, RSS, handles, timers, sockets and listeners to baseline', {
+    timeout: 300_000,
+  }, async () => {
     const G = sys.url.gateway
     const inspector = sys.inspector!
     const shot = (i: number) =>
@@ -342,7 +345,8 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
       base: G,
       concurrency: 32,
       total: LEAK_REQUESTS,
-      durationMs: 300_000,
+      // Bounded: on a machine too busy to send them all in time, the count assertion fails.
+      durationMs: 200_000,
       shot,
       hardTimeoutMs: 10_000,
     })
@@ -388,7 +392,7 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
         ],
         [
           'MaxListenersExceededWarning, other warnings, unhandled errors',
-          String(trouble.length),
+          troubleFigure(trouble),
           '0',
         ],
       ],
@@ -435,7 +439,7 @@ interface Case {
 }
 
 describe('bad input', () => {
-  it('answers every bad request rightly and stays healthy', async () => {
+  it('answers every bad request rightly and stays healthy', { timeout: 240_000 }, async () => {
     const G = sys.url.gateway
     const port = Number(new URL(G).port)
     const cases: Case[] = []
@@ -680,6 +684,7 @@ describe('bad input', () => {
       base: G,
       concurrency: 16,
       total: 10_000,
+      durationMs: 60_000,
       shot: () => ({
         path: `/${Math.random().toString(36).slice(2)}/${Math.random().toString(36).slice(2)}?q=${Math.random()}`,
       }),
@@ -791,3 +796,9 @@ describe('graceful shutdown under load', () => {
     expect(troubleLines(gw)).toEqual([])
   })
 })
+
+/** The count of trouble lines, with the first two (cut short) when there are any. */
+function troubleFigure(trouble: readonly string[]): string {
+  if (trouble.length === 0) return '0'
+  return `${trouble.length}: \`${trouble.slice(0, 2).join(' ').slice(0, 300).replace(/[|`]/g, ' ')}\``
+}

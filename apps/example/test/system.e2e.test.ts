@@ -20,6 +20,7 @@ import {
 // own ephemeral ports, exporting spans to an OTLP receiver of the test's own.
 
 const json = { 'content-type': 'application/json' }
+const CHAOS_TOKEN = 'e2e-chaos-token'
 const order = (over: Record<string, unknown> = {}) => ({
   userId: '1',
   items: [{ sku: 'BOOK-1', quantity: 2, priceCents: 1250 }],
@@ -62,7 +63,14 @@ beforeAll(async () => {
       METRICS_PORT: String(ports.mU),
       PGLITE_DATA_DIR: dataDir(),
     },
-    payments: { ...common, SERVICE: 'payments', METRICS_PORT: String(ports.mP) },
+    // Fault injection steerable on payments (with a token); delivery keeps the default: off.
+    payments: {
+      ...common,
+      SERVICE: 'payments',
+      METRICS_PORT: String(ports.mP),
+      CHAOS_ADMIN: '1',
+      CHAOS_TOKEN: CHAOS_TOKEN,
+    },
     delivery: { ...common, SERVICE: 'delivery', METRICS_PORT: String(ports.mD) },
     gateway: {
       ...common,
@@ -318,6 +326,166 @@ const metric = async (port: number, pattern: RegExp): Promise<string | undefined
   (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
     .split('\n')
     .find((l) => pattern.test(l))
+
+/** Steers payments' fault injection through its admin (`PUT /_chaos/<name>/<setting>/<value>`). */
+async function chaos(name: string, setting: string, value: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${ports.payments}/_chaos/${name}/${setting}/${value}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${CHAOS_TOKEN}` },
+  })
+  expect(res.status, await res.clone().text()).toBe(200)
+  await res.body?.cancel()
+}
+
+describe('fault injection (@sturdy/chaos), steered at run time', () => {
+  it('the admin is off unless enabled, and asks for the token when one is set', async () => {
+    // Delivery runs without CHAOS_ADMIN: no admin at all.
+    expect((await fetch(`http://127.0.0.1:${ports.delivery}/_chaos`)).status).toBe(404)
+    expect((await fetch(`${G}/_chaos`)).status).toBe(404)
+    const P = `http://127.0.0.1:${ports.payments}/_chaos`
+    expect((await fetch(P)).status).toBe(403)
+    expect((await fetch(P, { headers: { authorization: 'Bearer wrong-token!' } })).status).toBe(403)
+    const listed = await fetch(P, { headers: { authorization: `Bearer ${CHAOS_TOKEN}` } })
+    expect(listed.status).toBe(200)
+    const { chaos: controls } = (await listed.json()) as {
+      chaos: Array<{ name: string; enabled: boolean; routes: string[] }>
+    }
+    expect(controls.map((c) => [c.name, c.enabled])).toEqual([
+      ['payments-errors', false],
+      ['payments-latency', false],
+      ['payments-hang', false],
+    ])
+    expect(controls[0]?.routes).toEqual(['POST /charges'])
+  })
+
+  it('a deadline holds end to end: payments hangs, its own deadline (sent by the gateway) ends it', async () => {
+    await chaos('payments-hang', 'enabled', 'true')
+    try {
+      // The caller allows 3 s. The gateway keeps a reserve, then sends payments what is
+      // left minus the client's margin; payments' deadline fires first and answers 504.
+      // On a loaded machine its timer may slip past that margin, and the gateway's own
+      // timer ends the call first (payments then sees the client leave): up to five
+      // tries, to see the callee's deadline do it.
+      let seen: Record<string, unknown> | undefined
+      for (let i = 0; i < 5 && seen === undefined; i++) {
+        const traceId = `${'d'.repeat(31)}${i}`
+        const started = performance.now()
+        const res = await fetch(`${G}/orders`, {
+          method: 'POST',
+          headers: {
+            ...json,
+            'x-request-timeout-ms': '3000',
+            traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+          },
+          body: JSON.stringify(order()),
+        })
+        const elapsed = performance.now() - started
+        expect(res.status).toBe(504)
+        const body = (await res.json()) as Record<string, unknown>
+        expect(body).toMatchObject({
+          code: 'ORDER_FAILED',
+          failedStep: 'payment',
+          steps: { payment: expect.stringMatching(/^(failed|cancelled)$/) },
+        })
+        // The charge never ran: when payments answered its 504 there is nothing to undo;
+        // when the gateway's timer cancelled the call, the refund finds nothing to refund.
+        // Each undo is done, or still running when the caller's time was up (it then
+        // finishes in the background: the delivery's log says so below).
+        const undo = body.compensation as Array<{ step: string; outcome: string }>
+        for (const c of undo) {
+          expect(c.outcome).toMatch(
+            c.step === 'payment' ? /^(nothing-to-undo|pending)$/ : /^(done|pending)$/,
+          )
+        }
+        if ((body.steps as { delivery: string }).delivery === 'succeeded') {
+          expect(undo.map((c) => c.step)).toContain('delivery')
+          await procs.delivery!.waitFor(
+            (l) => l.msg === 'delivery cancelled' && l.order_id === body.orderId,
+            10_000,
+          )
+        }
+        // Answered within the caller's 3 s (plus the machine's scheduling slack).
+        expect(elapsed).toBeLessThan(3000 + 2000)
+        const line = await procs.payments!.waitFor(
+          (l) => l.trace_id === traceId && l.path === '/charges' && l.abort !== undefined,
+          10_000,
+        )
+        // Payments' request ended at a deadline, not later: its own or the caller's.
+        expect(line.abort).toMatch(/^(deadline|client-disconnect)$/)
+        expect(line.duration_ms as number).toBeLessThan(3000)
+        if (line.abort === 'deadline') seen = line
+      }
+      expect(seen, "payments' own deadline never fired first in 5 tries").toMatchObject({
+        status: 504,
+        abort: 'deadline',
+        chaos: [{ name: 'payments-hang', kind: 'hang' }],
+      })
+    } finally {
+      await chaos('payments-hang', 'enabled', 'false')
+    }
+  })
+
+  it('injected errors: retries, the breaker opens, the delivery is cancelled; off again, it closes', async () => {
+    const paymentsOrigin = `http://127.0.0.1:${ports.payments}`
+    await chaos('payments-errors', 'enabled', 'true')
+    let res: Response | undefined
+    let body: Record<string, unknown> = {}
+    const details: string[] = []
+    try {
+      for (let i = 0; i < 10; i++) {
+        res = await fetch(`${G}/orders`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify(order()),
+        })
+        body = (await res.json()) as Record<string, unknown>
+        details.push(String(body.detail))
+        expect(body).toMatchObject({ code: 'ORDER_FAILED', failedStep: 'payment' })
+        if ((body.cause as { code?: string }).code === 'BROKEN_CIRCUIT') break
+      }
+      // The first orders: payments answered the injected 503 three times (retried: the
+      // charge carries an Idempotency-Key), the delivery that went through was cancelled.
+      expect(details[0]).toMatch(
+        /^The payment step failed \(HTTP_STATUS: 127\.0\.0\.1:\d+ answered 503 CHAOS_FAULT\); compensation: delivery cancelled\.$/,
+      )
+      // More than 5 consecutive failures: the breaker opened, orders fail fast.
+      expect(res?.status).toBe(503)
+      expect(Number(res?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expect(
+        await metric(ports.mG!, new RegExp(`^sturdy_breaker_state\\{name="${paymentsOrigin}"\\}`)),
+      ).toMatch(/ 2$/)
+      // The injections are counted where they happened.
+      expect(
+        await metric(ports.mP!, /^sturdy_chaos_injections_total\{.*name="payments-errors"/),
+      ).toMatch(/ [1-9]\d*$/)
+      const status = (await (await fetch(`${G}/status.json`)).json()) as {
+        dependencies: Array<{ name: string; breaker: string }>
+      }
+      expect(status.dependencies.find((d) => d.name === 'payments')?.breaker).toMatch(
+        /^(open|half-open)$/,
+      )
+    } finally {
+      await chaos('payments-errors', 'enabled', 'false')
+    }
+    // Faults off: after the open period a trial order goes through and the breaker closes.
+    await expect
+      .poll(
+        async () =>
+          (
+            await fetch(`${G}/orders`, {
+              method: 'POST',
+              headers: json,
+              body: JSON.stringify(order()),
+            })
+          ).status,
+        { timeout: 20_000, interval: 300 },
+      )
+      .toBe(201)
+    expect(
+      await metric(ports.mG!, new RegExp(`^sturdy_breaker_state\\{name="${paymentsOrigin}"\\}`)),
+    ).toMatch(/ 0$/)
+  })
+})
 
 describe('a dependency goes down: retries, the breaker opens, the order is compensated, then it recovers', () => {
   it('refunds the payment, fails fast while open, and closes once delivery is back', async () => {

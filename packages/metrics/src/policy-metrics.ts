@@ -12,8 +12,8 @@ import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
 import { observeChaos, observeHedge } from './chaos-hedge-metrics.ts'
 import type { AnyRegistry } from './instruments.ts'
 import { counterOn, gaugeOn, histogramOn, privateRegistry } from './instruments.ts'
-import { observeRateLimit } from './rate-limit-metrics.ts'
 import { observeLimit } from './limit-metrics.ts'
+import { observeRateLimit } from './rate-limit-metrics.ts'
 
 /**
  * The value `sturdy_breaker_state` takes per state, ordered by how much traffic the

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Middleware } from '@sturdy/core'
 import { PROBLEM_CONTENT_TYPE, ValidationError } from '@sturdy/core'
+import { concurrencyLimit, gradientLimit } from '@sturdy/limit'
 import { clientIp, rateLimit, rateLimiter, tokenBucket } from '@sturdy/rate-limit'
 import type { Context, Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
@@ -50,7 +51,7 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
   // answer after a failure. A caller's smaller deadline (x-request-timeout-ms) wins.
   const app = serviceApp(ctx, {
     routes: { 'POST /orders': ctx.config.orderDeadlineMs + 1500 },
-    extra: writeLimit(ctx),
+    extra: [overloadLimit(ctx), ...writeLimit(ctx)],
   })
   const orders = idempotencyStore(deps.db)
 
@@ -152,6 +153,28 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
     })),
   ])
   return app
+}
+
+/**
+ * The gateway's in-flight work, limited adaptively (`@sturdy/limit`'s gradient limit,
+ * between 50 and 1000 requests at once): when latency climbs — a slow dependency, a
+ * saturated CPU — the limit comes down and the excess is refused at once with 503
+ * `OVERLOADED` + `Retry-After` instead of queueing. Orders are shed last, the status page
+ * first; a request whose deadline is below its route's recent p50 gets 504 at once. The
+ * floor of 50 keeps ordinary bursts (and the tests' keep-alive load) from being shed.
+ */
+function overloadLimit(ctx: ServiceContext): Middleware {
+  const limit = concurrencyLimit({
+    name: 'gateway-inflight',
+    limit: gradientLimit({ initialLimit: 100, minLimit: 50, maxLimit: 1000 }),
+    routes: [
+      { route: 'POST /orders', priority: 'critical' },
+      { route: 'GET /status', priority: 'sheddable' },
+      { route: 'GET /status.json', priority: 'sheddable' },
+    ],
+  })
+  ctx.observe(limit)
+  return limit
 }
 
 /**

@@ -13,6 +13,12 @@ export type Dependency = 'payments' | 'delivery'
 /** The gateway's outgoing side: one pooled client, a retry budget per dependency. */
 export interface Downstream {
   client: Client
+  /**
+   * The client for compensating calls (refunds, cancellations): no breaker — an undo must
+   * not be refused because the step it undoes tripped one, nor count towards it — and
+   * one more attempt.
+   */
+  undo: Client
   /** Base URL of each dependency. */
   urls: Record<Dependency, string>
   /** Each dependency's retry budget (shared by every call to it; on the status page). */
@@ -34,24 +40,43 @@ export function downstream(ctx: ServiceContext): Downstream {
     delivery: new URL(urls.delivery).origin,
   }
   const budgets = { users: retryBudget(), payments: retryBudget(), delivery: retryBudget() }
+  const interceptors = () => [
+    clientSpans({ tracerProvider: ctx.telemetry.provider('gateway') }),
+    clientMetrics({ registry: ctx.registry }),
+    clientLogger({ logger: ctx.log }),
+  ]
   const client = createClient({
-    interceptors: [
-      clientSpans({ tracerProvider: ctx.telemetry.provider('gateway') }),
-      clientMetrics({ registry: ctx.registry }),
-      clientLogger({ logger: ctx.log }),
-    ],
+    interceptors: interceptors(),
     wheel: ctx.wheel,
     // A hop must answer well within the order's 5 s; a retry gets the rest.
     attemptTimeoutMs: 2000,
     connectTimeoutMs: 1000,
     retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500 },
+    // The budget sent on is 100 ms short of ours: the callee gives up first and says so
+    // (504, its own access line and span), rather than our timer tearing the call down.
+    marginMs: 100,
     // gobreaker's trip (more than 5 consecutive failures), open for BREAKER_OPEN_MS.
     breaker: { openMs: ctx.config.breakerOpenMs },
     origins: Object.fromEntries(
       (Object.keys(origins) as Dependency[]).map((d) => [origins[d], { retryBudget: budgets[d] }]),
     ),
   })
-  ctx.observe(...client.policies)
+  const undo = createClient({
+    interceptors: interceptors(),
+    wheel: ctx.wheel,
+    attemptTimeoutMs: 1000,
+    connectTimeoutMs: 1000,
+    retry: { maxAttempts: 4, baseDelayMs: 50, maxDelayMs: 500 },
+    breaker: false,
+  })
+  ctx.observe(...client.policies, ...undo.policies)
   ctx.life.onClose('gateway client', () => client.close())
-  return { client, urls: { payments: urls.payments, delivery: urls.delivery }, budgets, origins }
+  ctx.life.onClose('gateway undo client', () => undo.close())
+  return {
+    client,
+    undo,
+    urls: { payments: urls.payments, delivery: urls.delivery },
+    budgets,
+    origins,
+  }
 }

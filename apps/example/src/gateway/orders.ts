@@ -208,9 +208,14 @@ async function failed(
 
   const compensations = await compensate(orderId, states, request, deps)
   const problem = problemFromError(cause)
-  const status = (problem.status >= 500 ? problem.status : 502) as OrderOutcome['status']
+  const why = causeOf(cause)
+  // A dependency that ran out of the time we gave it is a gateway timeout here too.
+  const upstreamTimeout = isHttpStatusError(cause) && cause.upstreamStatus === 504
+  const status = (
+    upstreamTimeout ? 504 : problem.status >= 500 ? problem.status : 502
+  ) as OrderOutcome['status']
   const detail =
-    `The ${failedStep} step failed (${problem.code ?? 'ERROR'}${problem.detail ? `: ${problem.detail}` : ''})` +
+    `The ${failedStep} step failed (${why.code}${why.detail ? `: ${why.detail}` : ''})` +
     (compensations.length > 0
       ? `; compensation: ${compensations.map(describe).join(', ')}.`
       : '; nothing to compensate.')
@@ -229,7 +234,7 @@ async function failed(
       detail,
       orderId,
       failedStep,
-      cause: { code: problem.code, status: problem.status, detail: problem.detail },
+      cause: why,
       steps: Object.fromEntries(STEPS.map((s) => [s, states[s]?.state ?? 'not-started'])),
       compensation: compensations,
       ...(problem.retryAfterMs === undefined ? {} : { retryAfterMs: problem.retryAfterMs }),
@@ -237,8 +242,38 @@ async function failed(
   }
 }
 
-const describe = (c: Compensation) =>
-  c.action === 'refund' ? 'payment refunded' : 'delivery cancelled'
+const describe = (c: Compensation) => {
+  switch (c.outcome) {
+    case 'done':
+      return c.action === 'refund' ? 'payment refunded' : 'delivery cancelled'
+    case 'nothing-to-undo':
+      return c.action === 'refund'
+        ? 'no payment was taken (a late charge will be refused)'
+        : 'no delivery was scheduled (a late one will be refused)'
+    case 'pending':
+      return `${c.action === 'refund' ? 'refund' : 'cancellation'} still running`
+    case 'failed':
+      return `${c.action === 'refund' ? 'refund' : 'cancellation'} FAILED (needs attention)`
+  }
+}
+
+/** The failed step's cause in a few words: the upstream's own status and code when it answered. */
+function causeOf(error: unknown): { code: string; status: number; detail: string | undefined } {
+  const problem = problemFromError(error)
+  if (isHttpStatusError(error)) {
+    const upstreamCode = typeof error.problem?.code === 'string' ? ` ${error.problem.code}` : ''
+    return {
+      code: typeof problem.code === 'string' ? problem.code : 'HTTP_STATUS',
+      status: problem.status,
+      detail: `${new URL(error.url).host} answered ${error.upstreamStatus}${upstreamCode}`,
+    }
+  }
+  return {
+    code: typeof problem.code === 'string' ? problem.code : 'ERROR',
+    status: problem.status,
+    detail: typeof problem.detail === 'string' ? problem.detail : undefined,
+  }
+}
 
 /** How long a compensating call may take; it runs detached from the request. */
 const COMPENSATION_BUDGET_MS = 3000
@@ -256,7 +291,7 @@ async function compensate(
   request: { deadline: number | undefined },
   deps: OrderDeps,
 ): Promise<Compensation[]> {
-  const { client, urls } = deps.down
+  const { undo, urls } = deps.down
   const needed = STEPS.filter((s) => {
     const st = states[s]
     // Never started: nothing to undo. Failed with an answer: the service did nothing.
@@ -271,7 +306,7 @@ async function compensate(
     try {
       const url =
         entry.step === 'payment' ? `${urls.payments}/refunds` : `${urls.delivery}/cancellations`
-      const answer = await client.json<{ refunded?: boolean; cancelled?: boolean }>(url, {
+      const answer = await undo.json<{ refunded?: boolean; cancelled?: boolean }>(url, {
         method: 'POST',
         // Safe to repeat: refunds and cancellations are idempotent by order id.
         idempotent: true,

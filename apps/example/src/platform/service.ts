@@ -3,7 +3,6 @@ import { problemResponse, statusTitle } from '@sturdy/core'
 import type { SturdyEnv } from '@sturdy/hono'
 import { problemErrorHandler, sturdy } from '@sturdy/hono'
 import type { Lifecycle } from '@sturdy/lifecycle'
-import { concurrencyLimit } from '@sturdy/limit'
 import { logPolicyEvents, requestLogger } from '@sturdy/logger'
 import type { PolicyMetrics } from '@sturdy/metrics'
 import { DEFAULT_SKIP_PATHS, httpMetrics } from '@sturdy/metrics'
@@ -70,10 +69,6 @@ const quiet = (ex: Exchange) => QUIET_PATHS.has(ex.path)
 const stack = (ctx: ServiceContext, routes?: RouteBudgets) =>
   [
     ctx.life.middleware(),
-    // Past the service's adaptive concurrency limit a request gets a pre-rendered 503 at
-    // once, so what is admitted still answers in time: goodput holds under overload. The
-    // probes answer above it (the lifecycle middleware), so they are never shed.
-    concurrencyLimit({ name: `${ctx.name}-concurrency` }),
     tracing({ tracerProvider: ctx.telemetry.provider(ctx.name), skip: quiet }),
     requestLogger({ logger: ctx.log, skip: quiet }),
     httpMetrics({
@@ -95,7 +90,7 @@ export type AppEnv = SturdyEnv<ReturnType<typeof stack>>
 
 /**
  * A service's Hono app with the whole Sturdy stack, outermost first: lifecycle (probes,
- * in-flight tracking), the concurrency limit (load shedding), tracing, the request logger, RED metrics, the request deadline,
+ * in-flight tracking), tracing, the request logger, RED metrics, the request deadline,
  * then `extra` (fault injection) — every error as problem+json.
  */
 export function serviceApp(
@@ -103,7 +98,7 @@ export function serviceApp(
   options: { routes?: RouteBudgets; extra?: readonly Middleware[] } = {},
 ): Hono<AppEnv> {
   const middleware = stack(ctx, options.routes)
-  ctx.observe(middleware[1], middleware[5])
+  ctx.observe(middleware[4])
   const app = new Hono<AppEnv>().use(sturdy(...middleware))
   if (options.extra !== undefined && options.extra.length > 0) app.use(sturdy(...options.extra))
   app.get('/favicon.ico', (c) => c.body(null, 204))

@@ -99,6 +99,7 @@ export async function connectInspector(port: number): Promise<Inspector> {
       objectGroup: group,
     })
     await call('Runtime.releaseObjectGroup', { objectGroup: group })
+    if (r.exceptionDetails !== undefined) throw new Error(JSON.stringify(r.exceptionDetails))
     return (r.result as { value: number }).value
   }
 
@@ -115,7 +116,9 @@ export async function connectInspector(port: number): Promise<Inspector> {
       })()`)
       const emitterListeners = await overInstances(
         `process.getBuiltinModule('node:events').EventEmitter.prototype`,
-        `function () { let n = 0; for (const e of this) for (const k of e.eventNames()) n += e.listenerCount(k); return n }`,
+        // Objects that only inherit from EventEmitter.prototype without being set up (a
+        // prototype object itself) have no listener table: skipped.
+        `function () { let n = 0; for (const e of this) { try { for (const k of e.eventNames()) { const c = e.listenerCount(k); if (Number.isFinite(c)) n += c } } catch {} } return n }`,
       )
       const abortSignals = await overInstances(
         'AbortSignal.prototype',

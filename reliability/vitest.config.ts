@@ -10,6 +10,9 @@ export default defineProject({
     // Each file runs the example's services as real processes and loads them: one file
     // at a time, so the figures are the services', not the neighbouring file's.
     fileParallelism: false,
+    // After every other project has finished (they run together in group 0): the suite
+    // loads the services while nothing else of the workspace's tests competes for CPU.
+    sequence: { groupOrder: 1 },
     testTimeout: 180_000,
     hookTimeout: 240_000,
   },

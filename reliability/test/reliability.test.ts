@@ -24,7 +24,9 @@ beforeAll(async () => {
   sys = await startSystem(inject('pgliteTemplate'), {
     common: { BREAKER_OPEN_MS: '1500' },
     // The gateway as in production: an access line per request (and the drain's lines).
-    gateway: { LOG_LEVEL: 'info' },
+    // As behind a Kubernetes Service: keep serving a moment after readiness fails, while
+    // the endpoints controller (here keepAliveLoad's probe, slow on a busy machine) notices.
+    gateway: { LOG_LEVEL: 'info', DRAIN_DELAY_MS: '2000' },
     inspectGateway: true,
   })
   // Warm up (connections, JIT, the databases' first queries), without deadlines.

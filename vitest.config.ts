@@ -8,8 +8,8 @@ export default defineConfig({
       'packages/*/vitest.config.ts',
       'apps/*/vitest.config.ts',
       'bench/vitest.config.ts',
-      'reliability/vitest.config.ts',
       'consumers/vitest.config.mjs',
+      'deploy/vitest.config.ts',
     ],
   },
 })

@@ -19,6 +19,17 @@ export const ESM_TS_MODES = {
  */
 export const CJS_TS_MODES = ['node16', 'nodenext', 'node10']
 
+/**
+ * CommonJS TypeScript settings the packages do not support, and the one error each must
+ * fail with — on every import, and nothing else — so a user gets that clear message and
+ * the READMEs' "TypeScript and CommonJS" table stays true. `module: node16` predates
+ * Node's `require(esm)`: TypeScript refuses to `require` an ES module there (TS1479),
+ * and the packages are ESM only; `nodenext` (or `node20`) allows it.
+ */
+export const CJS_TS_UNSUPPORTED = {
+  node16: { code: 'TS1479', use: 'module nodenext (or node20)' },
+}
+
 /** Node majors a CommonJS `require()` of every entry point runs on. */
 export const CJS_NODE_MAJORS = [20, 22, 24]
 

@@ -15,7 +15,13 @@ import { pool, run, secs, tail } from '../scripts/lib/proc.mjs'
 import { createReport } from '../scripts/lib/report.mjs'
 import { bunBinary, CACHE, denoBinary, nodeBinary } from '../scripts/lib/tools.mjs'
 import { publishedPackages, ROOT, workspaceRange } from '../scripts/lib/workspace.mjs'
-import { CJS_NODE_MAJORS, CJS_TS_MODES, ESM_TS_MODES, MUST_BE_NEUTRAL } from './config.mjs'
+import {
+  CJS_NODE_MAJORS,
+  CJS_TS_MODES,
+  CJS_TS_UNSUPPORTED,
+  ESM_TS_MODES,
+  MUST_BE_NEUTRAL,
+} from './config.mjs'
 import { readmeBlocks, resolveBlocks, runnableJs } from './lib/blocks.mjs'
 import { neutralChecker } from './lib/neutral.mjs'
 import {
@@ -26,7 +32,7 @@ import {
   peerRanges,
   peerVersions,
 } from './lib/projects.mjs'
-import { typecheck } from './lib/tsc.mjs'
+import { notFailingAsDocumented, typecheck } from './lib/tsc.mjs'
 
 const HERE = join(ROOT, 'consumers')
 const args = process.argv.slice(2)
@@ -461,10 +467,24 @@ async function cjsTypecheck(dir, mode, packages) {
   const result = await typecheck(dir, `cjs-${mode}`, ['cts/**/*.ts'])
   console.log(`[consumers] ${suite}: ${secs(result.ms)}`)
   const used = new Set()
+  const unsupported = CJS_TS_UNSUPPORTED[mode]
   for (const p of packages) {
     const file = `cts/${p.dir}.ts`
     used.add(file)
-    checkFile(`${suite} › ${p.name} › entries`, result.byFile.get(file))
+    const errors = result.byFile.get(file)
+    if (unsupported === undefined) {
+      checkFile(`${suite} › ${p.name} › entries`, errors)
+      continue
+    }
+    // Unsupported, documented: passes when every import fails with the documented error.
+    const id = `${suite} › ${p.name} › entries fail with ${unsupported.code}`
+    const why = notFailingAsDocumented(errors, p.entries.length, unsupported.code)
+    if (why === undefined) report.pass(id)
+    else
+      report.fail(
+        id,
+        `unsupported setting (use ${unsupported.use}): each import must fail with ${unsupported.code} alone, as the READMEs say\n${why}`,
+      )
   }
   otherErrors(suite, result, used)
 }

@@ -15,7 +15,8 @@ export interface Replicas {
 
 /**
  * Starts `count` copies of a TypeScript program (through tsx) that prints
- * `listening <port>` once it serves, and waits (up to 30 s) until all of them do.
+ * `listening <port>` once it serves, and waits (up to 90 s: tsx transpiles on start, which
+ * is slow on a loaded machine) until all of them do.
  *
  * @param file the program
  * @param count how many
@@ -51,7 +52,7 @@ export async function startReplicas(
 function listeningUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = ''
-    const timer = setTimeout(() => reject(new Error('replica did not listen within 30 s')), 30_000)
+    const timer = setTimeout(() => reject(new Error('replica did not listen within 90 s')), 90_000)
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString()
       const m = /listening (\d+)/.exec(out)

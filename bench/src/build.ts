@@ -6,8 +6,11 @@ import * as esbuild from 'esbuild'
 /** The bench package folder. */
 export const BENCH_DIR: string = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const ROOT = resolve(BENCH_DIR, '..')
-/** Where the bundled servers and workers go (git-ignored). */
-export const BUILD_DIR: string = join(BENCH_DIR, '.build')
+/**
+ * Where the bundled servers and workers go (git-ignored). `BENCH_BUILD_DIR` points a run
+ * at another build, e.g. a copy kept from before a change (with `BENCH_SKIP_BUILD=1`).
+ */
+export const BUILD_DIR: string = resolve(BENCH_DIR, process.env.BENCH_BUILD_DIR ?? '.build')
 
 /**
  * The Sturdy packages a contender may use. Each is included in the `sturdy:packages`
@@ -50,6 +53,7 @@ export interface Availability {
  */
 export async function buildEntries(): Promise<Availability> {
   const availability = await probeSturdy()
+  if (process.env.BENCH_SKIP_BUILD === '1') return availability
   mkdirSync(BUILD_DIR, { recursive: true })
   const entryPoints: Record<string, string> = {}
   for (const dir of ['servers', 'workers']) {

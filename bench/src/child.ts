@@ -68,7 +68,8 @@ export function startChild(
     else inbox.push(msg)
   })
   const exited = once(proc, 'exit')
-  const next = <T extends { type: string }>(type: string, timeoutMs = 30_000): Promise<T> => {
+  // Generous: a bundle starting on a 2-core machine shared with other builds can take tens of seconds.
+  const next = <T extends { type: string }>(type: string, timeoutMs = 120_000): Promise<T> => {
     const i = inbox.findIndex((m) => m.type === type)
     if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0] as T)
     return new Promise<T>((resolve, reject) => {

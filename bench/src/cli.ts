@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { runAb } from './ab.ts'
 import { BENCH_DIR, buildEntries } from './build.ts'
 import { canPin } from './child.ts'
 import {
@@ -18,6 +19,7 @@ import {
   type RuntimeName,
   USAGE,
 } from './config.ts'
+import { parseInstructionArgs, runInstructions } from './instructions.ts'
 import { type LoadGenerator, loadGenerator } from './load.ts'
 import { writeOverloadReport } from './overload-report.ts'
 import { CLIENT_CONTENDERS, runClient } from './parts/client.ts'
@@ -25,7 +27,7 @@ import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS, runHttp } from './parts/http.ts'
 import { METRICS_CONTENDERS, runMetrics, SERIES } from './parts/metrics.ts'
 import { OVERLOAD_VARIANTS, runOverload } from './parts/overload.ts'
-import { POLICY_CONTENDERS, runPolicies } from './parts/policies.ts'
+import { contendersOf, POLICY_PATHS, runPolicies } from './parts/policies.ts'
 import { RATE_LIMIT_CONTENDERS, runRateLimit } from './parts/rate-limit.ts'
 import { runSoak, SOAK_CONTENDERS } from './parts/soak.ts'
 import { runProfile } from './profile.ts'
@@ -65,8 +67,18 @@ async function main(): Promise<void> {
   }
   // `pnpm bench profile <contender> [flags]` profiles one HTTP contender instead.
   const profiling = args[0] === 'profile' ? (args[1] ?? '') : undefined
+  // `pnpm bench instructions [contender...] [flags]` counts instructions per request.
+  const counting = args[0] === 'instructions' ? parseInstructionArgs(args.slice(1)) : undefined
+  // `pnpm bench ab <contender...> --base-dir DIR [flags]`: a build copied before a change vs now.
+  const ab = args[0] === 'ab' ? parseAbArgs(args.slice(1)) : undefined
   const config = parseConfig(
-    profiling === undefined ? args : ['http', ...args.slice(2)],
+    ab !== undefined
+      ? ['http', ...ab.rest]
+      : counting !== undefined
+        ? ['http', ...counting.rest]
+        : profiling === undefined
+          ? args
+          : ['http', ...args.slice(2)],
     process.env,
   )
   const began = Date.now()
@@ -105,6 +117,14 @@ async function main(): Promise<void> {
     await runProfile(ctx, profiling)
     return
   }
+  if (counting !== undefined) {
+    await runInstructions(ctx, counting.names, counting.settings)
+    return
+  }
+  if (ab !== undefined) {
+    await runAb(ctx, ab.names, ab.baseDir)
+    return
+  }
 
   const outFile = resolve(BENCH_DIR, config.out)
   const previous = readPrevious(outFile)
@@ -134,6 +154,24 @@ async function main(): Promise<void> {
   log(`done in ${((Date.now() - began) / 1000).toFixed(0)} s`)
 }
 
+/** `ab` arguments: contender names, `--base-dir DIR`, and the usual flags. */
+function parseAbArgs(args: readonly string[]): {
+  names: string[]
+  baseDir: string
+  rest: string[]
+} {
+  const names: string[] = []
+  const rest: string[] = []
+  let baseDir = '.build-base'
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === '--base-dir') baseDir = args[++i] as string
+    else if (arg.startsWith('--')) rest.push(arg, args[++i] as string)
+    else names.push(arg)
+  }
+  return { names, baseDir, rest }
+}
+
 /**
  * Seconds of load the config asks for, so a run says up front whether it fits the ~10 min
  * budget. Contenders that turn out null (a package not there yet) take no time.
@@ -150,7 +188,10 @@ export function estimateSeconds(config: BenchConfig): number {
     http:
       (core * config.runtimes.length + attribution * attributionRuns) *
       per(config.warmupSec, config.durationSec),
-    policies: config.runtimes.length * 2 * POLICY_CONTENDERS.length * per(sample, sample),
+    policies:
+      config.runtimes.length *
+      POLICY_PATHS.reduce((n, path) => n + contendersOf(path).length, 0) *
+      per(sample, sample),
     client:
       config.runtimes.length * CLIENT_CONTENDERS.length * per(config.warmupSec, config.durationSec),
     metrics: SERIES.length * METRICS_CONTENDERS.length * per(sample, sample),

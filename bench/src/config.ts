@@ -107,6 +107,9 @@ const FLAGS: Record<string, keyof BenchConfig> = {
 export const USAGE = `usage: pnpm bench [part...] [flags]
        pnpm bench profile <http contender>|policy:<name> [flags]  (node --cpu-prof; top frames to results/profiles/)
        pnpm bench report [--out FILE]                (re-render README.md + chart from the results file)
+       pnpm bench instructions [contender...] [--requests N --warm N --concurrency N --parallel N]
+                                                     (callgrind: instructions per request / call)
+       pnpm bench ab <contender...> [--base-dir DIR] (a kept build vs the current one: CPU µs/req)
 parts: ${PARTS.join(', ')} (default: all)
 flags (env):
   --rounds N            (BENCH_ROUNDS)            interleaved rounds, default ${DEFAULTS.rounds}

@@ -175,19 +175,21 @@ function renderPolicies(p: any): string[] {
   const out = ['', '### Policies (ns/op, lower is better)']
   for (const [runtime, paths] of Object.entries(p)) {
     // biome-ignore lint/suspicious/noExplicitAny: read from JSON
-    const { success, failure } = paths as any
+    const { success, failure, open } = paths as any
     out.push(
       '',
       `**${runtime}**`,
       '',
-      '| contender | success path | failure path |',
-      '|---|---|---|',
+      '| contender | success path | failure path | open circuit (rejected) |',
+      '|---|---|---|---|',
     )
     for (const name of Object.keys(success)) {
       // biome-ignore lint/suspicious/noExplicitAny: read from JSON
       const show = (r: any): string =>
         r === undefined ? '—' : r.status === 'ok' ? spread(r.nsPerOp, 4) : `null: ${cell(r.reason)}`
-      out.push(`| ${success[name].label} | ${show(success[name])} | ${show(failure?.[name])} |`)
+      out.push(
+        `| ${success[name].label} | ${show(success[name])} | ${show(failure?.[name])} | ${show(open?.[name])} |`,
+      )
     }
   }
   return out

@@ -78,3 +78,25 @@ export async function typecheck(projectDir, setting, include, { declarations = f
   }
   return { byFile, other, raw: r.stdout, ms: r.ms }
 }
+
+/**
+ * For a setting the packages do not support: why a file of imports did not fail the
+ * documented way — each of its `imports` lines reporting `code`, and no other error —
+ * or undefined when it did.
+ *
+ * @param {{line: number, code: string, text: string}[] | undefined} errors tsc's errors in the file
+ * @param {number} imports the file's import lines (lines 1..imports)
+ * @param {string} code the expected error code
+ * @returns {string | undefined}
+ */
+export function notFailingAsDocumented(errors = [], imports, code) {
+  const problems = []
+  for (let line = 1; line <= imports; line++) {
+    if (!errors.some((e) => e.line === line && e.code === code))
+      problems.push(`line ${line}: expected ${code}, got none`)
+  }
+  for (const e of errors) {
+    if (e.code !== code || e.line > imports) problems.push(`line ${e.line}: ${e.code} ${e.text}`)
+  }
+  return problems.length === 0 ? undefined : problems.join('\n')
+}

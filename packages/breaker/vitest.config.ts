@@ -1,7 +1,9 @@
 import { defineProject } from 'vitest/config'
+import { sharedTest } from '../../vitest.shared.ts'
 
 export default defineProject({
   test: {
+    ...sharedTest,
     name: '@sturdy/breaker',
     include: ['src/**/*.test.ts'],
     // Starts a real redis-server on a free 127.0.0.1 port for the shared-state tests, and stops it.

@@ -1,5 +1,10 @@
 import { defineProject } from 'vitest/config'
+import { sharedTest } from '../../vitest.shared.ts'
 
 export default defineProject({
-  test: { name: '@sturdy/connect', include: ['src/**/*.test.ts'] },
+  test: {
+    ...sharedTest,
+    name: '@sturdy/connect',
+    include: ['src/**/*.test.ts'],
+  },
 })

@@ -1,5 +1,10 @@
 import { defineProject } from 'vitest/config'
+import { sharedTest } from '../../vitest.shared.ts'
 
 export default defineProject({
-  test: { name: '@sturdy/limit', include: ['src/**/*.test.ts'] },
+  test: {
+    ...sharedTest,
+    name: '@sturdy/limit',
+    include: ['src/**/*.test.ts'],
+  },
 })

@@ -1,7 +1,9 @@
 import { defineProject } from 'vitest/config'
+import { sharedTest } from '../../vitest.shared.ts'
 
 export default defineProject({
   test: {
+    ...sharedTest,
     name: '@sturdy/timeout',
     include: ['src/**/*.test.ts'],
     // Type tests (`*.test-d.ts`: expectTypeOf / assertType) are checked by tsc as tests.

@@ -7,7 +7,7 @@ import { policyMetrics, serveMetrics } from '@sturdy/metrics'
 import { timerWheel } from '@sturdy/timeout'
 import type { Hono } from 'hono'
 import type { Logger } from 'pino'
-import { Registry } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import type { Config, ServiceName } from './config.ts'
 import type { Database } from './db/database.ts'
 import { openDatabase } from './db/open.ts'
@@ -58,6 +58,15 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     logger,
     ...(options.exit === undefined ? {} : { exit: options.exit }),
   })
+  // Drain events for the dashboard and alerts in deploy/: 1 from the signal on. The
+  // metrics server closes with the resources, after the drain window: scrapes see it.
+  const draining = new Gauge({
+    name: 'sturdy_lifecycle_draining',
+    help: '1 while this process drains (after SIGTERM), else 0.',
+    registers: [registry],
+  })
+  draining.set(0)
+  life.subscribe((state) => draining.set(state === 'serving' ? 0 : 1))
   // Resources close in reverse order: telemetry last, so the drain's spans are flushed.
   life.onClose('telemetry', () => telemetry.shutdown(), { timeoutMs: 3000 })
   const platform: Platform = {

@@ -28,6 +28,11 @@ export const HTTP_CONTENDERS: readonly HttpContender[] = [
   { name: 'sturdy-hono-stack', label: 'Hono + full Sturdy stack', group: 'core', sturdy: true },
   { name: 'anchor-hono-stack', label: 'Hono + anchor stack', group: 'core' },
   {
+    name: 'node-stack',
+    label: 'hand-written full stack on raw node:http (the practical ceiling)',
+    group: 'core',
+  },
+  {
     name: 'express-sturdy',
     label: 'Express 5 + Sturdy (logger, metrics)',
     group: 'core',

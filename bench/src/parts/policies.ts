@@ -25,8 +25,27 @@ export const POLICY_CONTENDERS: readonly { name: string; label: string }[] = [
   { name: 'p-retry', label: 'p-retry' },
 ]
 
-export const POLICY_PATHS = ['success', 'failure'] as const
+export const POLICY_PATHS = ['success', 'failure', 'open'] as const
 export type PolicyPath = (typeof POLICY_PATHS)[number]
+
+/**
+ * The contenders of the `open` path: every call meets a tripped circuit (held open for the
+ * whole run) and is rejected without running — the path that matters in an outage. The
+ * three breakers only (what `breaker_open_reject_*` compares): the composed stacks reject
+ * at their breaker too, and the suite has a time budget.
+ */
+export const OPEN_PATH_CONTENDERS: ReadonlySet<string> = new Set([
+  'sturdy-breaker',
+  'cockatiel-breaker',
+  'opossum-fire',
+])
+
+/** The contenders a path runs. */
+export function contendersOf(path: PolicyPath): readonly { name: string; label: string }[] {
+  return path === 'open'
+    ? POLICY_CONTENDERS.filter((c) => OPEN_PATH_CONTENDERS.has(c.name))
+    : POLICY_CONTENDERS
+}
 
 export type PolicyResult =
   | {
@@ -40,8 +59,13 @@ export type PolicyResult =
     }
   | (Unmeasured & { label: string })
 
+/** Per runtime, per path, per contender (results written before the `open` path lack it). */
 export type PolicyResults = Partial<
-  Record<RuntimeName, Record<PolicyPath, Record<string, PolicyResult>>>
+  Record<
+    RuntimeName,
+    Record<'success' | 'failure', Record<string, PolicyResult>> &
+      Partial<Record<'open', Record<string, PolicyResult>>>
+  >
 >
 
 /**
@@ -53,7 +77,10 @@ export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
   const { config } = ctx
   const file = join(BUILD_DIR, 'policies.mjs')
   for (const runtime of available(ctx, config.runtimes)) {
-    const byPath = { success: {}, failure: {} } as Record<PolicyPath, Record<string, PolicyResult>>
+    const byPath = { success: {}, failure: {}, open: {} } as Record<
+      PolicyPath,
+      Record<string, PolicyResult>
+    >
     for (const path of POLICY_PATHS) {
       const workers: {
         name: string
@@ -64,7 +91,7 @@ export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
         cpu: number[]
       }[] = []
       try {
-        for (const c of POLICY_CONTENDERS) {
+        for (const c of contendersOf(path)) {
           if (!selected(ctx, c.name)) continue
           const child = startChild(runtime.node, file, config.loadCpu, {
             BENCH_CONTENDER: c.name,

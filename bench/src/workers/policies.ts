@@ -1,5 +1,6 @@
 // Policy worker: runs ONE contender (BENCH_CONTENDER) on ONE path (BENCH_PATH: success |
-// failure) and answers `sample` requests with ns/op. One process per contender keeps the
+// failure | open) and answers `sample` requests with ns/op (`run` requests run exactly n
+// ops, for the instruction counter). One process per contender keeps the
 // JIT of one library from shaping another's; the orchestrator interleaves samples.
 import {
   ConsecutiveBreaker,
@@ -17,14 +18,21 @@ import { send } from '../lib/entry.ts'
 import { Wiring } from '../lib/sturdy.ts'
 
 type Op = () => Promise<unknown>
-const path = process.env.BENCH_PATH === 'failure' ? 'failure' : 'success'
+const path =
+  process.env.BENCH_PATH === 'failure' || process.env.BENCH_PATH === 'open'
+    ? process.env.BENCH_PATH
+    : 'success'
 const name = process.env.BENCH_CONTENDER ?? 'bare'
 const fail = path === 'failure'
+/** The `open` path: every breaker is tripped first, so each op is an open circuit's reject. */
+const open = path === 'open'
+/** How long an open circuit stays open on the `open` path: longer than any run. */
+const HOUR = 3_600_000
 
 // The call under every policy: resolves at once, or rejects at once on the failure path.
 const boom = (): Promise<never> => Promise.reject(new Error('boom'))
 const ok = (): Promise<number> => Promise.resolve(1)
-const call = fail ? boom : ok
+const call = fail || open ? boom : ok
 
 const wiring = new Wiring()
 
@@ -46,10 +54,13 @@ function sturdy(
   wiring.use(
     fail
       ? '@sturdy/breaker circuitBreaker({ readyToTrip: never })'
-      : '@sturdy/breaker circuitBreaker()',
+      : open
+        ? '@sturdy/breaker circuitBreaker({ openMs: 1 h }), tripped'
+        : '@sturdy/breaker circuitBreaker()',
   )
-  // On the failure path the breaker must stay closed, or we would time its open-state fast path.
-  return breaker?.(fail ? { readyToTrip: () => false } : {})
+  // On the failure path the breaker must stay closed, or we would time its open-state fast
+  // path; on the open path it is that fast path, held open for the whole run.
+  return breaker?.(fail ? { readyToTrip: () => false } : open ? { openMs: HOUR } : {})
 }
 
 function sturdyComposed(): Op | undefined {
@@ -97,12 +108,35 @@ function cockatielRetry() {
 }
 function cockatielBreaker() {
   return cbBreaker(handleAll, {
-    halfOpenAfter: 10_000,
+    halfOpenAfter: open ? HOUR : 10_000,
     breaker: new ConsecutiveBreaker(fail ? Number.MAX_SAFE_INTEGER : 5),
   })
 }
 function cockatielTimeout() {
   return cbTimeout(1000, TimeoutStrategy.Aggressive)
+}
+
+/** Trips a breaker by failing calls through it until it rejects; throws if it never opens. */
+async function tripOpen(run: Op): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    try {
+      await run()
+    } catch (error) {
+      if (isOpenRejection(error)) return
+    }
+  }
+  throw new Error(`${name}: the breaker did not open after 1000 failures`)
+}
+
+/** Sturdy's and opossum's codes; cockatiel's error keeps `name: 'Error'` and carries a flag. */
+function isOpenRejection(error: unknown): boolean {
+  const e = error as { code?: string; name?: string; isBrokenCircuitError?: boolean } | undefined
+  return (
+    e?.code === 'BROKEN_CIRCUIT' ||
+    e?.code === 'EOPENBREAKER' ||
+    e?.name === 'BrokenCircuitError' ||
+    e?.isBrokenCircuitError === true
+  )
 }
 
 function contender(): Op | undefined {
@@ -147,8 +181,12 @@ function contender(): Op | undefined {
     }
     case 'opossum-fire': {
       // Its defaults on the success path; on the failure path errorThresholdPercentage 100
-      // (the trip test is strict `>`) keeps the circuit closed.
-      const breaker = new CircuitBreaker(call, fail ? { errorThresholdPercentage: 100 } : {})
+      // (the trip test is strict `>`) keeps the circuit closed; on the open path it is
+      // tripped and held open.
+      const breaker = new CircuitBreaker(
+        call,
+        fail ? { errorThresholdPercentage: 100 } : open ? { resetTimeout: HOUR } : {},
+      )
       return () => breaker.fire()
     }
     case 'p-retry':
@@ -191,8 +229,21 @@ async function sample(ms: number): Promise<{ nsPerOp: number; cpuNsPerOp: number
   }
 }
 
-process.on('message', (msg: { type: string; ms?: number }) => {
-  if (msg.type !== 'sample') return
-  sample(msg.ms ?? 100).then((r) => send({ type: 'sample', ...r }))
+/** Runs exactly `n` ops (the instruction counter brackets this). */
+async function runOps(n: number): Promise<void> {
+  const run = op as Op
+  for (let i = 0; i < n; i++) {
+    try {
+      await run()
+    } catch {
+      // the failure and open paths reject by design
+    }
+  }
+}
+
+process.on('message', (msg: { type: string; ms?: number; n?: number }) => {
+  if (msg.type === 'sample') sample(msg.ms ?? 100).then((r) => send({ type: 'sample', ...r }))
+  else if (msg.type === 'run') runOps(msg.n ?? 1).then(() => send({ type: 'ran' }))
 })
+if (open && op !== undefined) await tripOpen(op)
 send({ type: 'ready', available: op !== undefined, missing: wiring.missing, stack: wiring.stack })

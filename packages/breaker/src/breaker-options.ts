@@ -1,9 +1,10 @@
 import type { CircuitState, Clock } from '@sturdy/core'
-import { systemClock } from '@sturdy/core'
+import { systemClock, systemRandom } from '@sturdy/core'
 import type { Counts } from './counts.ts'
 import type { Outcome, Settled } from './outcome.ts'
 import { defaultOutcome, defaultReadyToTrip } from './outcome.ts'
-import type { BreakerStateStore } from './shared-state.ts'
+import type { LinkSettings } from './shared-link.ts'
+import type { BreakerStateStore, SharedBreakerOptions } from './shared-state.ts'
 
 /** Options of `circuitBreaker`. Names in brackets are sony/gobreaker's `Settings`. */
 export interface CircuitBreakerOptions {
@@ -63,11 +64,13 @@ export interface CircuitBreakerOptions {
   initialState?: BreakerSnapshot
   /**
    * Share trips and trial verdicts with the breakers of the same `name` on other replicas
-   * (`redisBreakerStore()`, or `memoryBreakerStore()` within a process). Calls still
-   * decide from local state; when the open period ends, only the replica holding the
-   * store's probe lease runs the half-open trial. @default undefined (local only)
+   * (`redisBreakerStore()`, or `memoryBreakerStore()` within a process), and read the
+   * shared state back every `syncMs`. Calls still decide from local state; when the open
+   * period ends, only the replica holding the store's probe lease runs the half-open
+   * trial. A store, or `{ store, syncMs, mergeCounts }` (see `SharedBreakerOptions`).
+   * @default undefined (local only)
    */
-  shared?: BreakerStateStore
+  shared?: BreakerStateStore | SharedBreakerOptions
   /** Time source. @default systemClock */
   clock?: Clock
 }
@@ -117,8 +120,13 @@ export interface BreakerSettings {
   readonly outcome: (settled: Settled) => Outcome
   /** No rolling window, slow-call or ratio trip: a closed-state success needs no time. */
   readonly timeless: boolean
-  readonly shared: BreakerStateStore | undefined
+  readonly shared: LinkSettings | undefined
+  /** `shared.mergeCounts`: closed-state results also count towards the cluster's window. */
+  readonly mergeCounts: boolean
 }
+
+/** The sync interval when `shared.syncMs` is not set. */
+export const DEFAULT_SYNC_MS = 1000
 
 /**
  * Applies gobreaker's normalisation (a non-positive interval never clears, a
@@ -140,6 +148,7 @@ export function resolveBreakerOptions(o: CircuitBreakerOptions): BreakerSettings
   const windowSize = intervalMs === 0 ? 1 : Math.round(intervalMs / bucketMs)
   const rolling = windowSize >= 2
   const slowCallMs = o.slowCallMs ?? Number.POSITIVE_INFINITY
+  const shared = resolveShared(o.shared, ratioTrip, windowSize, bucketMs)
   return {
     name: o.name ?? 'breaker',
     clock: o.clock ?? systemClock,
@@ -161,8 +170,45 @@ export function resolveBreakerOptions(o: CircuitBreakerOptions): BreakerSettings
     minimumThroughput: Math.max(1, o.minimumThroughput ?? 10),
     outcome: o.outcome ?? defaultOutcome,
     timeless: !rolling && slowCallMs === Number.POSITIVE_INFINITY && !ratioTrip,
-    shared: o.shared,
+    shared,
+    mergeCounts: shared?.window !== undefined,
   }
+}
+
+/**
+ * `shared` as the link reads it. Merged counts need a ratio trip (a consecutive-failures
+ * streak is an order of events, and replicas share no order of calls) and a window (the
+ * cluster's counts live in time buckets the store keeps).
+ */
+function resolveShared(
+  shared: BreakerStateStore | SharedBreakerOptions | undefined,
+  ratioTrip: boolean,
+  windowSize: number,
+  bucketMs: number,
+): LinkSettings | undefined {
+  if (shared === undefined) return undefined
+  const o: SharedBreakerOptions = 'store' in shared ? shared : { store: shared }
+  if (typeof o.store?.publish !== 'function') {
+    throw new TypeError(
+      'shared needs a store: circuitBreaker({ shared: redisBreakerStore(...) }) or { shared: { store } }',
+    )
+  }
+  const syncMs = o.syncMs ?? DEFAULT_SYNC_MS
+  if (!(syncMs > 0)) throw new RangeError(`shared.syncMs must be > 0, got ${syncMs}`)
+  let window: LinkSettings['window']
+  if (o.mergeCounts === true) {
+    if (!ratioTrip) {
+      throw new TypeError(
+        'shared.mergeCounts needs failureRatio or slowCallRatio: consecutive-failure trips stay per replica',
+      )
+    }
+    if (bucketMs === 0) throw new TypeError('shared.mergeCounts needs a window: intervalMs > 0')
+    if (syncMs === Number.POSITIVE_INFINITY) {
+      throw new TypeError('shared.mergeCounts reports counts every syncMs: syncMs must be finite')
+    }
+    window = { bucketMs, buckets: windowSize }
+  }
+  return { store: o.store, syncMs, random: o.random ?? systemRandom, window }
 }
 
 /** The closed-state window: fixed (one bucket of `intervalMs`), rolling, or none (0). */

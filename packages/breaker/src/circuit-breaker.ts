@@ -18,7 +18,7 @@ import { callerAborted } from './outcome.ts'
 import { SharedLink } from './shared-link.ts'
 import type { SharedTransition } from './shared-state.ts'
 import type { Transition } from './transition.ts'
-import { afterSettle } from './transition.ts'
+import { afterSettle, ratioTrip } from './transition.ts'
 
 /**
  * Second step of the two-step API: reports how the admitted call went. Calling it more
@@ -46,10 +46,27 @@ export interface CircuitBreaker extends Policy {
   tryAllow(): BreakerDone | undefined
   /** Holds the circuit open (state `isolated`) until `reset()`. */
   isolate(): void
+  /**
+   * Isolates this breaker at once and, through its `shared` store, every breaker of the
+   * same name (replicas that start later join the isolation). Resolves with whether the
+   * store took it (false without `shared`, or with the store down); never rejects.
+   */
+  isolate(options: SharedControl): Promise<boolean>
   /** Closes the circuit and clears counts and trip history. */
   reset(): void
+  /**
+   * Resets this breaker at once and, through its `shared` store, every breaker of the
+   * same name, isolated ones included. Resolves like `isolate({ shared: true })`.
+   */
+  reset(options: SharedControl): Promise<boolean>
   /** A serializable snapshot; feed it back through `initialState`. */
   toJSON(): BreakerSnapshot
+}
+
+/** `isolate` / `reset` across replicas. */
+export interface SharedControl {
+  /** Apply it to every breaker of this name on the `shared` store, not only this one. */
+  readonly shared: true
 }
 
 /**
@@ -132,12 +149,13 @@ class Breaker implements CircuitBreaker {
     this.#link =
       settings.shared === undefined
         ? undefined
-        : new SharedLink(settings.shared, this.name, {
+        : new SharedLink(settings.shared, this.name, this.#clock, {
             applyRemote: (t) => this.#applyRemote(t),
+            clusterCounts: () => this.#clusterCounts(),
           })
   }
 
-  /** Stops listening to the shared store (a keyed set dropped this breaker). */
+  /** Stops listening to and syncing with the shared store (a keyed set dropped this breaker). */
   [DETACH](): void {
     this.#link?.detach()
   }
@@ -192,15 +210,18 @@ class Breaker implements CircuitBreaker {
     return this.#tryAllow(this.#clock.now())
   }
 
-  isolate(): void {
+  isolate(): void
+  isolate(options: SharedControl): Promise<boolean>
+  isolate(options?: SharedControl): Promise<boolean> | undefined {
     this.#move({ to: 'isolated', reason: 'isolate' }, this.#clock.now())
+    return options?.shared === true ? this.#publishManual('isolated') : undefined
   }
 
-  reset(): void {
-    const now = this.#clock.now()
-    this.#trips = 0
-    if (this.#state === 'closed') this.#newGeneration(now)
-    else this.#move({ to: 'closed', reason: 'reset' }, now)
+  reset(): void
+  reset(options: SharedControl): Promise<boolean>
+  reset(options?: SharedControl): Promise<boolean> | undefined {
+    this.#reset('reset', this.#clock.now())
+    return options?.shared === true ? this.#publishManual('closed') : undefined
   }
 
   toJSON(): BreakerSnapshot {
@@ -212,6 +233,20 @@ class Breaker implements CircuitBreaker {
       trips: this.#trips,
       counts: snapshotCounts(this.#counts.total),
     }
+  }
+
+  #reset(reason: 'reset' | 'remote-reset', now: number): void {
+    this.#trips = 0
+    if (this.#state !== 'closed') this.#move({ to: 'closed', reason }, now, false)
+    else {
+      this.#newGeneration(now)
+      this.#link?.clearCounts()
+    }
+  }
+
+  #publishManual(state: 'isolated' | 'closed'): Promise<boolean> {
+    const link = this.#link
+    return link === undefined ? Promise.resolve(false) : link.publish(state, 0, true)
   }
 
   #tryAllow(now: number): BreakerDone | undefined {
@@ -267,6 +302,25 @@ class Breaker implements CircuitBreaker {
     else this.#counts.onSuccess(permit.age, slow)
     const move = afterSettle(s, this.#state, failed, slow, this.#counts.total)
     if (move !== undefined) this.#move(move, now)
+    else if (s.mergeCounts) this.#countShared(failed, slow, now)
+  }
+
+  /** `mergeCounts`: a closed-state result also counts towards the cluster's window. */
+  #countShared(failed: boolean, slow: boolean, now: number): void {
+    if (this.#state !== 'closed') return
+    const link = this.#link as SharedLink
+    link.count(failed, slow)
+    const reason = ratioTrip(this.#s, link.cluster)
+    if (reason !== undefined) this.#move({ to: 'open', reason }, now)
+  }
+
+  /** The store reported the cluster's counts: they may trip the circuit with no call here. */
+  #clusterCounts(): void {
+    const now = this.#clock.now()
+    this.#current(now)
+    if (this.#state !== 'closed') return
+    const reason = ratioTrip(this.#s, (this.#link as SharedLink).cluster)
+    if (reason !== undefined) this.#move({ to: 'open', reason }, now)
   }
 
   /** A predicate that throws must not leak a half-open slot: the call counts as failed. */
@@ -295,8 +349,9 @@ class Breaker implements CircuitBreaker {
       const lease = link.probe(this.#probeLeaseMs())
       if (lease === 'won') this.#move({ to: 'half-open', reason: 'timeout-elapsed' }, now)
       else if (lease === 'lost') {
-        // No verdict within the lease means the prober went silent: ask again then.
-        this.#expiry = now + this.#probeLeaseMs()
+        // No verdict within the lease (counted from the refusal, which may have come long
+        // before this look) means the prober went silent: ask again then.
+        this.#expiry = link.probeAnsweredAt + this.#probeLeaseMs()
         link.retryProbe()
       }
     }
@@ -307,10 +362,21 @@ class Breaker implements CircuitBreaker {
     return Math.max(1000, this.#openDuration())
   }
 
-  /** Another replica tripped the circuit, or its trial closed it (already known newer). */
+  /**
+   * Another replica tripped the circuit, its trial closed it, or an operator isolated or
+   * reset it everywhere (already known newer). Only an operator's reset ends an isolation.
+   */
   #applyRemote(t: SharedTransition): void {
     const now = this.#clock.now()
     const s = this.#state
+    if (t.state === 'isolated') {
+      this.#move({ to: 'isolated', reason: 'remote-isolate' }, now, false)
+      return
+    }
+    if (t.state === 'closed' && t.manual === true) {
+      this.#reset('remote-reset', now)
+      return
+    }
     if (s === 'isolated') return
     if (t.state === 'closed') {
       if (s !== 'closed') this.#move({ to: 'closed', reason: 'remote-close' }, now, false)
@@ -334,10 +400,13 @@ class Breaker implements CircuitBreaker {
     if (to === 'open') this.#trips++
     else if (to === 'closed') this.#trips = 0
     this.#newGeneration(now)
-    // Trips and trial verdicts are news for the other replicas; the rest is local.
-    if (publish && this.#link !== undefined) {
-      if (to === 'open') this.#link.publish('open', this.#expiry - now)
-      else if (reason === 'probe-succeeded') this.#link.publish('closed', 0)
+    const link = this.#link
+    if (link !== undefined) {
+      link.clearCounts()
+      // Trips and trial verdicts are news for the other replicas; isolate and reset are
+      // published by their callers when asked (`{ shared: true }`); the rest is local.
+      if (publish && to === 'open') link.publish('open', this.#expiry - now)
+      else if (publish && reason === 'probe-succeeded') link.publish('closed', 0)
     }
     if (this.events.has('stateChange')) {
       this.events.emit('stateChange', { name: this.name, from, to, reason })

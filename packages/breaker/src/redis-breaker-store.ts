@@ -1,6 +1,6 @@
 import type { Clock } from '@sturdy/core'
 import { systemClock } from '@sturdy/core'
-import type { BreakerStateStore, SharedTransition } from './shared-state.ts'
+import type { BreakerStateStore, SharedCounts, SharedTransition } from './shared-state.ts'
 
 /**
  * The Redis commands the breaker store needs, so any client can be plugged in.
@@ -100,11 +100,17 @@ export interface RedisBreakerStoreOptions {
 /**
  * Shares breaker state through Redis, without a lock around any call (gobreaker v2 holds
  * one across every call). A transition is one Lua script: it takes the next epoch of the
- * breaker (`INCR`), remembers an open circuit under a key that expires with the open
- * period (so a replica that starts late joins it), and `PUBLISH`es it on one channel that
- * every replica subscribes to. The half-open probe lease is `SET NX PX` on a key of the
- * epoch. A breaker's keys share a hash tag (`{name}`), so this works on Redis Cluster. Redis down or slow: publishing fails quietly, a lease that does not come within
+ * breaker (`INCR`), remembers it as the breaker's state (with a key that expires with an
+ * open period, so a replica that starts late or missed the message joins it for what is
+ * left), and `PUBLISH`es it on one channel that every replica subscribes to. The
+ * half-open probe lease is `SET NX PX` on a key of the epoch. Merged counts go to one
+ * hash per breaker: `HINCRBY` per bucket of Redis's own clock (`TIME`), with an expiry of
+ * one window. A breaker's keys share a hash tag (`{name}`), so this works on Redis
+ * Cluster. Redis down or slow: publishing fails quietly, a lease that does not come within
  * `timeoutMs` is taken as granted, so every replica goes on with local state.
+ *
+ * Keys per breaker name: the epoch and the state stay (a few bytes each, so an epoch is
+ * never reused); the open marker, probe leases and counts expire.
  *
  * @param options see `RedisBreakerStoreOptions`
  * @returns the store, for `circuitBreaker({ shared })` or `keyedBreaker({ breaker: { shared } })`
@@ -126,6 +132,7 @@ export function redisBreakerStore(options: RedisBreakerStoreOptions): BreakerSta
   const timeoutMs = options.timeoutMs ?? 1000
   const clock = options.clock ?? systemClock
   const channel = `${prefix}events`
+  const key = (name: string, what: string): string => `${prefix}{${name}}:${what}`
   const listeners = new Map<string, Set<(t: SharedTransition) => void>>()
   let unsubscribe: Promise<(() => void) | undefined> | undefined
 
@@ -142,10 +149,11 @@ export function redisBreakerStore(options: RedisBreakerStoreOptions): BreakerSta
         state: t.state,
         openRemainingMs: Math.max(0, Math.round(t.openRemainingMs)),
         origin: t.origin,
+        manual: t.manual === true,
       })
       const epoch = await client.eval(
         PUBLISH,
-        [`${prefix}{${t.name}}:epoch`, `${prefix}{${t.name}}:state`],
+        [key(t.name, 'epoch'), key(t.name, 'state'), key(t.name, 'open')],
         [
           channel,
           payload,
@@ -199,17 +207,27 @@ export function redisBreakerStore(options: RedisBreakerStoreOptions): BreakerSta
       }
     },
     async current(name) {
-      const reply = await client.eval(CURRENT, [`${prefix}{${name}}:state`], [])
+      const reply = await client.eval(CURRENT, [key(name, 'state'), key(name, 'open')], [])
       if (!Array.isArray(reply) || typeof reply[0] !== 'string') return undefined
       const t = parse(reply[0])
       if (t === undefined) return undefined
-      // The key expires with the open period: what is left of it is what is left to wait.
-      return { ...t, openRemainingMs: Math.max(0, Number(reply[1])) }
+      // The marker expires with the open period: what is left of it is what is left to wait.
+      return { ...t, openRemainingMs: t.state === 'open' ? Math.max(0, Number(reply[1])) : 0 }
+    },
+    async addCounts(name, r) {
+      const reply = await client.eval(
+        COUNTS,
+        [key(name, 'epoch'), key(name, 'counts')],
+        [r.epoch, r.successes, r.failures, r.slowCalls, r.bucketMs, r.buckets].map((n) =>
+          String(Math.max(0, Math.round(n))),
+        ),
+      )
+      return parseCounts(reply)
     },
     acquireProbe(name, epoch, origin, ttlMs) {
       const call = client.eval(
         PROBE,
-        [`${prefix}{${name}}:probe:${epoch}`],
+        [key(name, `probe:${epoch}`)],
         [origin, String(Math.max(1, Math.round(ttlMs)))],
       )
       return withTimeout(
@@ -223,7 +241,7 @@ export function redisBreakerStore(options: RedisBreakerStoreOptions): BreakerSta
 }
 
 /**
- * KEYS = epoch key, state key; ARGV = channel, payload (JSON without the epoch),
+ * KEYS = epoch, state, open marker; ARGV = channel, payload (JSON without the epoch),
  * provisional epoch, state, open ms. Replies with the epoch given.
  */
 const PUBLISH = `
@@ -234,20 +252,68 @@ if epoch < floor then
   epoch = floor
 end
 local message = epoch .. '|' .. ARGV[2]
+redis.call('SET', KEYS[2], message)
 if ARGV[4] == 'open' then
-  redis.call('SET', KEYS[2], message, 'PX', ARGV[5])
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
 else
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[3])
 end
 redis.call('PUBLISH', ARGV[1], message)
 return epoch
 `
 
-/** KEYS = state key; replies { message, ms left } or nil. */
+/** KEYS = state, open marker; replies { message, ms of the open period left } or nil. */
 const CURRENT = `
 local message = redis.call('GET', KEYS[1])
 if not message then return nil end
-return {message, redis.call('PTTL', KEYS[1])}
+local left = redis.call('PTTL', KEYS[2])
+if left < 0 then left = 0 end
+return {message, left}
+`
+
+/**
+ * KEYS = epoch, counts hash; ARGV = the report's epoch, successes, failures, slow calls,
+ * bucket ms, buckets. The hash holds the epoch it counts for and fields \`s|f|w:bucket\`,
+ * buckets numbered on Redis's clock so replicas agree on them whatever their own clocks
+ * say. Replies { epoch, successes, failures, slow calls } over the window.
+ */
+const COUNTS = `
+local epoch = tonumber(redis.call('GET', KEYS[1]) or '0')
+local mine = tonumber(ARGV[1])
+if mine < epoch then return {epoch, 0, 0, 0} end
+if mine > epoch then
+  redis.call('SET', KEYS[1], mine)
+  epoch = mine
+end
+local bucketMs = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
+local time = redis.call('TIME')
+local bucket = math.floor((tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)) / bucketMs)
+if tonumber(redis.call('HGET', KEYS[2], 'epoch') or '-1') ~= epoch then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'epoch', epoch)
+end
+local kinds = {'s', 'f', 'w'}
+for i = 1, 3 do
+  local delta = tonumber(ARGV[i + 1])
+  if delta > 0 then redis.call('HINCRBY', KEYS[2], kinds[i] .. ':' .. bucket, delta) end
+end
+local sums = {s = 0, f = 0, w = 0}
+local fields = redis.call('HGETALL', KEYS[2])
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if field ~= 'epoch' then
+    local at = tonumber(string.sub(field, 3))
+    if at <= bucket - n then
+      redis.call('HDEL', KEYS[2], field)
+    elseif at <= bucket then
+      local kind = string.sub(field, 1, 1)
+      sums[kind] = sums[kind] + tonumber(fields[i + 1])
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[2], (n + 1) * bucketMs)
+return {epoch, sums.s, sums.f, sums.w}
 `
 
 /** KEYS = lease key; ARGV = origin, ttl. 1 when the lease is (already) this origin's. */
@@ -256,6 +322,21 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 `
+
+function parseCounts(reply: unknown): SharedCounts {
+  const [epoch, successes, failures, slowCalls] = Array.isArray(reply)
+    ? reply.map(Number)
+    : [Number.NaN]
+  if (![epoch, successes, failures, slowCalls].every(Number.isFinite)) {
+    throw new Error(`unexpected reply to the counts script: ${JSON.stringify(reply)}`)
+  }
+  return {
+    epoch: epoch as number,
+    successes: successes as number,
+    failures: failures as number,
+    slowCalls: slowCalls as number,
+  }
+}
 
 function parse(message: string): SharedTransition | undefined {
   const bar = message.indexOf('|')
@@ -266,7 +347,7 @@ function parse(message: string): SharedTransition | undefined {
     if (
       !Number.isFinite(epoch) ||
       typeof body.name !== 'string' ||
-      (body.state !== 'open' && body.state !== 'closed') ||
+      (body.state !== 'open' && body.state !== 'closed' && body.state !== 'isolated') ||
       typeof body.origin !== 'string'
     ) {
       return undefined
@@ -277,6 +358,7 @@ function parse(message: string): SharedTransition | undefined {
       epoch,
       openRemainingMs: Number(body.openRemainingMs) || 0,
       origin: body.origin,
+      manual: body.manual === true,
     }
   } catch {
     return undefined

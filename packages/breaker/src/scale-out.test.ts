@@ -30,7 +30,7 @@ describeRedis('three replicas sharing breaker state through one Redis', () => {
     replicas = await startReplicas(REPLICA, 3, { REDIS_URL: redis.url })
     // The subscriber connections come up just after the servers listen.
     await new Promise((resolve) => setTimeout(resolve, 300))
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     await replicas?.stop()
     await redis?.stop()
@@ -55,5 +55,5 @@ describeRedis('three replicas sharing breaker state through one Redis', () => {
       expect(await res.json()).toEqual({ code: 'BROKEN_CIRCUIT' })
     }
     expect((await Promise.all(others.map(state))).map((s) => s.dependencyCalls)).toEqual([0, 0])
-  }, 60_000)
+  }, 120_000)
 })

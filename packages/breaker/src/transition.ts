@@ -48,9 +48,28 @@ export function afterSettle(
   return reason === undefined ? undefined : { to: 'open', reason }
 }
 
+/** The part of `Counts` ratio trips read: all a cluster's merged counts carry. */
+export interface RatioCounts {
+  readonly totalSuccesses: number
+  readonly totalFailures: number
+  readonly slowCalls: number
+}
+
 /** Which trip condition, if any, the closed-state counts meet. */
 function tripReason(s: BreakerSettings, c: Counts, afterFailure: boolean): TripReason | undefined {
   if (afterFailure && s.readyToTrip?.(snapshotCounts(c))) return s.readyReason
+  return ratioTrip(s, c)
+}
+
+/**
+ * Which ratio trip, if any, counts meet once `minimumThroughput` results are in: of one
+ * breaker's window, or of the cluster's (`mergeCounts`).
+ *
+ * @param s the breaker's settings
+ * @param c successes, failures and slow calls
+ * @returns `failure-ratio`, `slow-call-ratio`, or undefined
+ */
+export function ratioTrip(s: BreakerSettings, c: RatioCounts): TripReason | undefined {
   const finished = c.totalSuccesses + c.totalFailures
   if (finished < s.minimumThroughput) return undefined
   if (s.failureRatio !== undefined && c.totalFailures / finished >= s.failureRatio) {

@@ -3,12 +3,15 @@ import { keyedBreaker } from '@sturdy/breaker'
 import type {
   ClientInterceptor,
   Clock,
+  HedgeEventMap,
+  LimitEventMap,
   ObservablePolicy,
   OutgoingRequest,
   OutgoingResend,
   Policy,
   PolicyContext,
   RequestValues,
+  RetryEventMap,
   TraceContext,
 } from '@sturdy/core'
 import {
@@ -19,6 +22,8 @@ import {
   outgoingErrorType,
   systemClock,
 } from '@sturdy/core'
+import type { ConcurrencyLimiter, LimitPermit } from '@sturdy/limit'
+import { isOverloadSignal, isThrottledError, OverloadedError } from '@sturdy/limit'
 import type { RetryPolicy } from '@sturdy/retry'
 import type { TimerWheel } from '@sturdy/timeout'
 import { timerWheel } from '@sturdy/timeout'
@@ -31,6 +36,7 @@ import {
   isConnectionError,
   PoolSaturatedError,
 } from './errors.ts'
+import { EventHub } from './event-hub.ts'
 import type {
   CallOptions,
   ClientOptions,
@@ -42,7 +48,6 @@ import { CLIENT_DEFAULTS, headerRecord, resolveOrigin } from './options.ts'
 import type { OriginState } from './origin.ts'
 import { createOrigin, DEADLINE, RETRYABLE } from './origin.ts'
 import { outgoingContext, stampBudget, stampTrace } from './propagation.ts'
-import { RetryEvents } from './retry-events.ts'
 import { Attempt } from './transport.ts'
 import type { Base, Split } from './url.ts'
 import { displayUrl, originParts, parseBase, splitUrl } from './url.ts'
@@ -77,7 +82,9 @@ interface Start {
  */
 export class Engine {
   readonly breakers: KeyedBreaker
-  readonly retryEvents: RetryEvents = new RetryEvents()
+  readonly retryEvents: EventHub<RetryEventMap> = new EventHub<RetryEventMap>()
+  readonly hedgeEvents: EventHub<HedgeEventMap> = new EventHub<HedgeEventMap>()
+  readonly limitEvents: EventHub<LimitEventMap> = new EventHub<LimitEventMap>()
   readonly policies: readonly ObservablePolicy[]
   readonly #options: ClientOptions
   readonly #base: Base | undefined
@@ -85,7 +92,7 @@ export class Engine {
   readonly #clock: Clock
   readonly #wheel: TimerWheel
   readonly #maxOrigins: number
-  readonly #redirect: RequestRedirect
+  readonly #redirect: NonNullable<RequestInit['redirect']>
   /** Normalized origin → state, oldest first (second-chance eviction). */
   readonly #origins = new Map<string, OriginState & { used: boolean }>()
   /** Origin as written → state: skips normalizing on every call. */
@@ -113,7 +120,12 @@ export class Engine {
       },
       ...(options.clock === undefined ? {} : { clock: this.#clock }),
     })
-    this.policies = [{ kind: 'retry', name: 'client', events: this.retryEvents }, this.breakers]
+    this.policies = [
+      { kind: 'retry', name: 'client', events: this.retryEvents },
+      this.breakers,
+      { kind: 'hedge', name: 'client', events: this.hedgeEvents },
+      { kind: 'limit', name: 'client', events: this.limitEvents },
+    ]
   }
 
   /** Runs a call to its final answer, following redirects. */
@@ -298,7 +310,14 @@ export class Engine {
       init,
       idempotent,
     )
-    const retryPolicy = init?.retry === false ? undefined : origin.retry
+    // Hedging is for calls that are safe to send twice, by the retry's rule, with a
+    // body that can be sent again; the others keep the origin's retry.
+    const hedged =
+      init?.retry !== false &&
+      origin.hedge !== undefined &&
+      idempotent &&
+      start.body.notReplayable === undefined
+    const retryPolicy = init?.retry === false ? undefined : hedged ? origin.hedge : origin.retry
 
     let attempt: Attempt
     try {
@@ -324,6 +343,10 @@ export class Engine {
       }
       throw error
     }
+    // The winner of a hedge ran on a signal of the hedge's own, which lets go of the
+    // caller once the call is decided: a streamed body must still stop when the caller
+    // gives up, as a retried call's does.
+    if (hedged && signal !== undefined && mode === 'stream') bindBody(attempt, signal)
     return {
       attempt,
       method: start.method,
@@ -347,6 +370,8 @@ export class Engine {
           dispatcher: this.#options.dispatcher,
           breakers: this.breakers,
           retryEvents: this.retryEvents,
+          hedgeEvents: this.hedgeEvents,
+          limitEvents: this.limitEvents,
           clock: this.#options.clock,
           random: this.#options.random,
         }),
@@ -442,6 +467,17 @@ const NO_BODY: PreparedBody = Object.freeze({
   notReplayable: undefined,
 })
 
+/** Aborts `attempt`'s body when `signal` aborts, until the body is done. */
+function bindBody(attempt: Attempt, signal: AbortSignal): void {
+  if (signal.aborted) {
+    attempt.abort(signal.reason)
+    return
+  }
+  const onAbort = (): void => attempt.abort(signal.reason)
+  signal.addEventListener('abort', onAbort, { once: true })
+  attempt.onDone(() => signal.removeEventListener('abort', onAbort))
+}
+
 function isRetryPolicy(policy: Policy): policy is RetryPolicy {
   return typeof (policy as RetryPolicy).withDeadline === 'function'
 }
@@ -514,6 +550,7 @@ class Call {
   readonly #idempotent: boolean
   #lastEnd = 0
   #lastErrorType = ''
+  #firstStart = 0
 
   constructor(
     engine: Engine,
@@ -577,8 +614,11 @@ class Call {
     const interceptors = engine.interceptors
     if (interceptors.length === 0) return this.#send(headers, signal, now)
     let resend: OutgoingResend | undefined
-    if (ctx.attempt > 1)
-      resend = { after: this.#lastErrorType, delayMs: Math.max(0, now - this.#lastEnd) }
+    if (ctx.attempt === 1) this.#firstStart = now
+    else if (this.#lastErrorType === '') {
+      // A hedge: no attempt failed, the previous one was slow.
+      resend = { after: 'hedge', delayMs: Math.max(0, now - this.#firstStart) }
+    } else resend = { after: this.#lastErrorType, delayMs: Math.max(0, now - this.#lastEnd) }
     const o = this.#origin
     const request: OutgoingRequest = {
       method: this.#method,
@@ -645,17 +685,30 @@ class Call {
       this.#engine.wheel,
       o,
     )
+    let permit: LimitPermit | undefined
     try {
-      await attempt.run(o.dispatcher)
+      if (o.limiter !== undefined) permit = await this.#admit(o, signal)
+      if (o.throttle === undefined) await attempt.run(o.dispatcher)
+      else await o.throttle.execute(() => attempt.run(o.dispatcher), signal)
     } catch (error) {
       const callerGaveUp =
         signal?.aborted === true && signal.reason === error && abortKind(error) !== 'deadline'
+      // A refusal of our own (limiter, throttle) never reached the origin.
+      const local = (o.limiter !== undefined && permit === undefined) || isThrottledError(error)
+      permit?.release(
+        callerGaveUp || local ? 'ignore' : isOverloadSignal(error) ? 'dropped' : 'success',
+      )
+      if (local) {
+        done?.('excluded')
+        throw this.#failed(mark(error, false))
+      }
       done?.(callerGaveUp || isTooLarge(error) ? 'excluded' : 'failure')
       const retryable = !callerGaveUp && this.#mayRepeat(error, attempt.sent)
       if (retryable) (error as Marked)[DEADLINE] = this.#deadline
       throw this.#failed(mark(error, retryable))
     }
     const status = attempt.status
+    permit?.release(status === 429 || status === 503 ? 'dropped' : 'success')
     done?.(status >= 500 || status === 429 || status === 408 ? 'failure' : 'success')
     if (o.statuses.has(status)) {
       const marked = attempt as unknown as Marked
@@ -667,6 +720,15 @@ class Call {
       this.#lastEnd = this.#engine.wheel.clock.now()
     }
     return attempt
+  }
+
+  /** A slot of the origin's concurrency limiter, or an `OverloadedError`. */
+  async #admit(o: OriginState, signal: AbortSignal | undefined): Promise<LimitPermit> {
+    const limiter = o.limiter as ConcurrencyLimiter
+    if (limiter.maxQueue > 0) return limiter.acquire('normal', signal)
+    const permit = limiter.tryAcquire('normal')
+    if (permit === undefined) throw new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs)
+    return permit
   }
 
   /** Records a failed attempt for the next one's `resend`, and hands the error back. */

@@ -42,7 +42,9 @@ export interface Client {
   /**
    * The client's policies for observers (`policyMetrics().observe`, `logPolicyEvents`,
    * `traceEvents`): every origin's retries as one `retry` policy named `client` (each
-   * event named after its origin), and the keyed breakers.
+   * event named after its origin), the keyed breakers, every origin's hedges as one
+   * `hedge` policy and its throttles and concurrency limits as one `limit` policy (both
+   * named `client`, events named after the origin).
    */
   readonly policies: readonly ObservablePolicy[]
   /** undici's statistics of an origin's pool (connections, pending...), if it has one. */

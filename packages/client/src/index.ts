@@ -4,7 +4,8 @@
  * pool per origin; per attempt a timeout, a circuit breaker and retries with backoff and
  * jitter (idempotent calls only, `Retry-After` honoured, a retry budget per origin); a
  * fetch-compatible `fetch()` and a validating `json()`; and the inbound request's
- * deadline, trace and request id carried to the next hop. Interceptors from
+ * deadline, trace and request id carried to the next hop. Per origin, as opt-ins:
+ * hedged requests, SRE adaptive throttling and a concurrency limit. Interceptors from
  * `@sturdy/tracing`, `@sturdy/metrics` and `@sturdy/logger` add CLIENT spans, metrics
  * and logs.
  */
@@ -29,9 +30,12 @@ export {
 } from './errors.ts'
 export type {
   CallOptions,
+  ClientConcurrencyLimitOptions,
+  ClientHedgeOptions,
   ClientOptions,
   ClientRequestInit,
   ClientRetryOptions,
+  ClientThrottleOptions,
   OriginOptions,
 } from './options.ts'
 export { CLIENT_DEFAULTS } from './options.ts'

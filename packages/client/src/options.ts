@@ -1,6 +1,11 @@
 import type { KeyBreakerOptions } from '@sturdy/breaker'
 import type { ClientInterceptor, Clock, Policy, Random, RequestValues } from '@sturdy/core'
-import type { RetryBudget, RetryBudgetOptions, RetryOptions } from '@sturdy/retry'
+import type {
+  AdaptiveThrottleOptions,
+  ConcurrencyLimiterOptions,
+  LimitAlgorithm,
+} from '@sturdy/limit'
+import type { HedgeOptions, RetryBudget, RetryBudgetOptions, RetryOptions } from '@sturdy/retry'
 import type { StampOptions, TimerWheel } from '@sturdy/timeout'
 import type { Dispatcher, Pool } from 'undici'
 
@@ -29,10 +34,41 @@ export interface ClientRetryOptions
   statuses?: readonly number[]
 }
 
+/**
+ * Hedging options of the client: `@sturdy/retry`'s `hedge()` options, less what the
+ * client decides itself (which outcomes are acceptable, the budget, pushback, the clock).
+ */
+export type ClientHedgeOptions = Pick<
+  HedgeOptions,
+  'maxHedgedAttempts' | 'delayMs' | 'percentile' | 'latencyWindow' | 'minSamples' | 'minDelayMs'
+>
+
+/**
+ * Adaptive throttling options of the client: `@sturdy/limit`'s `adaptiveThrottle()`
+ * options, less what the client decides (what a rejection is, the clock and random).
+ */
+export type ClientThrottleOptions = Pick<AdaptiveThrottleOptions, 'k' | 'windowMs' | 'buckets'>
+
+/** The client's concurrency limit of an origin: `@sturdy/limit`'s `concurrencyLimiter()`. */
+export interface ClientConcurrencyLimitOptions
+  extends Pick<ConcurrencyLimiterOptions, 'maxQueue' | 'queueTimeoutMs' | 'retryAfterMs'> {
+  /**
+   * The limit: a number (a fixed bulkhead), or a function that makes each origin its own
+   * adaptive algorithm (`() => vegasLimit({ maxLimit: 200 })`); an algorithm learns one
+   * origin's latency, so it is never shared between origins.
+   * @default () => gradientLimit()
+   */
+  limit?: number | (() => LimitAlgorithm)
+}
+
 /** Settings of one origin (`scheme://host:port`): pool, timeouts, policies, propagation. */
 export interface OriginOptions {
-  /** Headers sent on every call to the origin; per-call headers win. @default none */
-  headers?: HeadersInit
+  /**
+   * Headers sent on every call to the origin; per-call headers win. (fetch's `HeadersInit`,
+   * named through the `RequestInit` global so the declarations need no DOM lib.)
+   * @default none
+   */
+  headers?: RequestInit['headers']
   /** Most connections open to the origin at once. @default 64 */
   connections?: number
   /**
@@ -68,6 +104,35 @@ export interface OriginOptions {
    * `RetryBudget` to share with other clients, or `false` for none. @default {} (20% + 10/s)
    */
   retryBudget?: RetryBudgetOptions | RetryBudget | false
+  /**
+   * Hedged requests (`@sturdy/retry`'s `hedge()`): when an idempotent call (see
+   * `CallOptions.idempotent`) has no answer after the hedging delay, another attempt
+   * starts in parallel; the first acceptable answer wins and the others are aborted
+   * (their connections closed). For a hedged call the hedge replaces the retry: a failed
+   * attempt starts the next one at once, and `maxHedgedAttempts` bounds the extra
+   * attempts. Every hedge withdraws from the origin's `retryBudget`; with it spent, none
+   * is sent (with `retryBudget: false`, only `maxHedgedAttempts` bounds them). `false`:
+   * no hedging.
+   * @default false
+   */
+  hedge?: ClientHedgeOptions | false
+  /**
+   * Google SRE's client-side adaptive throttling of the origin (`@sturdy/limit`'s
+   * `adaptiveThrottle()`): when the origin accepted fewer than 1/k of the attempts sent
+   * in the window (timeouts, connection failures, 429 and 503 are refusals), attempts are
+   * refused locally with `ThrottledError` (503, not sent, not retried), with probability
+   * `max(0, (requests − k·accepts) / (requests + 1))`. `false`: none.
+   * @default false
+   */
+  throttle?: ClientThrottleOptions | false
+  /**
+   * A concurrency limit of the origin (`@sturdy/limit`'s `concurrencyLimiter()`): at most
+   * `limit` attempts in flight, adapted from observed latency by default; beyond it (and
+   * a full `maxQueue`) an attempt fails at once with `OverloadedError` (503, not sent,
+   * not retried). `false`: none (only `connections` and `maxQueued` bound the pool).
+   * @default false
+   */
+  concurrencyLimit?: ClientConcurrencyLimitOptions | false
   /**
    * The origin's circuit breaker (`@sturdy/breaker` options), or `false` for none.
    * @default { openMs: 10000 } (gobreaker's trip: more than 5 consecutive failures)
@@ -105,7 +170,7 @@ export interface ClientOptions extends OriginOptions {
    * Redirects: `follow` (up to 20, as fetch), `manual` (return the 3xx), `error`.
    * @default 'follow'
    */
-  redirect?: RequestRedirect
+  redirect?: NonNullable<RequestInit['redirect']>
   /** Creates the dispatcher of an origin (tests, proxies). @default `new Pool(origin, options)` */
   dispatcher?: (origin: string, options: Pool.Options) => Dispatcher
   /** Time source of deadlines and timeouts; the one `deadline()` uses. @default systemClock */
@@ -158,6 +223,9 @@ export interface OriginSettings {
   readonly attemptTimeoutMs: number
   readonly retry: ClientRetryOptions | Policy | false
   readonly retryBudget: RetryBudgetOptions | RetryBudget | false
+  readonly hedge: ClientHedgeOptions | false
+  readonly throttle: ClientThrottleOptions | false
+  readonly concurrencyLimit: ClientConcurrencyLimitOptions | false
   readonly breaker: KeyBreakerOptions | false
   readonly deadlineHeaders: StampOptions | false
   readonly marginMs: number
@@ -219,6 +287,9 @@ export function resolveOrigin(base: OriginOptions, own: OriginOptions | undefine
     attemptTimeoutMs: o.attemptTimeoutMs ?? CLIENT_DEFAULTS.attemptTimeoutMs,
     retry: o.retry ?? {},
     retryBudget: o.retryBudget ?? {},
+    hedge: o.hedge ?? false,
+    throttle: o.throttle ?? false,
+    concurrencyLimit: o.concurrencyLimit ?? false,
     breaker: o.breaker ?? {},
     deadlineHeaders: o.deadlineHeaders ?? {},
     marginMs: o.marginMs ?? CLIENT_DEFAULTS.marginMs,
@@ -237,6 +308,14 @@ export function resolveOrigin(base: OriginOptions, own: OriginOptions | undefine
   ] as const) {
     const v = s[key]
     if (!(v > 0)) throw new RangeError(`${key} must be > 0 (Infinity for none), got ${v}`)
+  }
+  const cl = s.concurrencyLimit
+  if (cl !== false && cl.limit !== undefined && typeof cl.limit !== 'number') {
+    if (typeof cl.limit !== 'function') {
+      throw new TypeError(
+        'concurrencyLimit.limit must be a number or a function that makes an algorithm per origin (() => gradientLimit()), not a shared algorithm',
+      )
+    }
   }
   nonNegative('marginMs', s.marginMs)
   nonNegative('maxResponseBytes', s.maxResponseBytes)
@@ -259,7 +338,7 @@ function nonNegative(name: string, v: number): void {
  * @param init headers in any fetch shape, or undefined
  * @returns a fresh record
  */
-export function headerRecord(init: HeadersInit | undefined): Record<string, string> {
+export function headerRecord(init: RequestInit['headers']): Record<string, string> {
   const out: Record<string, string> = {}
   if (init === undefined || init === null) return out
   if (typeof (init as Headers).forEach === 'function' && !Array.isArray(init)) {

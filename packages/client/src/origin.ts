@@ -1,15 +1,32 @@
 import type { CircuitBreaker, KeyedBreaker } from '@sturdy/breaker'
 import { isBrokenCircuitError } from '@sturdy/breaker'
-import type { Clock, Disposer, Policy, Random } from '@sturdy/core'
+import type {
+  Clock,
+  Disposer,
+  HedgeEventMap,
+  LimitEventMap,
+  Policy,
+  Random,
+  RetryEventMap,
+} from '@sturdy/core'
 import { systemClock } from '@sturdy/core'
-import type { Pushback, RetryBudget, RetryFailure, RetryPolicy } from '@sturdy/retry'
-import { readPushback, retry, retryBudget } from '@sturdy/retry'
+import type { AdaptiveThrottle, ConcurrencyLimiter } from '@sturdy/limit'
+import {
+  adaptiveThrottle,
+  concurrencyLimiter,
+  gradientLimit,
+  isOverloadedError,
+  isOverloadSignal,
+  isThrottledError,
+} from '@sturdy/limit'
+import type { HedgePolicy, Pushback, RetryBudget, RetryFailure, RetryPolicy } from '@sturdy/retry'
+import { hedge, readPushback, retry, retryBudget } from '@sturdy/retry'
 import type { Dispatcher } from 'undici'
 import { Pool } from 'undici'
-import { isConnectionError } from './errors.ts'
-import type { ClientRetryOptions, OriginSettings } from './options.ts'
+import { isClientTimeoutError, isConnectionError, isPoolSaturatedError } from './errors.ts'
+import type { EventHub } from './event-hub.ts'
+import type { ClientHedgeOptions, ClientRetryOptions, OriginSettings } from './options.ts'
 import { CLIENT_DEFAULTS } from './options.ts'
-import type { RetryEvents } from './retry-events.ts'
 import type { Lane } from './transport.ts'
 import type { OriginParts } from './url.ts'
 
@@ -19,7 +36,15 @@ export interface OriginState extends Lane, OriginParts {
   readonly dispatcher: Dispatcher
   /** The origin's retry: ours (`RetryPolicy`), the caller's own `Policy`, or none. */
   readonly retry: RetryPolicy | Policy | undefined
-  /** Statuses our retry repeats (empty when the retry is not ours). */
+  /** The origin's hedging policy, used for idempotent calls instead of `retry`. */
+  readonly hedge: HedgePolicy | undefined
+  /** The origin's adaptive throttle, around each attempt. */
+  readonly throttle: AdaptiveThrottle | undefined
+  /** The origin's concurrency limiter, around each attempt. */
+  readonly limiter: ConcurrencyLimiter | undefined
+  /** The `retryAfterMs` of the limiter's refusals. */
+  readonly limitRetryAfterMs: number
+  /** Statuses our retry or hedge repeats (empty when neither is ours). */
   readonly statuses: ReadonlySet<number>
   readonly breakers: KeyedBreaker | undefined
   /** The origin's breaker from `breakers`, kept between attempts. */
@@ -37,7 +62,9 @@ export const RETRYABLE: unique symbol = Symbol('@sturdy/client retryable') as ne
 export interface OriginDeps {
   readonly dispatcher: ((origin: string, options: Pool.Options) => Dispatcher) | undefined
   readonly breakers: KeyedBreaker | undefined
-  readonly retryEvents: RetryEvents
+  readonly retryEvents: EventHub<RetryEventMap>
+  readonly hedgeEvents: EventHub<HedgeEventMap>
+  readonly limitEvents: EventHub<LimitEventMap>
   readonly clock: Clock | undefined
   readonly random: Random | undefined
 }
@@ -70,31 +97,69 @@ export function createOrigin(
       : deps.dispatcher(parts.origin, poolOptions)
   let retryPolicy: RetryPolicy | Policy | undefined
   let statuses: ReadonlySet<number> = EMPTY
-  let unhook: Disposer | undefined
+  const unhook: Disposer[] = []
+  const ours = settings.retry !== false && !isPolicy(settings.retry)
+  // One budget per origin, shared by its retries and its hedges.
+  const budget =
+    ours || settings.hedge !== false ? budgetOf(settings.retryBudget, deps.clock) : undefined
   if (settings.retry !== false) {
     if (isPolicy(settings.retry)) {
       retryPolicy = settings.retry
     } else {
       const own = settings.retry
       statuses = new Set(own.statuses ?? CLIENT_DEFAULTS.statuses)
-      const budget = budgetOf(settings.retryBudget, deps.clock)
       const policy = retry(retryOptions(parts.origin, own, budget, deps))
-      unhook = deps.retryEvents.add(policy.events)
+      unhook.push(deps.retryEvents.add(policy.events))
       retryPolicy = policy
     }
+  }
+  let hedgePolicy: HedgePolicy | undefined
+  if (settings.hedge !== false) {
+    if (statuses === EMPTY) statuses = new Set(CLIENT_DEFAULTS.statuses)
+    hedgePolicy = hedge(hedgeOptions(parts.origin, settings.hedge, budget, deps))
+    unhook.push(deps.hedgeEvents.add(hedgePolicy.events))
+  }
+  let throttle: AdaptiveThrottle | undefined
+  if (settings.throttle !== false) {
+    throttle = adaptiveThrottle({
+      ...settings.throttle,
+      name: parts.origin,
+      isRejected: refusedByOrigin,
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+      ...(deps.random === undefined ? {} : { random: deps.random }),
+    })
+    unhook.push(deps.limitEvents.add(throttle.events))
+  }
+  let limiter: ConcurrencyLimiter | undefined
+  let limitRetryAfterMs = 1000
+  const cl = settings.concurrencyLimit
+  if (cl !== false) {
+    const { limit, ...rest } = cl
+    limiter = concurrencyLimiter({
+      ...rest,
+      name: parts.origin,
+      limit: typeof limit === 'number' ? limit : (limit ?? gradientLimit)(),
+      ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    })
+    limitRetryAfterMs = Math.max(0, cl.retryAfterMs ?? limitRetryAfterMs)
+    unhook.push(deps.limitEvents.add(limiter.events))
   }
   return {
     ...parts,
     settings,
     dispatcher,
     retry: retryPolicy,
+    hedge: hedgePolicy,
+    throttle,
+    limiter,
+    limitRetryAfterMs,
     statuses,
     breakers: settings.breaker === false ? undefined : deps.breakers,
     breaker: undefined,
     breakerTouched: 0,
     inFlight: 0,
     async close() {
-      unhook?.()
+      for (const dispose of unhook) dispose()
       await dispatcher.close()
     },
   }
@@ -142,6 +207,55 @@ function retryOptions(
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
   }
+}
+
+function hedgeOptions(
+  name: string,
+  own: ClientHedgeOptions,
+  budget: RetryBudget | undefined,
+  deps: OriginDeps,
+): Parameters<typeof hedge>[0] {
+  return {
+    ...own,
+    name,
+    budget,
+    // The same marks as the retry's: another attempt may still win after a failure the
+    // client would retry. A hedge the client refused to send (an open circuit, a full
+    // pool or limiter, the deadline) must not end a call whose first attempt still runs.
+    retryOn: (error, attempt) => retryableError(error) || (attempt > 1 && notSent(error)),
+    retryOnResult: retryableResult,
+    discardResult: discard,
+    pushback: hedgePushback(deps.clock ?? systemClock),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+  }
+}
+
+/** Stops hedging at a refusal that says more hedges would be refused too. */
+function hedgePushback(clock: Clock): (failure: RetryFailure, nowEpochMs: number) => Pushback {
+  const read = withinDeadline(undefined, clock) as (f: RetryFailure, now: number) => Pushback
+  return (failure, nowEpochMs) =>
+    failure.kind === 'error' && notSent(failure.error) ? 'stop' : read(failure, nowEpochMs)
+}
+
+/** A refusal of the client itself: the attempt never left. */
+function notSent(error: unknown): boolean {
+  return (
+    isBrokenCircuitError(error) ||
+    isPoolSaturatedError(error) ||
+    isOverloadedError(error) ||
+    isThrottledError(error) ||
+    (isClientTimeoutError(error) && error.phase === 'deadline')
+  )
+}
+
+/**
+ * What the throttle counts as the origin refusing an attempt: no answer (a timeout, a
+ * failed connection) or 429/503. A refusal of the client itself (a full limiter) says
+ * nothing about the origin.
+ */
+function refusedByOrigin(value: unknown): boolean {
+  if (isOverloadedError(value)) return false
+  return isOverloadSignal(value) || isConnectionError(value)
 }
 
 /** Where the client puts a failure's call deadline (on its errors, and on `Attempt`s). */

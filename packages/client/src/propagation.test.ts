@@ -68,7 +68,7 @@ describe('propagation', () => {
       }),
     )
     const a = await start(
-      new Hono().use(sturdy(ids, deadline({ budgetMs: 1000 }))).get('/a', async (ctx) => {
+      new Hono().use(sturdy(ids, deadline({ budgetMs: 10_000 }))).get('/a', async (ctx) => {
         await delay(40)
         return ctx.json(await client.json(`${b}/b`, { context: ctx }))
       }),
@@ -81,8 +81,9 @@ describe('propagation', () => {
       traceparent: string
       tracestate: string
     }
-    // A had 1000 ms, spent ≥ 40, kept a 5 ms margin; B spent ≥ 40 more and kept 5.
-    expect(out.received).toBeLessThanOrEqual(1000 - 40 - 5)
+    // A had 10 s (room for a loaded machine), spent ≥ 40, kept a 5 ms margin; B spent ≥ 40
+    // more and kept 5.
+    expect(out.received).toBeLessThanOrEqual(10_000 - 40 - 5)
     expect(out.received).toBeGreaterThan(0)
     expect(out.sent).toBeLessThanOrEqual(out.received - 40 - 5)
     expect(out.sent).toBeGreaterThan(0)
@@ -97,7 +98,7 @@ describe('propagation', () => {
     const slow = await start(
       new Hono().get('/slow', async (ctx) => {
         hits++
-        await delay(2000)
+        await delay(10_000)
         return ctx.text('late')
       }),
     )
@@ -107,7 +108,7 @@ describe('propagation', () => {
       done = resolve
     })
     const a = await start(
-      new Hono().use(sturdy(deadline({ budgetMs: 150 }))).get('/a', async (ctx) => {
+      new Hono().use(sturdy(deadline({ budgetMs: 1500 }))).get('/a', async (ctx) => {
         for (let i = 0; i < 2; i++) {
           const started = performance.now()
           const error = await client
@@ -124,10 +125,11 @@ describe('propagation', () => {
     expect([200, 504]).toContain(res.status)
     const [first, second] = outcomes
     expect(isTimeoutError(first?.error)).toBe(true)
-    expect(first?.ms).toBeLessThan(1500)
+    // Bounded by the 1.5 s budget, not the upstream's 10 s (loose: scheduling on a loaded machine).
+    expect(first?.ms).toBeLessThan(6000)
     // The second call starts after the deadline: it fails without reaching the server.
     expect(isTimeoutError(second?.error)).toBe(true)
-    expect(second?.ms).toBeLessThan(100)
+    expect(second?.ms).toBeLessThan(1000)
     expect(hits).toBe(1)
   })
 })
@@ -150,7 +152,7 @@ describe('retries inside a request', () => {
     )
     const retrying = createClient({ retry: { baseDelayMs: 1 } })
     const b = await start(
-      new Hono().use(sturdy(deadline({ budgetMs: 1000 }))).get('/b', async (ctx) => {
+      new Hono().use(sturdy(deadline({ budgetMs: 1500 }))).get('/b', async (ctx) => {
         const started = performance.now()
         const res = await retrying.fetch(`${busy}/busy`, { context: ctx })
         return ctx.json({ status: res.status, ms: performance.now() - started })
@@ -160,7 +162,7 @@ describe('retries inside a request', () => {
     const out = (await (await fetch(`${b}/b`)).json()) as { status: number; ms: number }
     await retrying.close()
     expect(out.status).toBe(503)
-    expect(out.ms).toBeLessThan(900)
+    expect(out.ms).toBeLessThan(1400) // it did not sleep the 2 s Retry-After
     expect(hits).toBe(2) // one call each: the retry gave up instead of sleeping 2 s
   })
 })

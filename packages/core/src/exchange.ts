@@ -105,16 +105,21 @@ export type Middleware<V extends object = NoVariables> = ((
 /** The per-request values a middleware provides, as a type. */
 export type VariablesOf<M> = M extends Middleware<infer V> ? V : never
 
-type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (
-  i: infer I,
-) => void
-  ? I
-  : never
-
 /** The per-request values a list of middleware provides together. */
 export type CombinedVariables<L extends readonly Middleware<object>[]> = [L[number]] extends [never]
   ? NoVariables
-  : UnionToIntersection<VariablesOf<L[number]>> & object
+  : // The union of the list's values as an intersection: each member becomes a
+    // parameter type (`M` is inferred, so the inner conditional distributes over it),
+    // and inferring one parameter from the union of functions intersects them.
+    (
+        L[number] extends infer M
+          ? M extends unknown
+            ? (v: VariablesOf<M>) => void
+            : never
+          : never
+      ) extends (v: infer I) => void
+    ? I & object
+    : never
 
 /**
  * Composes middleware into one onion. The last `next()` calls `last` (the framework's

@@ -51,7 +51,7 @@ export interface BreakerEventMap {
     readonly name: string
     readonly from: CircuitState
     readonly to: CircuitState
-    /** Why: a trip (`consecutive-failures` by the default `readyToTrip`, `ready-to-trip` by a custom one, or a ratio), the open period ending, a half-open trial's verdict, or a manual `isolate`/`reset`. */
+    /** Why: a trip (`consecutive-failures` by the default `readyToTrip`, `ready-to-trip` by a custom one, or a ratio), the open period ending, a half-open trial's verdict, a manual `isolate`/`reset`, or one of these heard from another replica (`remote-*`). */
     readonly reason:
       | 'consecutive-failures'
       | 'ready-to-trip'
@@ -67,6 +67,10 @@ export interface BreakerEventMap {
       | 'remote-trip'
       /** Another replica's half-open trial closed the circuit (shared breaker state). */
       | 'remote-close'
+      /** Another replica called `isolate({ shared: true })` (shared breaker state). */
+      | 'remote-isolate'
+      /** Another replica called `reset({ shared: true })` (shared breaker state). */
+      | 'remote-reset'
   }
   /** A call was rejected without running (open, isolated, or half-open at capacity). */
   rejected: { readonly name: string; readonly state: CircuitState; readonly retryAfterMs: number }

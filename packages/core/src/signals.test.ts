@@ -79,7 +79,8 @@ describe('linkSignals', () => {
       process.off('warning', onWarning)
     }
     expect(warnings).toEqual([])
-  })
+    // A leak check, not a timing one: 10,000 rounds may take seconds on a loaded machine.
+  }, 30_000)
 })
 
 describe('onAbort', () => {

@@ -42,7 +42,8 @@ export function asyncHandler<Req, Res>(
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** True for a promise or any other thenable. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' &&
     value !== null &&

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { RouteLabel } from '@sturdy/core'
 import { attachExchange, exchangeOf } from '@sturdy/core'
 import { NodeExchange } from '@sturdy/node'
+import { forwardRejections } from './forward-rejections.ts'
 
 /** The parts of Express's request and response the adapter reads. */
 interface ExpressRequest extends IncomingMessage {
@@ -75,6 +76,7 @@ export class ExpressExchange extends NodeExchange {
    * mount path of that route's router. Both change again when an error leaves a
    * sub-router (the base is restored to the parent's), so the template is taken at
    * assignment time: `req.route` becomes an accessor that notes the base alongside.
+   * The same moment lets Express 4 routes forward async rejections (`forwardRejections`).
    */
   #watchRoute(req: ExpressRequest): void {
     const self = this
@@ -87,6 +89,7 @@ export class ExpressExchange extends NodeExchange {
       set(route: unknown) {
         self.#route = route
         self.#base = req.baseUrl ?? ''
+        forwardRejections(route)
       },
     })
   }

@@ -58,13 +58,41 @@ function peerAddress(c: Context): string | undefined {
   return env.remoteAddr?.hostname
 }
 
+/** What @hono/node-server passes as Hono's `env`: the Node request and response. */
 interface NodeBindings {
-  incoming?: { complete?: boolean }
+  incoming?: {
+    complete?: boolean
+    headers?: Record<string, string | string[] | undefined>
+  }
   outgoing?: {
     writableFinished?: boolean
     destroyed?: boolean
-    once(event: 'close', fn: () => void): unknown
+    headersSent?: boolean
+    on(event: 'close', fn: () => void): unknown
+    setHeader(name: string, value: string): unknown
   }
+}
+
+type NodeIncoming = NonNullable<NodeBindings['incoming']>
+type NodeOutgoing = NonNullable<NodeBindings['outgoing']>
+
+/** The Node request under @hono/node-server, when its headers can be read directly. */
+function nodeIncoming(c: Context): NodeIncoming | undefined {
+  const incoming = (c.env as NodeBindings | undefined)?.incoming
+  return incoming !== undefined && incoming !== null && typeof incoming.headers === 'object'
+    ? incoming
+    : undefined
+}
+
+/** The Node response under @hono/node-server, when headers can be set on it directly. */
+function nodeOutgoing(c: Context): NodeOutgoing | undefined {
+  const outgoing = (c.env as NodeBindings | undefined)?.outgoing
+  return outgoing !== undefined &&
+    outgoing !== null &&
+    typeof outgoing.on === 'function' &&
+    typeof outgoing.setHeader === 'function'
+    ? outgoing
+    : undefined
 }
 
 /**
@@ -75,6 +103,9 @@ class HonoExchange extends RequestSignal implements Exchange {
   readonly #c: Context
   readonly #mount: unknown
   readonly #routes: RouteLabel
+  /** @hono/node-server's Node request and response; undefined on other runtimes. */
+  readonly #incoming: NodeIncoming | undefined
+  readonly #outgoing: NodeOutgoing | undefined
   #responded = false
   #routeIndex = -1
   #routeStatus = 0
@@ -86,6 +117,8 @@ class HonoExchange extends RequestSignal implements Exchange {
     this.#c = c
     this.#mount = mount
     this.#routes = routes
+    this.#incoming = nodeIncoming(c)
+    this.#outgoing = nodeOutgoing(c)
   }
 
   get method(): string {
@@ -98,21 +131,41 @@ class HonoExchange extends RequestSignal implements Exchange {
     return this.#c.req.url.startsWith('https:') ? 'https' : 'http'
   }
   get host(): string | undefined {
-    return this.#c.req.header('host')
+    return this.header('host')
   }
   get remoteAddress(): string | undefined {
     return peerAddress(this.#c)
   }
+  /**
+   * On @hono/node-server, read from the Node request's own header record: `c.req.header()`
+   * would first copy every request header into a Web `Headers` (node-server builds it
+   * lazily, on first read), and Sturdy reads a handful per request. Repeated headers read
+   * as node:http joins them, as in the node, Express and Fastify adapters.
+   */
   header(name: string): string | undefined {
-    return this.#c.req.header(name)
+    const incoming = this.#incoming
+    if (incoming === undefined) return this.#c.req.header(name)
+    const value = (incoming.headers as Record<string, string | string[] | undefined>)[
+      name.toLowerCase()
+    ]
+    return typeof value === 'string' ? value : value === undefined ? undefined : value.join(', ')
   }
   /** On @hono/node-server: until the Node request has all arrived. Elsewhere unknown. */
   get receiving(): boolean | undefined {
     const incoming = (this.#c.env as NodeBindings | undefined)?.incoming
     return incoming === undefined ? undefined : incoming.complete !== true
   }
+  /**
+   * On @hono/node-server, set on the Node response (node-server merges the Response's own
+   * headers over it, so a handler's value wins, as with `c.header()`): a header set through
+   * Hono makes every response carry a Web `Headers`, which takes node-server off its
+   * lightweight response path. Such a header is not visible in `c.res.headers`.
+   * Elsewhere, `c.header()`.
+   */
   setHeader(name: string, value: string): void {
-    this.#c.header(name, value)
+    const outgoing = this.#outgoing
+    if (outgoing !== undefined && outgoing.headersSent !== true) outgoing.setHeader(name, value)
+    else if (outgoing === undefined) this.#c.header(name, value)
   }
 
   route(): string {
@@ -169,8 +222,8 @@ class HonoExchange extends RequestSignal implements Exchange {
   }
 
   protected override clientGone(): boolean {
-    const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
-    if (outgoing !== undefined && typeof outgoing.once === 'function') {
+    const outgoing = this.#outgoing
+    if (outgoing !== undefined) {
       return outgoing.destroyed === true && outgoing.writableFinished !== true
     }
     return this.#c.req.raw.signal.aborted
@@ -182,9 +235,10 @@ class HonoExchange extends RequestSignal implements Exchange {
    * the request's own signal.
    */
   protected override watchClient(): void {
-    const outgoing = (this.#c.env as NodeBindings | undefined)?.outgoing
-    if (outgoing !== undefined && typeof outgoing.once === 'function') {
-      outgoing.once('close', () => {
+    const outgoing = this.#outgoing
+    if (outgoing !== undefined) {
+      // `on`, not `once`: `close` fires once, and `once` allocates a wrapper per request.
+      outgoing.on('close', () => {
         if (outgoing.writableFinished !== true) this.clientClosed()
       })
       return

@@ -344,6 +344,50 @@ describe('sturdy() on Hono', () => {
     }
   })
 
+  it('on a real @hono/node-server: reads request headers as node:http does, sends set headers, a handler value wins', async () => {
+    const seen: (string | undefined)[][] = []
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        seen.push([ex.header('X-Test'), ex.header('x-multi'), ex.host])
+        ex.setHeader('x-request-id', 'from-middleware')
+        ex.setHeader('x-other', 'kept')
+        await next()
+      }),
+    )
+    app.get('/json', (c) => c.json({ ok: true }))
+    app.get('/own', (c) => {
+      c.header('x-request-id', 'from-handler')
+      return c.text('own')
+    })
+    app.get('/raw', () => new Response('raw', { headers: { 'x-request-id': 'from-response' } }))
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    try {
+      const { port } = server.address() as AddressInfo
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+          headers: [
+            ['x-test', 'a'],
+            ['x-multi', '1'],
+            ['x-multi', '2'],
+          ],
+        })
+        await res.arrayBuffer()
+        return [res.status, res.headers.get('x-request-id'), res.headers.get('x-other')]
+      }
+      expect(await get('/json')).toEqual([200, 'from-middleware', 'kept'])
+      expect(await get('/own')).toEqual([200, 'from-handler', 'kept'])
+      expect(await get('/raw')).toEqual([200, 'from-response', 'kept'])
+      expect(seen[0]).toEqual(['a', '1, 2', `127.0.0.1:${port}`])
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      })
+    }
+  })
+
   it('leaves the request signal alone after a normal response, through app.request()', async () => {
     let signal: AbortSignal | undefined
     const app = new Hono()

@@ -79,14 +79,19 @@ export function writeAccessLine(
  * Why the request ended early, if it did, without creating the request signal. The
  * signal's reason says it when it has aborted. `deadline()` answers its 504 at once and
  * aborts the signal only a macrotask later (docs/timeout.md), so a logger mounted
- * outside it sees the 504 first: a 504 once the request's deadline has passed is the
- * deadline's.
+ * outside it sees the 504 first: a 504 (or the 408 of a body still arriving) once the
+ * request's deadline has passed is the deadline's.
  */
 function abortOf(ex: Exchange, status: number, now: number): AbortKind | undefined {
   if (ex.aborted) return abortKind(ex.signal.reason)
   const deadline = ex.deadline
-  return status === 504 && deadline !== undefined && now >= deadline ? 'deadline' : undefined
+  return DEADLINE_STATUSES.has(status) && deadline !== undefined && now >= deadline
+    ? 'deadline'
+    : undefined
 }
+
+/** What `deadline()` answers: 504, or 408 when the request body was still arriving. */
+const DEADLINE_STATUSES: ReadonlySet<number> = new Set([504, 408])
 
 /** The response's status; for a value thrown past the framework, 500 or a Sturdy error's own. */
 function statusOf(ex: Exchange, thrown: unknown): number {

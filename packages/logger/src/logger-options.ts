@@ -97,6 +97,8 @@ export interface LoggerSettings {
   /** The root's child that carries the serializers and redaction, compiled once. */
   readonly base: Logger
   readonly requestIdHeader: string | false
+  /** `requestIdHeader` lower-cased, as the request is read (once, not per request). */
+  readonly requestIdHeaderLower: string
   /** Whether an incoming request-id header is read at all. */
   readonly readId: boolean
   readonly maxRequestIdLength: number
@@ -175,6 +177,7 @@ export function resolveLoggerOptions(o: RequestLoggerOptions): LoggerSettings {
   return {
     base,
     requestIdHeader,
+    requestIdHeaderLower: requestIdHeader === false ? '' : requestIdHeader.toLowerCase(),
     readId: requestIdHeader !== false && (o.trustRequestId ?? true),
     maxRequestIdLength: o.maxRequestIdLength ?? DEFAULT_MAX_REQUEST_ID_LENGTH,
     generateRequestId: o.generateRequestId ?? randomRequestId,

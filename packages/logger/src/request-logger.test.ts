@@ -445,6 +445,31 @@ describe('requestLogger: with the real deadline() inside it (the recommended ord
     expect(access(lines())).toHaveLength(1)
   })
 
+  it('the 408 line (the body was still arriving at the deadline) says abort: deadline too, at warn', async () => {
+    const { app, clock, lines } = withDeadline(100)
+    app.post('/upload', async (c) => {
+      const signal = c.var.signal
+      await new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason)),
+      )
+      return c.text('never')
+    })
+    // @hono/node-server's binding: the request body has not all arrived.
+    const res = app.request('/upload', { method: 'POST' }, { incoming: { complete: false } })
+    await new Promise((r) => setImmediate(r))
+    await clock.advanceAsync(100)
+    expect((await res).status).toBe(408)
+    expect(access(lines())).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: 'request completed',
+        status: 408,
+        abort: 'deadline',
+        route: '/upload',
+      }),
+    ])
+  })
+
   it('an incoming deadline already spent (grpc-timeout: 0m) is logged as the deadline too', async () => {
     const { app, lines } = withDeadline(5000)
     app.get('/x', (c) => c.text('never'))

@@ -68,7 +68,7 @@ export function requestLogger(options: RequestLoggerOptions): Middleware<Request
 function requestIdOf(s: LoggerSettings, ex: Exchange): string {
   const existing = ex.get<unknown>(VALUES.requestId)
   if (typeof existing === 'string') return existing
-  const incoming = s.readId ? ex.header(s.requestIdHeader as string) : undefined
+  const incoming = s.readId ? ex.header(s.requestIdHeaderLower) : undefined
   return isSafeRequestId(incoming, s.maxRequestIdLength) ? incoming : s.generateRequestId()
 }
 

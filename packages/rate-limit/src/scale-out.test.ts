@@ -81,7 +81,7 @@ describeRedis('three replicas sharing one Redis', () => {
       LIMIT: String(LIMIT),
       WINDOW_MS: String(WINDOW_MS),
     })
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     await replicas?.stop()
     await redis?.stop()
@@ -140,5 +140,5 @@ describeRedis('three replicas sharing one Redis', () => {
       expect(counts.fallback).toBeGreaterThan(0)
       expect(counts.degraded).toBe(true)
     }
-  }, 60_000)
+  }, 120_000)
 })

@@ -141,4 +141,26 @@ describe('a deadline from the real @sturdy/timeout', () => {
     expect(span?.events.map((e) => e.name)).toEqual(['sturdy.deadline.exceeded'])
     expect(clock.pending()).toBe(0)
   })
+
+  it('a 408 (the body was still arriving at the deadline) is the client’s: UNSET, no error.type, the deadline event', async () => {
+    const clock = manualClock()
+    const app = new Hono().use(sturdy(tracing({ clock }), deadline({ budgetMs: 100, clock })))
+    app.post('/upload/:id', async (c) => {
+      await new Promise((resolve) =>
+        c.var.signal.addEventListener('abort', resolve, { once: true }),
+      )
+      return c.text('too late')
+    })
+    // @hono/node-server's binding: the request body has not all arrived.
+    const pending = app.request('/upload/1', { method: 'POST' }, { incoming: { complete: false } })
+    await clock.advanceAsync(1000)
+    expect((await pending).status).toBe(408)
+    const [span] = otel.spans()
+    expect(span?.name).toBe('POST /upload/:id')
+    expect(span?.attributes['http.response.status_code']).toBe(408)
+    expect(span?.status.code).toBe(SpanStatusCode.UNSET)
+    expect(span?.attributes['error.type']).toBeUndefined()
+    expect(span?.events.map((e) => e.name)).toEqual(['sturdy.deadline.exceeded'])
+    expect(clock.pending()).toBe(0)
+  })
 })

@@ -175,10 +175,13 @@ describe.each(targets)('the database on $name', (target) => {
             (
               await db.query<{ n: string }>(
                 `SELECT count(*)::text AS n FROM pg_stat_activity
-               WHERE query LIKE '%sturdy-cancel-me%' AND query NOT LIKE '%pg_stat_activity%'`,
+               WHERE state = 'active' AND query LIKE '%sturdy-cancel-me%'
+                 AND query NOT LIKE '%pg_stat_activity%'`,
               )
             )[0]?.n,
-          { timeout: 10_000, interval: 200 },
+          // Under 20 s (pg_sleep's own end), so only the cancel can make it pass; an idle
+          // connection keeps its last query text, hence state = 'active'.
+          { timeout: 15_000, interval: 200 },
         )
         .toBe('0')
 

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { asyncHandler, sturdy, sturdyErrors } from '@sturdy/express'
+import { sturdy, sturdyErrors } from '@sturdy/express'
 import type { Express, Request, Response, Router } from 'express'
 import express from 'express'
 import express4 from 'express4'
@@ -15,14 +15,11 @@ function reply(res: Response, r: HandlerResult): void {
 
 /**
  * Express through `@sturdy/express`, the usual way: `express.json()`, routers, the
- * error middleware after the routes. Express 4 does not forward async rejections, so
- * its handlers are wrapped in `asyncHandler()`, as the README tells Express 4 apps to.
+ * error middleware after the routes. Route handlers are async and unwrapped on both
+ * versions: Express 4 does not forward their rejections itself, `sturdy()` makes its
+ * routes do it (`asyncHandler()` is only needed for async `app.use()` middleware).
  */
-function expressFlavour(
-  name: string,
-  lib: typeof express,
-  forwardsRejections: boolean,
-): FrameworkAdapter {
+function expressFlavour(name: string, lib: typeof express): FrameworkAdapter {
   return {
     name,
     errorStatus: 500,
@@ -52,7 +49,7 @@ function expressFlavour(
             (r) => reply(res, r),
             () => undefined,
           )
-        target[method](route.path, forwardsRejections ? handler : asyncHandler(handler))
+        target[method](route.path, handler)
       }
       for (const [prefix, router] of routers) app.use(prefix, router)
       app.use(sturdyErrors())
@@ -64,7 +61,7 @@ function expressFlavour(
 }
 
 /** Express 5. */
-export const expressAdapter: FrameworkAdapter = expressFlavour('express', express, true)
+export const expressAdapter: FrameworkAdapter = expressFlavour('express', express)
 
 /** Express 4, to back the `^4.17.0` half of the peer range. */
-export const express4Adapter: FrameworkAdapter = expressFlavour('express 4', express4, false)
+export const express4Adapter: FrameworkAdapter = expressFlavour('express 4', express4)

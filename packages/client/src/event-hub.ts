@@ -1,19 +1,20 @@
-import type { Disposer, Events, RetryEventMap } from '@sturdy/core'
+import type { Disposer, Events } from '@sturdy/core'
 
 /**
- * One event hook over many retry policies (one per origin, created as origins are
- * first called): observers subscribe once, at startup, and hear every origin's retries,
- * each payload named after its origin. A policy is subscribed to an event only while
- * someone listens for it, so unobserved retries stay on their fast path (a retry policy
- * reads the clock for `attemptEnd` only when that event has a listener).
+ * One event hook over many policies of a kind (one per origin, created as origins are
+ * first called: retries, hedges, limiters): observers subscribe once, at startup, and
+ * hear every origin's events, each payload named after its origin. A policy is
+ * subscribed to an event only while someone listens for it, so unobserved policies stay
+ * on their fast path (a retry policy reads the clock for `attemptEnd` only when that
+ * event has a listener).
  */
-export class RetryEvents implements Events<RetryEventMap> {
-  readonly #sources = new Set<Events<RetryEventMap>>()
-  readonly #listeners = new Map<keyof RetryEventMap, Set<(payload: never) => void>>()
+export class EventHub<M> implements Events<M> {
+  readonly #sources = new Set<Events<M>>()
+  readonly #listeners = new Map<keyof M, Set<(payload: never) => void>>()
   /** Per source and event, the forwarding subscription. */
-  readonly #links = new Map<Events<RetryEventMap>, Map<keyof RetryEventMap, Disposer>>()
+  readonly #links = new Map<Events<M>, Map<keyof M, Disposer>>()
 
-  on<K extends keyof RetryEventMap>(event: K, fn: (payload: RetryEventMap[K]) => void): Disposer {
+  on<K extends keyof M>(event: K, fn: (payload: M[K]) => void): Disposer {
     let set = this.#listeners.get(event)
     if (set === undefined) {
       set = new Set()
@@ -34,7 +35,7 @@ export class RetryEvents implements Events<RetryEventMap> {
   }
 
   /** Starts forwarding `source`'s events; returns a disposer that stops it. */
-  add(source: Events<RetryEventMap>): Disposer {
+  add(source: Events<M>): Disposer {
     this.#sources.add(source)
     for (const event of this.#listeners.keys()) this.#link(source, event)
     return () => {
@@ -46,7 +47,7 @@ export class RetryEvents implements Events<RetryEventMap> {
     }
   }
 
-  #link(source: Events<RetryEventMap>, event: keyof RetryEventMap): void {
+  #link(source: Events<M>, event: keyof M): void {
     let links = this.#links.get(source)
     if (links === undefined) {
       links = new Map()

@@ -1,0 +1,89 @@
+/**
+ * `pnpm bench ab <contender...> --base-dir DIR`: the same HTTP contender built twice —
+ * `DIR` (a copy of `.build` made before a change) against the current `.build` — started
+ * side by side and loaded in alternating rounds. Reports server CPU µs per request (and
+ * req/s) per side and the per-round ratio, the figure a change is accepted or reverted by
+ * when the machine is too busy for req/s (see bench/README.md, "Accepting a change").
+ */
+import { join, resolve } from 'node:path'
+import { BENCH_DIR, BUILD_DIR } from './build.ts'
+import { type Child, startChild } from './child.ts'
+import type { PartContext } from './parts/context.ts'
+import { summarize } from './stats.ts'
+
+interface Side {
+  readonly label: 'base' | 'new'
+  readonly child: Child
+  readonly url: string
+  readonly cpu: number[]
+  readonly rps: number[]
+}
+
+/** Runs the A/B comparison for each contender on each configured runtime. */
+export async function runAb(
+  ctx: PartContext,
+  names: readonly string[],
+  baseDir: string,
+): Promise<void> {
+  const base = resolve(BENCH_DIR, baseDir)
+  const { config } = ctx
+  for (const runtime of config.runtimes) {
+    const rt = ctx.runtimes[runtime]
+    if (!('node' in rt)) continue
+    for (const name of names) {
+      const sides: Side[] = []
+      try {
+        for (const [label, dir] of [
+          ['base', base],
+          ['new', BUILD_DIR],
+        ] as const) {
+          const child = startChild(rt.node, join(dir, `http-${name}.mjs`), config.serverCpu, {
+            BENCH_LOG: '/dev/null',
+            BENCH_LOG_MODE: config.logMode,
+          })
+          const ready = await child.next<{ type: 'ready'; port: number }>('ready', 180_000)
+          sides.push({
+            label,
+            child,
+            url: `http://127.0.0.1:${ready.port}/users/42`,
+            cpu: [],
+            rps: [],
+          })
+        }
+        for (const s of sides) {
+          await ctx.loadGenerator().run(s.url, config.warmupSec, config.connections, config.loadCpu)
+        }
+        for (let round = 0; round < config.rounds; round++) {
+          const order = round % 2 === 0 ? sides : [...sides].reverse()
+          for (const s of order) {
+            const before = await s.child.ask<{ type: 'stats'; cpuUs: number }>(
+              { type: 'stats' },
+              'stats',
+            )
+            const r = await ctx
+              .loadGenerator()
+              .run(s.url, config.durationSec, config.connections, config.loadCpu)
+            const after = await s.child.ask<{ type: 'stats'; cpuUs: number }>(
+              { type: 'stats' },
+              'stats',
+            )
+            if (r.non2xx + r.socketErrors > 0) throw new Error(`${s.label} answered errors`)
+            s.cpu.push((after.cpuUs - before.cpuUs) / r.requests)
+            s.rps.push(r.requestsPerSec)
+          }
+        }
+        const [a, b] = sides as [Side, Side]
+        const cpuRatio = summarize(a.cpu.map((x, i) => x / (b.cpu[i] as number)))
+        const rpsRatio = summarize(b.rps.map((x, i) => x / (a.rps[i] as number)))
+        const med = (xs: number[]): string => (summarize(xs)?.median ?? Number.NaN).toFixed(1)
+        ctx.log(
+          `ab ${runtime} ${name}: CPU µs/req base ${med(a.cpu)} → new ${med(b.cpu)}; ` +
+            `base/new CPU ${cpuRatio?.median.toFixed(3)} (${cpuRatio?.min.toFixed(3)}–${cpuRatio?.max.toFixed(3)}); ` +
+            `req/s new/base ${rpsRatio?.median.toFixed(3)} (${med(a.rps)} → ${med(b.rps)})`,
+        )
+      } finally {
+        await Promise.all(sides.map((s) => s.child.stop()))
+      }
+    }
+  }
+}

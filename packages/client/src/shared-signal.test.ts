@@ -21,7 +21,7 @@ afterAll(() => {
 
 describe('calls without a caller signal', () => {
   it('add no listener to a shared signal, even 40 at once with retries and hangs', async () => {
-    const s = await startServer((req, res, n) => {
+    const s = await startServer((_req, res, n) => {
       if (n % 3 === 0) json(res, 503, { title: 'down' })
       else if (n % 3 === 1)
         return // hangs: the attempt timeout ends it

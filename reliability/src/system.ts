@@ -93,7 +93,7 @@ export async function startSystem(
       ...dataDir(),
       ...(inspectPort === undefined
         ? {}
-        : { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort} --expose-gc` }),
+        : { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort} --expose-gc --trace-warnings` }),
       ...options.gateway,
     },
   }

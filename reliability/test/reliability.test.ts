@@ -358,6 +358,17 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
     const after = await inspector.snapshot()
     const timeouts = stats.statuses[504] ?? 0
     const trouble = troubleLines(sys.procs.gateway)
+    // A 500 must never come from deadlines and aborts: what the gateway logged for each
+    // (error type and message, and its cause's), so the report says which path it was.
+    const causes: Record<string, number> = {}
+    for (const l of sys.procs.gateway.lines) {
+      if (l.status !== 500) continue
+      const err = l.err as
+        | { type?: string; message?: string; cause?: { type?: string; message?: string } }
+        | undefined
+      const key = `${err?.type}: ${err?.message}${err?.cause ? ` (cause ${err.cause.type}: ${err.cause.message})` : ''}`
+      causes[key] = (causes[key] ?? 0) + 1
+    }
     const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`
     const res = (s: ProcessSnapshot) => JSON.stringify(s.resources)
     recordFigures(inject('resultsDir'), 'leaks', {
@@ -372,6 +383,11 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
         ['statuses', JSON.stringify(stats.statuses), '—'],
         ['aborted by the client', String(stats.aborted), '—'],
         ['deadline answers (504)', String(timeouts), '> 0'],
+        [
+          'answers 500 and their causes (the gateway log)',
+          `${stats.statuses[500] ?? 0}${Object.keys(causes).length > 0 ? `: ${JSON.stringify(causes)}` : ''}`,
+          '0',
+        ],
         [
           'heap used, baseline → after',
           `${mb(baseline.heapUsedBytes)} → ${mb(after.heapUsedBytes)}`,
@@ -410,6 +426,7 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
     )
     expect(stats.sent).toBe(LEAK_REQUESTS)
     expect(timeouts).toBeGreaterThan(0)
+    expect(stats.statuses[500] ?? 0, JSON.stringify(causes)).toBe(0)
     expect(after.heapUsedBytes).toBeLessThanOrEqual(baseline.heapUsedBytes + 16 * 2 ** 20)
     expect(after.rssBytes).toBeLessThanOrEqual(baseline.rssBytes + 64 * 2 ** 20)
     expect(after.resources).toEqual(baseline.resources)

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   deadlineIn,
   linkSignals,
+  neverAborts,
   onAbort,
   outgoingBudget,
   remaining,
@@ -41,6 +42,26 @@ describe('linkSignals', () => {
     expect(linkSignals(undefined, a.signal, undefined).signal).toBe(a.signal)
     expect(listeners(a.signal)).toBe(0)
     expect(linkSignals().signal.aborted).toBe(false)
+  })
+
+  it('never listens to neverAborts(), shared by every call made without a signal', () => {
+    // Calls without a caller signal (a retry around a detached call) all link to it:
+    // one listener each would trip MaxListenersExceededWarning at 11 concurrent calls.
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => {
+      warnings.push(w)
+    }
+    process.on('warning', onWarning)
+    const linked = Array.from({ length: 20 }, () =>
+      linkSignals(neverAborts(), new AbortController().signal),
+    )
+    expect(listeners(neverAborts())).toBe(0)
+    for (const l of linked) l.dispose()
+    const timer = new AbortController()
+    expect(linkSignals(neverAborts(), timer.signal).signal).toBe(timer.signal)
+    expect(linkSignals(neverAborts()).signal).toBe(neverAborts())
+    process.off('warning', onWarning)
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
   })
 
   it('dispose() removes its listeners; twice is harmless; `using` works', () => {

@@ -1,5 +1,6 @@
 import type { Clock } from './clock.ts'
 import { systemClock } from './clock.ts'
+import { neverAborts } from './policy.ts'
 
 /** A signal with a handle that releases whatever it listens to. */
 export interface LinkedSignal {
@@ -17,20 +18,24 @@ const NOOP_DISPOSE = (): void => {}
  * removes every listener it added, so combining a long-lived signal (server shutdown)
  * with per-request ones leaks nothing. Listeners are also removed once it aborts.
  *
- * Inputs that are `undefined` are skipped; with a single input the input itself is
- * returned and nothing is attached.
+ * Inputs that are `undefined` or `neverAborts()` are skipped; with a single input the
+ * input itself is returned and nothing is attached. The never-aborting signal is shared
+ * by every call made without a signal: listening to it could never fire, and many
+ * concurrent calls would each add a listener to one signal (past 10, Node prints
+ * MaxListenersExceededWarning).
  *
  * @example
  * using linked = linkSignals(request.signal, shutdown)
  * await fetch(url, { signal: linked.signal })
  */
 export function linkSignals(...signals: ReadonlyArray<AbortSignal | undefined>): LinkedSignal {
-  const inputs = signals.filter((s): s is AbortSignal => s !== undefined)
+  const never = neverAborts()
+  const inputs = signals.filter((s): s is AbortSignal => s !== undefined && s !== never)
   const aborted = inputs.find((s) => s.aborted)
   if (aborted !== undefined) return fixed(AbortSignal.abort(aborted.reason))
   if (inputs.length === 1) return fixed(inputs[0] as AbortSignal)
+  if (inputs.length === 0) return fixed(never)
   const controller = new AbortController()
-  if (inputs.length === 0) return fixed(controller.signal)
 
   let live = true
   const dispose = (): void => {

@@ -157,16 +157,22 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
 
 /**
  * The gateway's in-flight work, limited adaptively (`@sturdy/limit`'s gradient limit,
- * between 50 and 1000 requests at once): when latency climbs — a slow dependency, a
- * saturated CPU — the limit comes down and the excess is refused at once with 503
- * `OVERLOADED` + `Retry-After` instead of queueing. Orders are shed last, the status page
- * first; a request whose deadline is below its route's recent p50 gets 504 at once. The
- * floor of 50 keeps ordinary bursts (and the tests' keep-alive load) from being shed.
+ * between 8 and 1000 requests at once, starting at 20): when latency climbs — a slow
+ * dependency, a saturated CPU — the limit comes down and the excess is refused with 503
+ * `OVERLOADED` + `Retry-After` instead of piling up until every request misses its
+ * deadline (at 2× capacity a floor of 50 let every request in and answered almost all
+ * of them 504: goodput 0). A short queue (64 requests, 250 ms at most) absorbs ordinary
+ * bursts — 20 keep-alive clients arriving at once — without shedding them, and keeps
+ * the freed slots busy; beyond it the excess is refused at once. Orders are shed last,
+ * the status page first; a request whose deadline is below its route's recent p50 gets
+ * 504 at once.
  */
 function overloadLimit(ctx: ServiceContext): Middleware {
   const limit = concurrencyLimit({
     name: 'gateway-inflight',
-    limit: gradientLimit({ initialLimit: 100, minLimit: 50, maxLimit: 1000 }),
+    limit: gradientLimit({ initialLimit: 20, minLimit: 8, maxLimit: 1000 }),
+    maxQueue: 64,
+    queueTimeoutMs: 250,
     routes: [
       { route: 'POST /orders', priority: 'critical' },
       { route: 'GET /status', priority: 'sheddable' },

@@ -1,4 +1,4 @@
-import { PayloadTooLargeError, ValidationError } from '@sturdy/core'
+import { PayloadTooLargeError, SturdyError, ValidationError } from '@sturdy/core'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 
@@ -9,8 +9,9 @@ export interface ReadJsonOptions {
 }
 
 /**
- * Reads and validates a JSON body. Bad JSON, a wrong content type or a body that fails
- * the schema throws `ValidationError` (400, naming each failing field); an oversized
+ * Reads and validates a JSON body. A content type other than JSON throws a 415
+ * (`UNSUPPORTED_MEDIA_TYPE`); bad JSON or a body that fails the schema throws
+ * `ValidationError` (400, naming each failing field); an oversized
  * body throws `PayloadTooLargeError` (413) without reading past the limit.
  */
 export async function readJson<S extends z.ZodType>(
@@ -21,9 +22,12 @@ export async function readJson<S extends z.ZodType>(
   const limit = options.limit ?? 65_536
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-    throw new ValidationError('Expected a JSON body (content-type: application/json)', [
-      { path: '', message: `unsupported content-type ${JSON.stringify(type)}` },
-    ])
+    // 415, not 400: the body may be fine, it is the media type the route does not take.
+    throw new SturdyError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Expected a JSON body (content-type: application/json), got ${JSON.stringify(type.slice(0, 100))}`,
+      415,
+    )
   }
   const declared = Number(c.req.header('content-length'))
   if (Number.isFinite(declared) && declared > limit) throw new PayloadTooLargeError(limit)

@@ -8,7 +8,7 @@
 // requires every entry point from CommonJS, and smoke-tests the runtime-neutral entries
 // under Bun and Deno. Writes .ci-reports/consumers.json; exits non-zero on a failure that
 // is not listed in .ci/known-failures.json.
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pool, run, secs, tail } from '../scripts/lib/proc.mjs'
@@ -233,6 +233,13 @@ async function ensureBuilt() {
 
 function writeBlocks(dir, blocks) {
   cpSync(join(HERE, 'driver.mjs'), join(dir, 'driver.mjs'))
+  // A package's fixture folder (files its README's blocks import relatively, e.g. code
+  // `buf generate` writes) sits beside its blocks, for tsc and for the run alike.
+  for (const d of new Set(blocks.map((b) => b.dir))) {
+    const fixture = join(HERE, 'fixtures', d)
+    if (!existsSync(fixture)) continue
+    for (const where of ['blocks', 'run']) cpSync(fixture, join(dir, where, d), { recursive: true })
+  }
   for (const b of blocks) {
     mkdirSync(join(dir, 'blocks', b.dir), { recursive: true })
     writeFileSync(join(dir, 'blocks', b.dir, `${b.file}.ts`), b.source)

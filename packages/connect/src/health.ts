@@ -42,11 +42,10 @@ export interface GrpcHealthOptions {
 
 /** The `grpc.health.v1.Health` service, ready to register on a `ConnectRouter`. */
 export interface GrpcHealth {
-  /** The service descriptor (`grpc.health.v1.Health`). */
-  readonly service: typeof Health
-  /** The implementation, for `router.service(health.service, health.implementation)`. */
-  readonly implementation: ServiceImpl<typeof Health>
-  /** Registers the service on a router (the same as the line above). */
+  /**
+   * Registers `grpc.health.v1.Health` on a router. The descriptor and its message types
+   * stay internal: nothing else of the service is needed to serve it.
+   */
   register(router: ConnectRouter): void
   /**
    * Sets a service's status (adding it when new); `""` is the whole server. While the
@@ -95,8 +94,7 @@ export function grpcHealth(options: GrpcHealthOptions = {}): GrpcHealth {
 }
 
 class HealthService implements GrpcHealth {
-  readonly service: typeof Health = Health
-  readonly implementation: ServiceImpl<typeof Health>
+  readonly #implementation: ServiceImpl<typeof Health>
   readonly #own = new Map<string, HealthStatus>([['', 'SERVING']])
   readonly #readiness: HealthSource | undefined
   readonly #watchers = new Set<Watcher>()
@@ -108,14 +106,14 @@ class HealthService implements GrpcHealth {
     }
     this.#readiness = options.readiness
     this.#unsubscribe = this.#readiness?.subscribe(() => this.#notify())
-    this.implementation = {
+    this.#implementation = {
       check: (req, ctx) => this.#check(req, ctx),
       watch: (req, ctx) => this.#watch(req, ctx),
     }
   }
 
   register(router: ConnectRouter): void {
-    router.service(Health, this.implementation)
+    router.service(Health, this.#implementation)
   }
 
   setStatus(service: string, status: HealthStatus): void {

@@ -59,9 +59,11 @@ export interface RateLimitAlgorithm {
   fromReply(reply: unknown, cost: number): RateLimitDecision
 }
 
-/** The result of `RateLimitAlgorithm.apply`. */
+/** The result of `RateLimitAlgorithm.apply`: what to store, and what to answer. */
 export interface AppliedDecision {
+  /** The key's state after this decision, to store (`undefined`: nothing to keep). */
   readonly state: unknown
+  /** Whether the request may go ahead, with the numbers for the headers. */
   readonly decision: RateLimitDecision
 }
 

@@ -8,7 +8,12 @@
  * `RateLimit` / `RateLimit-Policy` headers; a policy for outgoing calls; and a client-IP
  * key with explicit trusted proxies. Web-standard code only: it runs on Node, Bun and Deno.
  */
-export type { Degraded, RateLimitAlgorithm, RateLimitDecision } from './algorithm.ts'
+export type {
+  AppliedDecision,
+  Degraded,
+  RateLimitAlgorithm,
+  RateLimitDecision,
+} from './algorithm.ts'
 export type { ClientIpOptions } from './client-ip.ts'
 export { clientIp, UNKNOWN_CLIENT } from './client-ip.ts'
 export { isRateLimitedError, RateLimitedError } from './errors.ts'

@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     expect(config.log.format).toBe('json')
     expect(config.chaos.admin).toBe(false)
     expect(config.drainDelayMs).toBe(0)
+    expect(config.redisUrl).toBeUndefined()
   })
 
   it('picks one service, PostgreSQL, OTLP, pretty logs on a terminal', () => {
@@ -62,6 +63,18 @@ describe('loadConfig', () => {
     expect(errorOf({ CHAOS_ADMIN: 'yes' }).problems[0]).toMatch(
       /^CHAOS_ADMIN: expected 1, 0, true or false/,
     )
+  })
+
+  it('shares state through Redis only with a redis:// URL', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://redis:6379' }).redisUrl).toBe('redis://redis:6379')
+    expect(loadConfig({ REDIS_URL: 'rediss://cache.example:6380/1' }).redisUrl).toBe(
+      'rediss://cache.example:6380/1',
+    )
+    for (const bad of ['redis:6379', 'http://redis:6379', 'not a url']) {
+      expect(errorOf({ REDIS_URL: bad }).problems).toEqual([
+        `REDIS_URL: expected a redis:// or rediss:// URL (got ${JSON.stringify(bad)})`,
+      ])
+    }
   })
 
   it('refuses a chaos admin without a token on a public interface', () => {

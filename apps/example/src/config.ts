@@ -50,6 +50,10 @@ const EnvSchema = z.object({
     .url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' })
     .optional(),
   PGLITE_DATA_DIR: z.string().min(1).optional(),
+  REDIS_URL: z
+    // `hostname`: `redis:6379` parses as a URL too (scheme `redis`, no host).
+    .url({ protocol: /^rediss?$/, hostname: /./, error: 'expected a redis:// or rediss:// URL' })
+    .optional(),
   REQUEST_BUDGET_MS: ms(2000),
   ORDER_DEADLINE_MS: ms(5000),
   BREAKER_OPEN_MS: ms(5000),
@@ -87,6 +91,11 @@ export interface Config {
   urls: { users: string; payments: string; delivery: string }
   /** PostgreSQL (`DATABASE_URL`), else PGlite in memory or in `PGLITE_DATA_DIR`. */
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | undefined }
+  /**
+   * Redis for the state gateway replicas share (`REDIS_URL`): the write rate limit and
+   * the downstream breakers. Unset: both stay in this process's memory.
+   */
+  redisUrl: string | undefined
   requestBudgetMs: number
   orderDeadlineMs: number
   breakerOpenMs: number
@@ -155,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       e.DATABASE_URL === undefined
         ? { kind: 'pglite', dataDir: e.PGLITE_DATA_DIR }
         : { kind: 'postgres', url: e.DATABASE_URL },
+    redisUrl: e.REDIS_URL,
     requestBudgetMs: e.REQUEST_BUDGET_MS,
     orderDeadlineMs: e.ORDER_DEADLINE_MS,
     breakerOpenMs: e.BREAKER_OPEN_MS,

@@ -18,6 +18,7 @@ import { grpcUsersApi } from './gateway/users-api.ts'
 import { paymentsApp } from './payments/app.ts'
 import type { AppEnv, Platform } from './platform/service.ts'
 import { serviceContext } from './platform/service.ts'
+import { sharedState } from './platform/shared-state.ts'
 import type { Telemetry } from './platform/telemetry.ts'
 import { usersServer } from './users/grpc.ts'
 import { userRepository } from './users/repository.ts'
@@ -77,6 +78,10 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     telemetry,
     life,
     wheel: timerWheel(),
+    // Only the gateway has state to share (its rate limit and downstream breakers).
+    shared: config.services.includes('gateway')
+      ? sharedState(config.redisUrl, life, logger)
+      : undefined,
   }
 
   const has = (s: ServiceName) => config.services.includes(s)

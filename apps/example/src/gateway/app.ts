@@ -186,8 +186,9 @@ function overloadLimit(ctx: ServiceContext): Middleware {
 /**
  * Writes (`POST /orders`, `POST /users`) per client address: a token bucket of
  * `RATE_LIMIT_PER_MINUTE` with a burst of a sixth, 429 problem+json with `Retry-After`
- * and the IETF `RateLimit` headers beyond it. In memory: one gateway's quota (a Redis
- * store shares it across replicas, see `@sturdy/rate-limit`).
+ * and the IETF `RateLimit` headers beyond it. With `REDIS_URL` every gateway spends from
+ * one quota (`@sturdy/rate-limit`'s Redis store; while Redis is down each decides on its
+ * own, a request never fails for it); without, each gateway has its own.
  */
 function writeLimit(ctx: ServiceContext): Middleware[] {
   const perMinute = ctx.config.rateLimitPerMinute
@@ -199,6 +200,7 @@ function writeLimit(ctx: ServiceContext): Middleware[] {
       windowMs: 60_000,
       burst: Math.max(1, Math.ceil(perMinute / 6)),
     }),
+    ...(ctx.shared === undefined ? {} : { store: ctx.shared.rateLimit }),
   })
   ctx.observe(limiter)
   return [rateLimit({ limiter, routes: ['POST /orders', 'POST /users'], key: clientIp() })]

@@ -55,8 +55,12 @@ export function downstream(ctx: ServiceContext): Downstream {
     // The budget sent on is 100 ms short of ours: the callee gives up first and says so
     // (504, its own access line and span), rather than our timer tearing the call down.
     marginMs: 100,
-    // gobreaker's trip (more than 5 consecutive failures), open for BREAKER_OPEN_MS.
-    breaker: { openMs: ctx.config.breakerOpenMs },
+    // gobreaker's trip (more than 5 consecutive failures), open for BREAKER_OPEN_MS;
+    // with REDIS_URL a trip through one gateway opens every gateway's breaker.
+    breaker: {
+      openMs: ctx.config.breakerOpenMs,
+      ...(ctx.shared === undefined ? {} : { shared: ctx.shared.breakers }),
+    },
     origins: Object.fromEntries(
       (Object.keys(origins) as Dependency[]).map((d) => [origins[d], { retryBudget: budgets[d] }]),
     ),

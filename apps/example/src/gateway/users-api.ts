@@ -48,7 +48,13 @@ export class UserConflict extends Error {
 export function grpcUsersApi(ctx: ServiceContext, url: string, budget: RetryBudget): UsersApi {
   const retries = clientRetry({ budget, maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 500 })
   const breaker = clientBreaker({
-    breakers: { name: 'users-rpc', breaker: { openMs: ctx.config.breakerOpenMs } },
+    breakers: {
+      name: 'users-rpc',
+      breaker: {
+        openMs: ctx.config.breakerOpenMs,
+        ...(ctx.shared === undefined ? {} : { shared: ctx.shared.breakers }),
+      },
+    },
   })
   ctx.observe(retries, breaker)
   const client = createClient(

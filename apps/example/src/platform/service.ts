@@ -15,6 +15,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { type Config, SERVICES, type ServiceName } from '../config.ts'
+import type { SharedState } from './shared-state.ts'
 import type { Telemetry } from './telemetry.ts'
 
 /** What every service of the process shares: config, logs, metrics, traces, lifecycle. */
@@ -29,6 +30,8 @@ export interface Platform {
   life: Lifecycle
   /** One timer wheel for every deadline and client timeout in the process. */
   wheel: TimerWheel
+  /** The gateway's shared stores in Redis (`REDIS_URL`); undefined: in memory. */
+  shared: SharedState | undefined
 }
 
 /** A service's own slice of the platform. */

@@ -67,9 +67,12 @@ describe('leaks', () => {
     // Every listener on the shared signal was removed, and no warning was printed.
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
-    // No deadline is left on the wheel, and no request in the pool.
+    // No deadline is left on the wheel, and no request in the pool (undici settles an
+    // aborted request's pool counters a moment after the abort: seen on Node 24 in CI).
     expect(wheel.size).toBe(0)
-    expect(c.stats(s.origin)).toMatchObject({ running: 0, pending: 0, queued: 0 })
+    await expect
+      .poll(() => c.stats(s.origin), { timeout: 10_000, interval: 20 })
+      .toMatchObject({ running: 0, pending: 0, queued: 0 })
     // Sockets: never more than the pool's limit.
     expect(s.open()).toBeLessThanOrEqual(20)
     await c.close()

@@ -23,7 +23,12 @@ export { breakerMiddleware } from './middleware.ts'
 export type { OpenBackoffOptions } from './open-backoff.ts'
 export { openBackoff } from './open-backoff.ts'
 export type { Outcome, Settled } from './outcome.ts'
-export { defaultOutcome, defaultReadyToTrip } from './outcome.ts'
+export {
+  deadlineOutcome,
+  defaultOutcome,
+  defaultReadyToTrip,
+  MIN_FAIR_BUDGET_MS,
+} from './outcome.ts'
 export type {
   BreakerRedisClient,
   IoredisBreakerLike,

@@ -58,3 +58,30 @@ export function defaultReadyToTrip(counts: Counts): boolean {
 export function callerAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true && abortKind(signal.reason) !== 'deadline'
 }
+
+/**
+ * The least time a call must have been given for its deadline to count against the
+ * dependency. A caller that sends a call with 3 ms left learns nothing about the callee
+ * when those 3 ms run out; counting it would let a few clients with nearly spent budgets
+ * trip the circuit of a healthy dependency — and refuse everyone else's calls.
+ */
+export const MIN_FAIR_BUDGET_MS = 50
+
+/**
+ * How a call that ended on its deadline counts: a `failure` when it was given at least
+ * `minBudgetMs` (the dependency was too slow for a fair budget), else `excluded` (the
+ * caller's budget was all but spent when it called). Used by `@sturdy/client` and
+ * `@sturdy/connect`'s client breaker, which know each call's budget.
+ *
+ * @param budgetMs the time the call had left when the breaker let it through
+ * @param minBudgetMs the least budget that makes a deadline the dependency's fault
+ * @returns `failure` or `excluded`
+ * @example
+ * done(deadlineOutcome(deadline - start)) // 3 ms budget: excluded; 1 s: failure
+ */
+export function deadlineOutcome(
+  budgetMs: number,
+  minBudgetMs: number = MIN_FAIR_BUDGET_MS,
+): Outcome {
+  return budgetMs >= minBudgetMs ? 'failure' : 'excluded'
+}

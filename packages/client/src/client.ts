@@ -1,5 +1,5 @@
 import type { KeyedBreaker } from '@sturdy/breaker'
-import { keyedBreaker } from '@sturdy/breaker'
+import { deadlineOutcome, keyedBreaker } from '@sturdy/breaker'
 import type {
   ClientInterceptor,
   Clock,
@@ -116,7 +116,9 @@ export class Engine {
       maxKeys: this.#maxOrigins,
       breaker: (origin) => {
         const b = this.#settingsOf(origin).breaker
-        return b === false ? {} : { openMs: CLIENT_DEFAULTS.openMs, ...b }
+        if (b === false) return {}
+        const { minBudgetMs: _, ...options } = b
+        return { openMs: CLIENT_DEFAULTS.openMs, ...options }
       },
       ...(options.clock === undefined ? {} : { clock: this.#clock }),
     })
@@ -702,7 +704,16 @@ class Call {
         done?.('excluded')
         throw this.#failed(mark(error, false))
       }
-      done?.(callerGaveUp || isTooLarge(error) ? 'excluded' : 'failure')
+      done?.(
+        callerGaveUp || isTooLarge(error)
+          ? 'excluded'
+          : isDeadline(error, signal)
+            ? deadlineOutcome(
+                this.#deadline - now,
+                s.breaker === false ? undefined : s.breaker.minBudgetMs,
+              )
+            : 'failure',
+      )
       const retryable = !callerGaveUp && this.#mayRepeat(error, attempt.sent)
       if (retryable) (error as Marked)[DEADLINE] = this.#deadline
       throw this.#failed(mark(error, retryable))
@@ -775,6 +786,15 @@ interface Marked {
 function mark(error: unknown, retryable: boolean): unknown {
   if (retryable) (error as Marked)[RETRYABLE] = true
   return error
+}
+
+/**
+ * Whether an attempt ended on the call's deadline (not on its own `attemptTimeoutMs`):
+ * the client's deadline timer, or the caller's signal aborting for its deadline.
+ */
+function isDeadline(error: unknown, signal: AbortSignal | undefined): boolean {
+  if (error instanceof ClientTimeoutError) return error.phase === 'deadline'
+  return signal?.aborted === true && signal.reason === error && abortKind(error) === 'deadline'
 }
 
 function isTooLarge(error: unknown): boolean {

@@ -30,6 +30,7 @@ export {
 } from './errors.ts'
 export type {
   CallOptions,
+  ClientBreakerOptions,
   ClientConcurrencyLimitOptions,
   ClientHedgeOptions,
   ClientOptions,

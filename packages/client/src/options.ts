@@ -9,6 +9,19 @@ import type { HedgeOptions, RetryBudget, RetryBudgetOptions, RetryOptions } from
 import type { StampOptions, TimerWheel } from '@sturdy/timeout'
 import type { Dispatcher, Pool } from 'undici'
 
+/** An origin's circuit breaker: `@sturdy/breaker`'s options, and how deadlines count. */
+export interface ClientBreakerOptions extends KeyBreakerOptions {
+  /**
+   * An attempt that ends on the request's deadline counts as a failure only when it had
+   * at least this long left when the breaker let it through; with less it counts as
+   * neither (the caller's budget was all but spent — that says nothing about the origin,
+   * and a few such callers must not open the circuit for everyone). An attempt's own
+   * timeout (`attemptTimeoutMs`) always counts.
+   * @default 50 (`MIN_FAIR_BUDGET_MS` of `@sturdy/breaker`)
+   */
+  minBudgetMs?: number
+}
+
 /**
  * Retry options of the client: `@sturdy/retry`'s, less what the client decides per call
  * (which failures and statuses are safe to repeat, the deadline, the budget, the clock).
@@ -134,10 +147,11 @@ export interface OriginOptions {
    */
   concurrencyLimit?: ClientConcurrencyLimitOptions | false
   /**
-   * The origin's circuit breaker (`@sturdy/breaker` options), or `false` for none.
-   * @default { openMs: 10000 } (gobreaker's trip: more than 5 consecutive failures)
+   * The origin's circuit breaker (`@sturdy/breaker` options, and `minBudgetMs`), or
+   * `false` for none.
+   * @default { openMs: 10000, minBudgetMs: 50 } (gobreaker's trip: more than 5 consecutive failures)
    */
-  breaker?: KeyBreakerOptions | false
+  breaker?: ClientBreakerOptions | false
   /**
    * Which deadline headers carry each attempt's budget to the next hop, or `false` for
    * none. @default { header: 'x-request-timeout-ms' }
@@ -226,7 +240,7 @@ export interface OriginSettings {
   readonly hedge: ClientHedgeOptions | false
   readonly throttle: ClientThrottleOptions | false
   readonly concurrencyLimit: ClientConcurrencyLimitOptions | false
-  readonly breaker: KeyBreakerOptions | false
+  readonly breaker: ClientBreakerOptions | false
   readonly deadlineHeaders: StampOptions | false
   readonly marginMs: number
   readonly maxResponseBytes: number
@@ -316,6 +330,9 @@ export function resolveOrigin(base: OriginOptions, own: OriginOptions | undefine
         'concurrencyLimit.limit must be a number or a function that makes an algorithm per origin (() => gradientLimit()), not a shared algorithm',
       )
     }
+  }
+  if (s.breaker !== false && s.breaker.minBudgetMs !== undefined) {
+    nonNegative('breaker.minBudgetMs', s.breaker.minBudgetMs)
   }
   nonNegative('marginMs', s.marginMs)
   nonNegative('maxResponseBytes', s.maxResponseBytes)

@@ -182,4 +182,31 @@ describe('breaker', () => {
     expect(await c.json('/')).toEqual({ ok: true })
     expect(c.breakers.peek(s.origin)?.state).toBe('closed')
   })
+
+  it("does not count deadlines of calls sent with less than minBudgetMs left; a fair budget's deadline counts", async () => {
+    // An origin that never answers: every call ends on its deadline.
+    const s = await server(() => {})
+    const c = client({
+      baseUrl: s.url,
+      breaker: { openMs: 60_000, minBudgetMs: 40 },
+      retry: false,
+    })
+    // Ten callers with nearly spent budgets: their deadlines are theirs, not the origin's.
+    for (let i = 0; i < 10; i++) {
+      const error = await c.fetch('/', { timeoutMs: 5 }).catch((e: unknown) => e)
+      expect(error).toMatchObject({ status: 504 })
+    }
+    expect(c.breakers.peek(s.origin)?.state).toBe('closed')
+    expect(c.breakers.peek(s.origin)?.counts).toMatchObject({
+      totalFailures: 0,
+      totalExclusions: 10,
+    })
+    // Six calls given a fair budget that the origin still lets run out: it is unhealthy.
+    for (let i = 0; i < 6; i++) await c.fetch('/', { timeoutMs: 60 }).catch(() => {})
+    expect(c.breakers.peek(s.origin)?.state).toBe('open')
+  })
+
+  it('rejects a negative breaker.minBudgetMs', () => {
+    expect(() => createClient({ breaker: { minBudgetMs: -1 } })).toThrow(/minBudgetMs/)
+  })
 })

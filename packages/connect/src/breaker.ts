@@ -1,10 +1,16 @@
 import type { Interceptor } from '@connectrpc/connect'
 
 import type { KeyedBreaker, KeyedBreakerOptions, Outcome } from '@sturdy/breaker'
-import { isBrokenCircuitError, keyedBreaker } from '@sturdy/breaker'
-import type { BreakerEventMap, Events, RpcCode } from '@sturdy/core'
+import {
+  deadlineOutcome,
+  isBrokenCircuitError,
+  keyedBreaker,
+  MIN_FAIR_BUDGET_MS,
+} from '@sturdy/breaker'
+import type { BreakerEventMap, Clock, Events, RpcCode } from '@sturdy/core'
+import { systemClock } from '@sturdy/core'
 import type { AnyRequest, AnyResponse } from './call.ts'
-import { whenDone } from './call.ts'
+import { callDeadline, whenDone } from './call.ts'
 import { rpcCodeOf, toConnectError } from './errors.ts'
 
 /** Options of `clientBreaker()` and `serverBreaker()`. */
@@ -26,6 +32,17 @@ export interface RpcBreakerOptions {
    * @default UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, DATA_LOSS (and RESOURCE_EXHAUSTED on a client)
    */
   failureCodes?: readonly RpcCode[]
+  /**
+   * A DEADLINE_EXCEEDED on a call that had less than this left of its deadline when the
+   * breaker let it through counts as neither success nor failure: the caller's budget was
+   * all but spent, which says nothing about the service (a few callers with nearly spent
+   * budgets would otherwise trip the circuit for everyone). Without a deadline every
+   * DEADLINE_EXCEEDED counts.
+   * @default 50 (`MIN_FAIR_BUDGET_MS`)
+   */
+  minBudgetMs?: number
+  /** Time source the request's deadline is on (share the server's). @default systemClock */
+  clock?: Clock
 }
 
 /** A breaker interceptor, observable like any breaker (events named by key). */
@@ -96,10 +113,14 @@ function rpcBreaker(
     : keyedBreaker({ name, ...options.breakers })
   const byMethod = (options.per ?? per) === 'method'
   const failureCodes = new Set(options.failureCodes ?? failures)
-  const outcomeOf = (error: unknown): Outcome => {
+  const minBudgetMs = options.minBudgetMs ?? MIN_FAIR_BUDGET_MS
+  if (!(minBudgetMs >= 0)) throw new RangeError(`minBudgetMs must be >= 0, got ${minBudgetMs}`)
+  const clock = options.clock ?? systemClock
+  const outcomeOf = (error: unknown, budgetMs: number): Outcome => {
     const code = rpcCodeOf(error)
     if (code === 'CANCELLED') return 'excluded'
-    return failureCodes.has(code) ? 'failure' : 'success'
+    if (!failureCodes.has(code)) return 'success'
+    return code === 'DEADLINE_EXCEEDED' ? deadlineOutcome(budgetMs, minBudgetMs) : 'failure'
   }
   const interceptor: Interceptor = (next) =>
     async function breakerInterceptor(req: AnyRequest): Promise<AnyResponse> {
@@ -112,14 +133,19 @@ function rpcBreaker(
         if (isBrokenCircuitError(error)) throw toConnectError(error)
         throw error
       }
+      // What the call had left when it was let through: the request's deadline on a
+      // client, the caller's announced one on a server (Infinity without: all count).
+      const budgetMs = callDeadline(req, clock) - clock.now()
       let res: AnyResponse
       try {
         res = await next(req)
       } catch (error) {
-        done(outcomeOf(error))
+        done(outcomeOf(error, budgetMs))
         throw error
       }
-      return whenDone(res, (error) => done(error === undefined ? 'success' : outcomeOf(error)))
+      return whenDone(res, (error) =>
+        done(error === undefined ? 'success' : outcomeOf(error, budgetMs)),
+      )
     }
   return Object.defineProperties(interceptor, {
     kind: { value: 'breaker', enumerable: true },

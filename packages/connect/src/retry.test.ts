@@ -1,6 +1,6 @@
 import { Code, ConnectError, createClient } from '@connectrpc/connect'
 import { createGrpcTransport } from '@connectrpc/connect-node'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { EchoService } from './gen/sturdy/test/v1/echo_service_pb.ts'
 import { clientBreaker, clientDeadline, clientRetry, isSafeToRetry } from './index.ts'
 import type { TestServer } from './testing.ts'
@@ -219,5 +219,44 @@ describe('clientBreaker', () => {
     expect(error.code).toBe(Code.Unavailable)
     expect(calls).toBe(6)
     expect(performance.now() - started).toBeLessThan(50)
+  })
+
+  it('a deadline counts only when the call had at least minBudgetMs left when it was let through', async () => {
+    // A service that never answers in time: every call ends on its deadline.
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        async echo(_req, ctx) {
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))
+          throw new ConnectError('too slow', Code.DeadlineExceeded)
+        },
+      }),
+    )
+    const breaker = clientBreaker({ breakers: { breaker: { openMs: 60_000 } }, minBudgetMs: 40 })
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [breaker, clientDeadline()] }),
+    )
+    const key = 'sturdy.test.v1.EchoService'
+    // Ten calls with nearly spent budgets: their deadlines say nothing about the service.
+    for (let i = 0; i < 10; i++) {
+      const error = (await client
+        .echo({}, { timeoutMs: 5 })
+        .catch((e: unknown) => e)) as ConnectError
+      expect(error.code).toBe(Code.DeadlineExceeded)
+    }
+    expect(breaker.breakers.get(key).state).toBe('closed')
+    expect(breaker.breakers.get(key).counts).toMatchObject({
+      totalFailures: 0,
+      totalExclusions: 10,
+    })
+    // Six calls with a fair budget that still runs out: the service is unhealthy.
+    for (let i = 0; i < 6; i++) await client.echo({}, { timeoutMs: 60 }).catch(() => {})
+    // (Connect rejects the caller's promise on its own timer, a moment before the
+    // interceptors below it see the abort.)
+    await vi.waitFor(() => expect(breaker.breakers.get(key).state).toBe('open'))
+  })
+
+  it('rejects a negative minBudgetMs', () => {
+    expect(() => clientBreaker({ minBudgetMs: -1 })).toThrow(/minBudgetMs/)
   })
 })

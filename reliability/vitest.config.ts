@@ -10,8 +10,8 @@ export default defineProject({
     // Each file runs the example's services as real processes and loads them: one file
     // at a time, so the figures are the services', not the neighbouring file's.
     fileParallelism: false,
-    // Not a project of the root vitest.config.ts (so not in `pnpm test`/CI for now: its
-    // timing bounds need a quieter machine than CI's 2 shared cores); `pnpm test:reliability`.
+    // Not a project of the root vitest.config.ts (not in `pnpm test`): its timing bounds need
+    // the machine to itself. CI runs it last, alone (scripts/reliability.mjs).
     testTimeout: 180_000,
     hookTimeout: 240_000,
   },

@@ -8,12 +8,13 @@
 // The majors run one after the other unless --parallel. Each test is a check
 // "vitest node<major> › <file> › <test name>"; a file that fails to load is one failed
 // check. Writes .ci-reports/node-matrix.json.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative } from 'node:path'
-import { pool, run, secs, tail } from './lib/proc.mjs'
+import { dirname, join } from 'node:path'
+import { pool, run, secs } from './lib/proc.mjs'
 import { createReport } from './lib/report.mjs'
 import { nodeBinary } from './lib/tools.mjs'
+import { recordVitestRun } from './lib/vitest-checks.mjs'
 import { ROOT } from './lib/workspace.mjs'
 
 const args = process.argv.slice(2)
@@ -64,29 +65,6 @@ async function suite(major) {
   )
   timings[`node${major}`] = Math.round(r.ms)
   console.log(`[node-matrix] Node ${tool.version}: ${secs(r.ms)}, vitest exit ${r.code}`)
-  if (!existsSync(out)) {
-    report.fail(
-      `${name} › vitest › run`,
-      `no JSON report; vitest exited ${r.code}:\n${tail(r.stdout + r.stderr)}`,
-    )
-    rmSync(dir, { recursive: true, force: true })
-    return
-  }
-  const json = JSON.parse(readFileSync(out, 'utf8'))
+  recordVitestRun(report, name, out, r)
   rmSync(dir, { recursive: true, force: true })
-  for (const file of json.testResults) {
-    const rel = relative(ROOT, file.name)
-    if (file.assertionResults.length === 0 && file.status === 'failed') {
-      report.fail(`${name} › ${rel} › (file)`, tail(file.message ?? 'failed to run', 1500))
-      continue
-    }
-    for (const t of file.assertionResults) {
-      const id = `${name} › ${rel} › ${t.fullName}`
-      if (t.status === 'passed') report.pass(id)
-      else if (t.status === 'failed')
-        report.fail(id, tail((t.failureMessages ?? []).join('\n'), 1500))
-      else report.skip(id, t.status)
-    }
-  }
-  if (json.numTotalTests === 0) report.fail(`${name} › vitest › run`, 'vitest ran no test')
 }

@@ -436,6 +436,7 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
     console.log(
       JSON.stringify({
         stats: { ...stats, latenciesMs: undefined, okAtMs: undefined },
+        causes,
         baseline,
         after,
       }),

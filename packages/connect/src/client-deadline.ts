@@ -6,6 +6,7 @@ import type { TimerWheel, WheelTimer } from '@sturdy/timeout'
 import { formatGrpcTimeout, timerWheel } from '@sturdy/timeout'
 import type { AnyRequest, AnyResponse } from './call.ts'
 import { callDeadline, protocolOf, whenDone } from './call.ts'
+import { lostConnectionAsUnavailable } from './errors.ts'
 import { callerValues } from './values.ts'
 
 /** Options of `clientDeadline()`. */
@@ -67,7 +68,13 @@ export function clientDeadline(options: ClientDeadlineOptions = {}): Interceptor
       const deadline = callDeadline(req, clock)
       const inbound = requestValue<AbortSignal>(callerValues(req.contextValues), VALUES.signal)
       if (inbound?.aborted === true) throw fromAbort(inbound.reason)
-      if (deadline === Number.POSITIVE_INFINITY && inbound === undefined) return next(req)
+      if (deadline === Number.POSITIVE_INFINITY && inbound === undefined) {
+        try {
+          return await next(req)
+        } catch (error) {
+          throw lostConnectionAsUnavailable(error)
+        }
+      }
       const left = deadline - clock.now()
       if (deadline !== Number.POSITIVE_INFINITY) {
         const budget = Math.floor(left - marginMs)
@@ -104,9 +111,12 @@ class Attempt {
       res = await next({ ...this.#req, signal: this.#controller.signal } as AnyRequest)
     } catch (error) {
       this.#release()
-      // The transport reports our abort in its own words; the reason is the truth.
+      // The transport reports our abort in its own words; the reason is the truth. A lost
+      // connection is UNAVAILABLE for every interceptor above (breaker, observers, retry).
       const signal = this.#controller.signal
-      throw signal.aborted && signal.reason instanceof ConnectError ? signal.reason : error
+      throw signal.aborted && signal.reason instanceof ConnectError
+        ? signal.reason
+        : lostConnectionAsUnavailable(error)
     }
     return whenDone(res, this.#finish)
   }

@@ -8,7 +8,7 @@ import type { RetryBudget, RetryBudgetOptions, RetryOptions, RetryPolicy } from 
 import { doNotRetry, isRetryBudgetExhaustedError, retry, retryBudget } from '@sturdy/retry'
 import type { AnyRequest, AnyResponse } from './call.ts'
 import { callDeadline, setAttempt } from './call.ts'
-import { PUSHBACK_HEADER } from './errors.ts'
+import { isRefusedStream, lostConnectionAsUnavailable, PUSHBACK_HEADER } from './errors.ts'
 
 /** Options of `clientRetry()`: `@sturdy/retry`'s, less what the interceptor decides. */
 export interface ClientRetryOptions
@@ -100,7 +100,8 @@ export function clientRetry(options: ClientRetryOptions = {}): ClientRetryInterc
         }
         try {
           return await next({ ...req, signal } as AnyRequest)
-        } catch (error) {
+        } catch (thrown) {
+          const error = lostConnectionAsUnavailable(thrown)
           lastError = error
           lastEnd = clock.now()
           if (refusedOnly && !isRefusedStream(error)) throw doNotRetry(error)
@@ -151,21 +152,6 @@ function isRetryableFailure(error: unknown): boolean {
   if (!(error instanceof ConnectError)) return false
   if (error.code === Code.Unavailable) return true
   return error.code === Code.ResourceExhausted && error.metadata.get(PUSHBACK_HEADER) !== null
-}
-
-/**
- * The server refused the HTTP/2 stream (REFUSED_STREAM: it never processed the call,
- * typically a call racing a GOAWAY). connect-node reports it as INTERNAL with the
- * stream error as its cause; repeating it is safe for any method.
- */
-function isRefusedStream(error: unknown): boolean {
-  if (!(error instanceof ConnectError)) return false
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
-  return (
-    cause?.code === 'ERR_HTTP2_STREAM_ERROR' &&
-    typeof cause.message === 'string' &&
-    cause.message.includes('REFUSED_STREAM')
-  )
 }
 
 /** What the caller gets: the last attempt's status, never a policy's own error class. */

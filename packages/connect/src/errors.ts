@@ -183,11 +183,14 @@ export function toConnectError(error: unknown): ConnectError {
  * - INVALID_ARGUMENT → `ValidationError` (400), its field issues read from a
  *   `google.rpc.BadRequest` detail;
  * - any other code → `RpcStatusError` with the code's HTTP status (UNAVAILABLE 503 with
- *   `retryAfterMs` from `grpc-retry-pushback-ms`, which renders as `Retry-After`).
+ *   `retryAfterMs` from `grpc-retry-pushback-ms`, which renders as `Retry-After`);
+ * - connect-node's INTERNAL for an HTTP/2 connection that went away under the call (a
+ *   GOAWAY with an error code, a refused stream) → UNAVAILABLE (503): the transport's
+ *   failure, not the server's answer.
  *
  * Anything that is not a `ConnectError` is returned unchanged.
  *
- * @param error what a gRPC call threw
+ * @param thrown what a gRPC call threw
  * @returns the Sturdy error (or the value itself)
  * @example
  * try {
@@ -196,8 +199,9 @@ export function toConnectError(error: unknown): ConnectError {
  *   throw toSturdyError(error) // 504, 400 with fields, 503 with Retry-After...
  * }
  */
-export function toSturdyError(error: unknown): unknown {
-  if (!(error instanceof ConnectError)) return error
+export function toSturdyError(thrown: unknown): unknown {
+  if (!(thrown instanceof ConnectError)) return thrown
+  const error = lostConnectionAsUnavailable(thrown) as ConnectError
   if (isSturdyError(error.cause)) return error.cause
   const code = RPC_CODES[error.code] ?? 'UNKNOWN'
   const message = error.rawMessage
@@ -229,4 +233,58 @@ function safeDetails(error: ConnectError) {
   } catch {
     return []
   }
+}
+
+/** Node's codes for an HTTP/2 connection that went away under the streams on it. */
+const SESSION_LOST = new Set([
+  'ERR_HTTP2_SESSION_ERROR', // the peer's GOAWAY with an error code (e.g. too many resets)
+  'ERR_HTTP2_GOAWAY_SESSION', // a stream started on a session already going away
+  'ERR_HTTP2_INVALID_SESSION', // a stream started on a destroyed session
+])
+
+/**
+ * The call failed because its HTTP/2 connection went away, or the server refused the
+ * stream (REFUSED_STREAM, as after a GOAWAY): connect-node reports INTERNAL with Node's
+ * error as the cause; it is the transport's, so UNAVAILABLE (gRPC's code for "the
+ * connection is gone, try again"), retried by `clientRetry()` when the method is safe to
+ * repeat (a refused stream was never processed: any method). A `ConnectError` with
+ * another cause, and anything else, is returned unchanged.
+ *
+ * Node's HTTP/2 server closes a session with GOAWAY INTERNAL_ERROR when its client resets
+ * streams faster than nghttp2's rapid-reset limit (a burst of 1,000, then 33/s; not
+ * configurable before Node 22): what a gateway whose callers' deadlines fire does.
+ */
+export function lostConnectionAsUnavailable(error: unknown): unknown {
+  if (!(error instanceof ConnectError) || error.code === Code.Unavailable) return error
+  if (!isLostConnection(error)) return error
+  return new ConnectError(
+    error.rawMessage,
+    Code.Unavailable,
+    error.metadata,
+    undefined,
+    error.cause,
+  )
+}
+
+/** Whether connect-node's error is its HTTP/2 connection going away, or a refused stream. */
+export function isLostConnection(error: ConnectError): boolean {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  if (typeof cause?.code !== 'string') return false
+  if (SESSION_LOST.has(cause.code)) return true
+  return isRefusedStream(error)
+}
+
+/**
+ * The server refused the HTTP/2 stream (REFUSED_STREAM: it never processed the call,
+ * typically a call racing a GOAWAY). connect-node reports it as INTERNAL with the
+ * stream error as its cause; repeating it is safe for any method.
+ */
+export function isRefusedStream(error: unknown): boolean {
+  if (!(error instanceof ConnectError)) return false
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined
+  return (
+    cause?.code === 'ERR_HTTP2_STREAM_ERROR' &&
+    typeof cause.message === 'string' &&
+    cause.message.includes('REFUSED_STREAM')
+  )
 }

@@ -4,11 +4,11 @@
  */
 import type { Http2Session } from 'node:http2'
 import { constants } from 'node:http2'
-import { createClient } from '@connectrpc/connect'
+import { Code, ConnectError, createClient } from '@connectrpc/connect'
 import { createGrpcTransport } from '@connectrpc/connect-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EchoService } from './gen/sturdy/test/v1/echo_service_pb.ts'
-import { clientDeadline, clientRetry } from './index.ts'
+import { clientDeadline, clientRetry, toSturdyError } from './index.ts'
 import type { TestServer } from './testing.ts'
 import { startServer } from './testing.ts'
 
@@ -52,5 +52,76 @@ describe('GOAWAY on an idle connection', () => {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
     expect(sessions.length).toBeGreaterThanOrEqual(2)
+  })
+})
+
+// Node's HTTP/2 server limits how fast a client may reset streams (nghttp2's rapid-reset
+// defence, CVE-2023-44487: a burst of 1,000, then 33/s; not configurable before Node 22).
+// A gateway whose callers' deadlines fire and whose clients abort resets streams at that
+// rate, and the server then closes the whole session with GOAWAY INTERNAL_ERROR: every
+// call in flight on it fails, and connect-node reports INTERNAL — a 500 for a connection
+// that went away (found by the reliability suite's leak run).
+describe('a session the server closes under the calls (too many stream resets)', () => {
+  /**
+   * Starts `echo` (the first one answers after 10 s, later ones at once), then resets
+   * hanging `append` calls on the same connection until the echo settles.
+   */
+  async function echoThroughResets(
+    interceptors: Parameters<typeof createGrpcTransport>[0]['interceptors'],
+  ) {
+    let echoes = 0
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        async echo(req, ctx) {
+          if (echoes++ === 0) {
+            await new Promise((resolve) => {
+              const timer = setTimeout(resolve, 10_000)
+              ctx.signal.addEventListener('abort', () => resolve(clearTimeout(timer)))
+            })
+          }
+          return { text: req.text }
+        },
+        async append(_req, ctx) {
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))
+          return {}
+        },
+      }),
+    )
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors }),
+    )
+    let settled = false
+    const victim = client.echo({ text: 'v' }).finally(() => {
+      settled = true
+    })
+    victim.catch(() => {})
+    // Bounded: 8 s of resets, 20 at a time, each sent before it is reset.
+    const until = performance.now() + 8000
+    while (!settled && performance.now() < until) {
+      const aborts = Array.from({ length: 20 }, () => new AbortController())
+      for (const a of aborts) client.append({}, { signal: a.signal }).catch(() => {})
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      for (const a of aborts) a.abort()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    return victim
+  }
+
+  it('fails the calls in flight with UNAVAILABLE (a 503 through toSturdyError), not INTERNAL', async () => {
+    const error = (await echoThroughResets([clientDeadline()]).catch(
+      (e: unknown) => e,
+    )) as ConnectError
+    expect(error).toBeInstanceOf(ConnectError)
+    expect(error.code).toBe(Code.Unavailable)
+    expect(toSturdyError(error)).toMatchObject({ status: 503 })
+  })
+
+  it('a call safe to repeat is retried on a new connection and succeeds', async () => {
+    const res = await echoThroughResets([
+      clientRetry({ baseDelayMs: 1, maxDelayMs: 5 }),
+      clientDeadline(),
+    ])
+    expect(res.text).toBe('v')
   })
 })

@@ -162,6 +162,37 @@ describe('concurrencyLimit on Hono', () => {
     ).toBe(504)
   })
 
+  it('does not latch: a p50 with no new sample for deadlineStaleMs stops shedding until requests refresh it', async () => {
+    const { app, clock, openAll } = setup({ limit: 100, deadlineMinSamples: 8 })
+    // A bad spell: 8 requests of 1 s — the route's p50 is now 1 s.
+    for (let i = 0; i < 8; i++) {
+      const r = app.request(`/work/${i}`)
+      await tick()
+      clock.advance(1000)
+      openAll()
+      await r
+    }
+    // Every caller sends 900 ms: each is shed at once, so none adds a sample...
+    const late = { headers: { 'x-request-timeout-ms': '900' } }
+    expect((await app.request('/work/a', late)).status).toBe(504)
+    clock.advance(500)
+    expect((await app.request('/work/b', late)).status).toBe(504)
+    // ...and once the p50 has gone a second without one, it is not trusted: served again
+    // (the route is fast now), and the fresh samples bring the p50 down.
+    clock.advance(600)
+    for (let i = 0; i < 8; i++) {
+      const r = app.request(`/work/fresh-${i}`, late)
+      await tick()
+      clock.advance(5)
+      openAll()
+      expect((await r).status).toBe(200)
+    }
+    const again = app.request('/work/c', late)
+    await tick()
+    openAll()
+    expect((await again).status).toBe(200)
+  })
+
   it('uses ex.deadline when deadline() runs first, on the same clock', async () => {
     const clock = manualClock(1000)
     const app = new Hono()

@@ -75,6 +75,14 @@ export interface ConcurrencyLimitOptions extends Omit<ConcurrencyLimiterOptions,
   /** Requests a route needs measured before its p50 is trusted for the deadline check (at most 64). @default 20 */
   deadlineMinSamples?: number
   /**
+   * A route's p50 with no new sample for this long is forgotten (the deadline check is
+   * off for it until `deadlineMinSamples` fresh ones). Requests shed on their deadline add
+   * no sample: without this, a p50 learnt in a bad spell would shed every later request
+   * with the same budget, forever.
+   * @default 1000
+   */
+  deadlineStaleMs?: number
+  /**
    * Which finished requests were dropped from overload (fed to loss-based algorithms
    * such as `aimdLimit()` and `vegasLimit()`).
    * @default a 503 or 504 status, or a TimeoutError thrown
@@ -139,12 +147,17 @@ export function concurrencyLimit(
     concurrencyLimiter({ ...options, name: options.name ?? 'http-server', isDropped: undefined })
   const clock = limiter.clock
   const minSamples = Math.min(64, Math.max(1, Math.floor(options.deadlineMinSamples ?? 20)))
+  const staleMs = options.deadlineStaleMs ?? 1000
+  if (!(staleMs > 0)) throw new RangeError(`deadlineStaleMs must be > 0, got ${staleMs}`)
   const routes = options.routes ?? []
   const rules = routeMatcher<Rule>(
-    routes.map((r) => [r.route, { priority: r.priority, p50: new RecentMedian(minSamples) }]),
+    routes.map((r) => [
+      r.route,
+      { priority: r.priority, p50: new RecentMedian(minSamples, staleMs) },
+    ]),
   )
   const ruled = routes.length > 0
-  const unruled: Rule = { priority: 'normal', p50: new RecentMedian(minSamples) }
+  const unruled: Rule = { priority: 'normal', p50: new RecentMedian(minSamples, staleMs) }
   const priorityHeader = options.priorityHeader
   const deadlineOption = options.deadline ?? true
   const incoming: IncomingTimeoutOptions | undefined =
@@ -177,7 +190,10 @@ export function concurrencyLimit(
       dropped = isTimeoutError(error) || isDropped(ex)
       throw error
     } finally {
-      if (checkDeadline) rule.p50.add(clock.now() - start)
+      if (checkDeadline) {
+        const end = clock.now()
+        rule.p50.add(end - start, end)
+      }
       permit.release(ex.aborted && !dropped ? 'ignore' : dropped ? 'dropped' : 'success')
     }
   }
@@ -214,9 +230,10 @@ export function concurrencyLimit(
       if (sent !== undefined && HEADER_PRIORITIES.has(sent)) priority = sent as LimitPriority
     }
     if (checkDeadline) {
+      const now = clock.now()
       const remaining =
-        ex.deadline !== undefined ? ex.deadline - clock.now() : readIncomingTimeout(ex, incoming)
-      if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.value)) {
+        ex.deadline !== undefined ? ex.deadline - now : readIncomingTimeout(ex, incoming)
+      if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.at(now))) {
         reportShed(limiter, 'deadline', priority)
         shed(ex, answers.deadline)
         return SETTLED

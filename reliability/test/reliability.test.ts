@@ -267,6 +267,16 @@ describe('overload: 2× measured capacity', () => {
     }
     const probing1 = probe('/healthz')
     const probing2 = probe('/readyz')
+    // The gateway's in-flight limit over the run (from its metrics port), for the report.
+    const limits: number[] = []
+    const limitFilter = /name="gateway-inflight"/
+    const sampling = (async () => {
+      while (probing) {
+        const m = await sys.metrics('gateway')
+        limits.push(sumMetric(m, 'sturdy_limit_concurrency_limit', limitFilter))
+        await new Promise((res) => setTimeout(res, 500))
+      }
+    })()
     const LOAD_MS = 10_000
     const rate = Math.max(20, Math.round(capacity * 2))
     const load = await openLoop({
@@ -278,7 +288,17 @@ describe('overload: 2× measured capacity', () => {
       hardTimeoutMs: 5000,
     })
     probing = false
-    await Promise.all([probing1, probing2])
+    await Promise.all([probing1, probing2, sampling])
+    const after = await sys.metrics('gateway')
+    const shedBy: Record<string, number> = {}
+    for (const reason of ['limit', 'queue-full', 'queue-timeout', 'deadline', 'pressure']) {
+      const n = sumMetric(
+        after,
+        'sturdy_limit_shed_total',
+        new RegExp(`gateway-inflight.*reason="${reason}"`),
+      )
+      if (n > 0) shedBy[reason] = n
+    }
 
     // Goodput over the steady part (after the first 2 s), 2xx within the deadline.
     const steady = load.okAtMs.filter((t) => t >= 2000 && t < LOAD_MS).length
@@ -328,6 +348,8 @@ describe('overload: 2× measured capacity', () => {
         statuses: load.statuses,
         errors: load.errors,
         skipped: load.skipped,
+        limits: limits.map((l) => Math.round(l)),
+        shedBy,
         probes,
       }),
     )

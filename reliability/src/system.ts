@@ -45,6 +45,11 @@ export interface StartOptions {
   gateway?: Record<string, string>
   /** Start the gateway with its inspector on a loopback port (and `--expose-gc`). */
   inspectGateway?: boolean
+  /**
+   * A PostgreSQL for users and the gateway (`DATABASE_URL`, as in production; they
+   * migrate it under an advisory lock). Without, each gets a copy of the PGlite template.
+   */
+  databaseUrl?: string
 }
 
 /** Chaos admin token the suite's services require. */
@@ -78,6 +83,7 @@ export async function startSystem(
   const dirs: string[] = []
   // A copy of the example's migrated template each: PGlite's initdb costs seconds of CPU.
   const dataDir = (): Record<string, string> => {
+    if (options.databaseUrl !== undefined) return { DATABASE_URL: options.databaseUrl }
     const d = copyDataDir(pgliteTemplate)
     dirs.push(d)
     return { PGLITE_DATA_DIR: d }

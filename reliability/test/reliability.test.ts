@@ -1,5 +1,7 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
+import type { Postgres } from '@sturdy/example/src/testing.ts'
+import { startPostgres } from '@sturdy/example/src/testing.ts'
 import { keepAliveLoad } from '@sturdy/lifecycle/testing'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ProcessSnapshot } from '../src/inspector.ts'
@@ -20,8 +22,15 @@ const order = JSON.stringify({
 })
 
 let sys: RunningSystem
+let pg: Postgres | undefined
 beforeAll(async () => {
+  // PostgreSQL, as in production: PGlite (the example's fallback) runs each query
+  // synchronously on the service's event loop, which under load delays every timer of
+  // the gateway — deadlines included — by the queries queued before it.
+  if (inject('apt').postgresql) pg = await startPostgres()
+  else console.warn('reliability: PostgreSQL could not be installed; the services use PGlite')
   sys = await startSystem(inject('pgliteTemplate'), {
+    ...(pg === undefined ? {} : { databaseUrl: pg.url }),
     common: { BREAKER_OPEN_MS: '1500' },
     // The gateway as in production: an access line per request (and the drain's lines).
     // As behind a Kubernetes Service: keep serving a moment after readiness fails, while
@@ -43,6 +52,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await sys?.stop()
+  await pg?.destroy()
 })
 
 // Payments answers 30% of charges with a 503 and leaves 10% hanging (@sturdy/chaos
@@ -307,7 +317,7 @@ describe('overload: 2× measured capacity', () => {
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity measured first: 8 clients back to back on \`GET /users/1\` (gateway → users over gRPC → PGlite) for 5 s. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
+      setup: `Capacity measured first: 8 clients back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}) for 5 s. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
       rows: [
         [
           'measured capacity',

@@ -75,6 +75,15 @@ export interface Exchange {
    */
   set(key: string, value: unknown): void
   /**
+   * Shares a per-request value computed on first read: `read(ex)` runs at most once,
+   * when something first reads `key` (`get(key)`, `c.var[key]`), and never when nothing
+   * does. A later `set(key, value)` replaces it. Optional: callers fall back to
+   * `set(key, read(ex))` where an adapter lacks it. `deadline()` shares the
+   * request signal this way, so a request whose handler never reads it creates no
+   * `AbortController`.
+   */
+  setLazy?(key: string, read: (ex: Exchange) => unknown): void
+  /**
    * Answers the request now (short-circuit). Headers already set are kept. Once the
    * exchange has responded, further `respond` calls are ignored.
    */

@@ -33,6 +33,9 @@ export function expressExchange(
   )
 }
 
+/** The `req.route` accessor every request shares (see `#watchRoute`). */
+const ROUTE_ACCESSOR: PropertyDescriptor = { configurable: true, enumerable: true }
+
 /**
  * Maps an Express request onto the Exchange: values live on `res.locals`, the route
  * template is `req.baseUrl + req.route.path` as it was when the route was dispatched.
@@ -79,18 +82,26 @@ export class ExpressExchange extends NodeExchange {
    * The same moment lets Express 4 routes forward async rejections (`forwardRejections`).
    */
   #watchRoute(req: ExpressRequest): void {
-    const self = this
     this.#route = req.route
     this.#base = req.baseUrl ?? ''
-    Object.defineProperty(req, 'route', {
-      configurable: true,
-      enumerable: true,
-      get: () => self.#route,
-      set(route: unknown) {
-        self.#route = route
-        self.#base = req.baseUrl ?? ''
-        forwardRejections(route)
-      },
-    })
+    // One getter and one setter for every request (they find the exchange through the
+    // request), not closures per request: V8 then reuses one hidden-class transition for
+    // the accessor instead of building new maps for every request object.
+    Object.defineProperty(req, 'route', ROUTE_ACCESSOR)
+  }
+
+  static {
+    ROUTE_ACCESSOR.get = function getRoute(this: ExpressRequest): unknown {
+      const ex = exchangeOf<ExpressExchange>(this)
+      return ex === undefined ? undefined : ex.#route
+    }
+    ROUTE_ACCESSOR.set = function setRoute(this: ExpressRequest, route: unknown): void {
+      const ex = exchangeOf<ExpressExchange>(this)
+      if (ex !== undefined) {
+        ex.#route = route
+        ex.#base = this.baseUrl ?? ''
+      }
+      forwardRejections(route)
+    }
   }
 }

@@ -95,6 +95,41 @@ function nodeOutgoing(c: Context): NodeOutgoing | undefined {
     : undefined
 }
 
+/** Stands in, in Hono's variables, for a value `setLazy` shares until it is first read. */
+const LAZY: object = Object.freeze({ lazy: true })
+
+/** The `var` getter Hono's `Context` defines, found once (see `setLazy`). */
+let contextVar: ((this: Context) => Record<string, unknown>) | undefined
+let contextVarOwner: object | undefined
+
+function baseVar(c: Context): ((this: Context) => Record<string, unknown>) | undefined {
+  const proto = Object.getPrototypeOf(c) as object | null
+  if (proto === null) return undefined
+  if (proto !== contextVarOwner) {
+    contextVarOwner = proto
+    contextVar = Object.getOwnPropertyDescriptor(proto, 'var')?.get
+  }
+  return contextVar
+}
+
+/**
+ * Whether lazy values can be deferred on this context: Hono defines `get` as a
+ * per-instance field and `var` as a prototype getter (every 4.x release); anything else
+ * gets the value computed up front.
+ */
+function canDefer(c: Context): boolean {
+  return Object.hasOwn(c, 'get') && typeof c.get === 'function' && baseVar(c) !== undefined
+}
+
+/** The `var` accessor of a context holding lazy values: Hono's copy, markers resolved. */
+function lazyVar(this: Context): Record<string, unknown> {
+  const values = (baseVar(this) as (this: Context) => Record<string, unknown>).call(this)
+  for (const key in values) {
+    if (values[key] === LAZY) values[key] = this.get(key as never)
+  }
+  return values
+}
+
 /**
  * Maps a Hono context onto the Exchange. Hono's `next()` never throws: errors land in
  * `c.error` and the error response in `c.res`, so status and error are read from there.
@@ -107,6 +142,8 @@ class HonoExchange extends RequestSignal implements Exchange {
   readonly #incoming: NodeIncoming | undefined
   readonly #outgoing: NodeOutgoing | undefined
   #responded = false
+  /** Values shared with `setLazy`, not yet read; undefined until the first. */
+  #lazy: Map<string, (ex: Exchange) => unknown> | undefined
   #routeIndex = -1
   #routeStatus = 0
   #route: string = UNMATCHED_ROUTE
@@ -209,6 +246,41 @@ class HonoExchange extends RequestSignal implements Exchange {
   }
   set(key: string, value: unknown): void {
     this.#c.set(key as never, value as never)
+  }
+  /**
+   * Hono keeps variables in a `Map` that `c.var` copies on every read, so a value cannot
+   * be a getter there. Instead a marker stands in for the value in that map, and this
+   * request's context gets its own `get` (already a per-instance field in Hono: no change
+   * of the context's shape) and a `var` accessor (one getter shared by every request, so
+   * V8 reuses one hidden-class transition) that replace the marker with `read(ex)` on
+   * first read. A handler's own `c.set(key)` overwrites the marker like any value.
+   */
+  setLazy(key: string, read: (ex: Exchange) => unknown): void {
+    const c = this.#c
+    let lazy = this.#lazy
+    if (lazy === undefined) {
+      if (!canDefer(c)) {
+        c.set(key as never, read(this) as never)
+        return
+      }
+      lazy = new Map()
+      this.#lazy = lazy
+      const baseGet = c.get as (key: string) => unknown
+      ;(c as { get: (key: string) => unknown }).get = (name: string): unknown => {
+        const value = baseGet(name)
+        return value === LAZY ? this.#resolve(name) : value
+      }
+      Object.defineProperty(c, 'var', { configurable: true, get: lazyVar })
+    }
+    lazy.set(key, read)
+    c.set(key as never, LAZY as never)
+  }
+
+  #resolve(key: string): unknown {
+    const read = this.#lazy?.get(key)
+    const value = read === undefined ? undefined : read(this)
+    this.#c.set(key as never, value as never)
+    return value
   }
 
   respond(status: number, body?: string | null, headers?: Record<string, string>): void {

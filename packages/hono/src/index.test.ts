@@ -199,6 +199,54 @@ describe('sturdy() on Hono', () => {
     expect(await (await app.request('/')).json()).toEqual({ answer: 42 })
   })
 
+  it('setLazy(): computes a value on its first read through c.get, c.var or ex.get, once', async () => {
+    let reads = 0
+    const seen: unknown[] = []
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        ex.setLazy?.('thing', (e) => {
+          reads++
+          return { path: e.path }
+        })
+        ex.set('plain', 1)
+        await next()
+        seen.push(ex.get('thing'))
+      }),
+    )
+    app.get('/a', (c) => {
+      const vars = c.var as Record<string, unknown>
+      seen.push(vars.thing, c.get('thing' as never), vars.plain)
+      return c.text('ok')
+    })
+    expect((await app.request('/a')).status).toBe(200)
+    expect(reads).toBe(1)
+    expect(seen).toEqual([{ path: '/a' }, { path: '/a' }, 1, { path: '/a' }])
+    expect(seen[0]).toBe(seen[1])
+    expect(seen[0]).toBe(seen[3])
+  })
+
+  it('setLazy(): never computes a value nobody reads; c.set replaces it; reading c.var computes it', async () => {
+    let reads = 0
+    const lazy: Middleware = async (ex, next) => {
+      ex.setLazy?.('thing', () => ++reads)
+      await next()
+    }
+    const app = new Hono().use(sturdy(lazy))
+    // c.get() reads one value; reading c.var copies (so computes) every value.
+    app.get('/unread', (c) => c.json({ plain: c.get('answer' as never) ?? null }))
+    app.get('/replaced', (c) => {
+      c.set('thing' as never, 'mine' as never)
+      return c.json({ get: c.get('thing' as never), var: (c.var as Record<string, unknown>).thing })
+    })
+    app.get('/keys', (c) => c.json(Object.keys(c.var)))
+    expect(await (await app.request('/unread')).json()).toEqual({ plain: null })
+    expect(await (await app.request('/replaced')).json()).toEqual({ get: 'mine', var: 'mine' })
+    expect(reads).toBe(0)
+    expect(await (await app.request('/keys')).json()).toEqual(['thing'])
+    expect(reads).toBe(1)
+  })
+
   it('shares one Exchange across several sturdy() mounts', async () => {
     const exchanges: Exchange[] = []
     const grab: Middleware = async (ex, next) => {

@@ -3,7 +3,7 @@ import { UNMATCHED_ROUTE, VALUES } from '@sturdy/core'
 import { manualClock, seededRandom } from '@sturdy/core/testing'
 import { sturdy } from '@sturdy/hono'
 import { Hono } from 'hono'
-import { register as globalRegistry, Histogram, Registry } from 'prom-client'
+import { Gauge, register as globalRegistry, Histogram, Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_SKIP_PATHS, httpMetrics } from './http-metrics.ts'
 import { isMetricConflictError, metricsHandler } from './index.ts'
@@ -104,6 +104,52 @@ describe('httpMetrics', () => {
     let during: number | undefined
     app.get('/work', async (c) => {
       during = (await scrape(registry)).value(ACTIVE, { method: 'GET' })
+      return c.text('done')
+    })
+    await app.request('/work')
+    expect(during).toBe(1)
+    expect((await scrape(registry)).value(ACTIVE, { method: 'GET' })).toBe(0)
+  })
+
+  it('adds up the requests in flight of two instances sharing a registry', async () => {
+    const registry = new Registry()
+    const a = httpMetrics({ registry })
+    const b = httpMetrics({ registry })
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const slow = new Hono().use(sturdy(a))
+    slow.get('/slow', async (c) => {
+      await held
+      return c.text('late')
+    })
+    const other = new Hono().use(sturdy(b))
+    let during: number | undefined
+    other.get('/now', async (c) => {
+      during = (await scrape(registry)).value(ACTIVE, { method: 'GET' })
+      return c.text('now')
+    })
+    const pending = slow.request('/slow')
+    await other.request('/now')
+    expect(during).toBe(2)
+    release()
+    await pending
+    expect((await scrape(registry)).value(ACTIVE, { method: 'GET' })).toBe(0)
+  })
+
+  it('counts into an in-flight gauge of the same shape that someone else registered', async () => {
+    const registry = new Registry()
+    const theirs = new Gauge({
+      name: ACTIVE,
+      help: 'theirs',
+      labelNames: ['method'],
+      registers: [registry],
+    })
+    const app = new Hono().use(sturdy(httpMetrics({ registry })))
+    let during: number | undefined
+    app.get('/work', async (c) => {
+      during = (await theirs.get()).values.find((v) => v.labels.method === 'GET')?.value
       return c.text('done')
     })
     await app.request('/work')

@@ -9,8 +9,10 @@ import { collectDefaultMetrics } from 'prom-client'
 import type { ExtraLabel, LabelGuard } from './bounded-label.ts'
 import { boundedLabel } from './bounded-label.ts'
 import { SEMCONV_DURATION_BUCKETS } from './buckets.ts'
+import type { InFlightCell } from './in-flight.ts'
+import { inFlightGauge } from './in-flight.ts'
 import type { AnyRegistry } from './instruments.ts'
-import { gaugeOn, hasExemplars, histogramOn, privateRegistry } from './instruments.ts'
+import { hasExemplars, histogramOn, privateRegistry } from './instruments.ts'
 import type { TraceContextSource } from './trace-context.ts'
 import { exchangeTrace } from './trace-context.ts'
 
@@ -67,7 +69,7 @@ interface Leaf {
 type Trie = Map<string, Trie | Leaf>
 
 interface MethodEntry {
-  readonly active: { inc(): void; dec(): void }
+  readonly active: InFlightCell
   readonly routes: Trie
 }
 
@@ -124,10 +126,10 @@ export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetricsMiddle
   })
   // A histogram someone created without exemplars (reused) cannot take them.
   const exemplars = options.exemplars !== false && hasExemplars(duration)
-  const active = gaugeOn(registry, {
+  const active = inFlightGauge(registry, {
     name: 'http_server_active_requests',
     help: 'Number of HTTP server requests in flight.',
-    labelNames: ['method'],
+    labelName: 'method',
   })
   if (options.collectDefaultMetrics) enableDefaultMetrics(registry, options.collectDefaultMetrics)
 
@@ -135,7 +137,7 @@ export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetricsMiddle
   const methodEntry = (method: string): MethodEntry => {
     let entry = methods.get(method)
     if (entry === undefined) {
-      entry = { active: active.labels(method), routes: new Map() }
+      entry = { active: active(method), routes: new Map() }
       methods.set(method, entry)
     }
     return entry

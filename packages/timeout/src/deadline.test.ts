@@ -58,6 +58,21 @@ describe('deadline() budget and signal', () => {
     expect(seen).toEqual({ aborted: false, deadline: 1250 })
   })
 
+  it('creates the request signal only when a handler reads it (c.var.signal, c.get)', async () => {
+    // What @hono/node-server passes as env: the signal, once created, watches the Node
+    // response for `close`, so listeners added there show whether it was created.
+    const watched: string[] = []
+    const outgoing = { on: (event: string) => watched.push(event), setHeader: () => {} }
+    const { app } = setup({ budgetMs: 250 })
+    app.get('/deadline-only', (c) => c.json({ deadline: c.get('deadline') ?? null }))
+    app.get('/signal', (c) => c.json({ same: c.var.signal === c.get('signal') }))
+    const env = { outgoing }
+    expect(await (await app.request('/deadline-only', {}, env)).json()).toEqual({ deadline: 1250 })
+    expect(watched).toEqual([])
+    expect(await (await app.request('/signal', {}, env)).json()).toEqual({ same: true })
+    expect(watched).toEqual(['close'])
+  })
+
   it('defaults to a 15 s budget; Infinity arms nothing but still shares a signal', async () => {
     const clock = manualClock()
     const { app } = setup({}, clock)

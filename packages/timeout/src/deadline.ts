@@ -170,7 +170,10 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
       budget = Math.max(0, outer - now)
     }
     if (at !== Number.POSITIVE_INFINITY) ex.deadline = at
-    ex.set(VALUES.signal, ex.signal)
+    // Lazily where the adapter can: most handlers never read the signal, and on Node 20
+    // creating one costs more than the rest of this middleware (bench/README.md, Round 2).
+    if (ex.setLazy !== undefined) ex.setLazy(VALUES.signal, signalOf)
+    else ex.set(VALUES.signal, ex.signal)
     ex.set(VALUES.deadline, ex.deadline)
 
     if (state.shutdown?.aborted) {
@@ -189,6 +192,11 @@ export function deadline(options: DeadlineOptions = {}): DeadlineMiddleware {
     name: { value: state.name, enumerable: true },
     events: { value: state.events, enumerable: true },
   }) as DeadlineMiddleware
+}
+
+/** The request signal, read when a handler first asks for the shared `signal` value. */
+function signalOf(ex: Exchange): AbortSignal {
+  return ex.signal
 }
 
 /** What one `deadline()` instance shares across its requests. */

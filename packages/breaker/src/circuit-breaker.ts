@@ -12,7 +12,7 @@ import type { BreakerSettings, BreakerSnapshot, CircuitBreakerOptions } from './
 import { DEFAULT_OPEN_MS, resolveBreakerOptions } from './breaker-options.ts'
 import type { Counts } from './counts.ts'
 import { RollingCounts, snapshotCounts } from './counts.ts'
-import { BrokenCircuitError } from './errors.ts'
+import { rejection } from './errors.ts'
 import type { Outcome, Settled } from './outcome.ts'
 import { callerAborted } from './outcome.ts'
 import { SharedLink } from './shared-link.ts'
@@ -178,15 +178,31 @@ class Breaker implements CircuitBreaker {
     return this.#retryAfter(now)
   }
 
-  async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal, attempt = 1): Promise<T> {
-    // A caller that already gave up gets its reason, and the breaker learns nothing.
-    if (signal?.aborted) throw signal.reason
-    const now = this.#clock.now()
-    const permit = this.#before(now)
-    if (permit === undefined) {
-      this.#emitRejected(now)
-      throw this.#rejection(now)
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal, attempt = 1): Promise<T> {
+    // Not `async`: a refused call (the path that matters in an outage) returns a rejected
+    // promise without an async frame around it, and its error's stack starts at the caller.
+    try {
+      // A caller that already gave up gets its reason, and the breaker learns nothing.
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      const now = this.#clock.now()
+      const permit = this.#before(now)
+      if (permit === undefined) {
+        this.#emitRejected(now)
+        return rejectLater(rejection(this.name, this.#state, this.#retryAfter(now)))
+      }
+      return this.#run(fn, signal, attempt, permit)
+    } catch (error) {
+      // A throwing clock or predicate still reaches the caller as a rejection.
+      return Promise.reject(error)
     }
+  }
+
+  async #run<T>(
+    fn: PolicyFn<T>,
+    signal: AbortSignal | undefined,
+    attempt: number,
+    permit: Permit,
+  ): Promise<T> {
     let value: T
     try {
       value = await fn({ signal: signal ?? neverAborts(), attempt })
@@ -202,7 +218,7 @@ class Breaker implements CircuitBreaker {
   allow(): BreakerDone {
     const now = this.#clock.now()
     const done = this.#tryAllow(now)
-    if (done === undefined) throw this.#rejection(now)
+    if (done === undefined) throw rejection(this.name, this.#state, this.#retryAfter(now))
     return done
   }
 
@@ -448,10 +464,6 @@ class Breaker implements CircuitBreaker {
     return Math.ceil(this.#openDuration())
   }
 
-  #rejection(now: number): BrokenCircuitError {
-    return new BrokenCircuitError(this.name, this.#state, this.#retryAfter(now))
-  }
-
   #emitRejected(now: number): void {
     if (!this.events.has('rejected')) return
     this.events.emit('rejected', {
@@ -473,6 +485,30 @@ class Breaker implements CircuitBreaker {
       this.#counts.restore(s.counts)
     }
   }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
+/**
+ * A promise that rejects with `error` one microtask from now, by when the caller's
+ * `await` (or `.then`) has attached its handler. `Promise.reject(error)` would reject a
+ * promise nobody handles yet, and Node's unhandled-rejection tracking then records it and
+ * takes it back as soon as the handler arrives: two runtime callbacks per refused call, a
+ * tenth of its cost. A caller that never handles it still gets the unhandled rejection.
+ */
+function rejectLater<T>(error: unknown): Promise<T> {
+  const promise = new Promise<T>(keepReject)
+  const reject = kept as (reason: unknown) => void
+  kept = undefined
+  // Rejected from a reaction rather than thrown in one: a throw costs an unwind.
+  RESOLVED.then(() => reject(error))
+  return promise
+}
+
+/** The last `reject` handed to `keepReject` (an executor with no closure to allocate). */
+let kept: ((reason: unknown) => void) | undefined
+function keepReject(_resolve: unknown, reject: (reason: unknown) => void): void {
+  kept = reject
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated']

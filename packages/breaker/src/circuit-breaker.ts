@@ -184,7 +184,9 @@ class Breaker implements CircuitBreaker {
     try {
       // A caller that already gave up gets its reason, and the breaker learns nothing.
       if (signal?.aborted) return Promise.reject(signal.reason)
-      const now = this.#clock.now()
+      // Reading the clock costs hundreds of instructions on Node 20; a breaker that keeps
+      // no time admits without it (the permit's start is then NaN: unknown).
+      const now = this.#keepsNoTime() ? Number.NaN : this.#clock.now()
       const permit = this.#before(now)
       if (permit === undefined) {
         this.#emitRejected(now)
@@ -274,6 +276,20 @@ class Breaker implements CircuitBreaker {
     return (outcome, durationMs) => this.#after(permit, outcome, durationMs, undefined)
   }
 
+  /**
+   * Closed, with no window, slow-call or ratio trip and no `success`/`failure` listener:
+   * time cannot change what the breaker does with a call, and nobody reads a duration.
+   */
+  #keepsNoTime(): boolean {
+    return (
+      this.#state === 'closed' &&
+      this.#s.timeless &&
+      this.#expiry === Number.POSITIVE_INFINITY &&
+      !this.events.has('success') &&
+      !this.events.has('failure')
+    )
+  }
+
   /** gobreaker's `beforeRequest`: admit (and count) or refuse. */
   #before(now: number): Permit | undefined {
     this.#current(now)
@@ -292,15 +308,10 @@ class Breaker implements CircuitBreaker {
     // A success in a closed breaker with nothing time-based configured cannot move it,
     // and nobody listens for its duration: skip the clock read (tens of ns on Node 20,
     // the top frame of the composed policies' success path).
-    const now =
-      outcome === 'success' &&
-      this.#state === 'closed' &&
-      s.timeless &&
-      this.#expiry === Number.POSITIVE_INFINITY &&
-      !this.events.has('success')
-        ? permit.start
-        : this.#clock.now()
-    const duration = durationMs ?? now - permit.start
+    const now = outcome === 'success' && this.#keepsNoTime() ? permit.start : this.#clock.now()
+    // A permit admitted without a clock read has no start; only a listener that subscribed
+    // while the call ran sees its duration, reported as 0.
+    const duration = durationMs ?? (Number.isNaN(permit.start) ? 0 : now - permit.start)
     const slow = duration >= s.slowCallMs
     if (outcome === 'success' && this.events.has('success')) {
       this.events.emit('success', { name: this.name, durationMs: duration, slow })

@@ -11,7 +11,13 @@ describe('a closed breaker that keeps no time', () => {
   it('reads the clock for neither admission nor a success, and still times calls for listeners', async () => {
     let reads = 0
     const clock = manualClock()
-    const counting = { ...clock, now: () => (reads++, clock.now()) }
+    const counting = {
+      ...clock,
+      now: () => {
+        reads++
+        return clock.now()
+      },
+    }
     const breaker = circuitBreaker({ clock: counting })
     reads = 0
     await breaker.execute(() => 1)

@@ -12,7 +12,7 @@ import type { BreakerSettings, BreakerSnapshot, CircuitBreakerOptions } from './
 import { DEFAULT_OPEN_MS, resolveBreakerOptions } from './breaker-options.ts'
 import type { Counts } from './counts.ts'
 import { RollingCounts, snapshotCounts } from './counts.ts'
-import { BrokenCircuitError } from './errors.ts'
+import { rejection } from './errors.ts'
 import type { Outcome, Settled } from './outcome.ts'
 import { callerAborted } from './outcome.ts'
 import { SharedLink } from './shared-link.ts'
@@ -178,15 +178,33 @@ class Breaker implements CircuitBreaker {
     return this.#retryAfter(now)
   }
 
-  async execute<T>(fn: PolicyFn<T>, signal?: AbortSignal, attempt = 1): Promise<T> {
-    // A caller that already gave up gets its reason, and the breaker learns nothing.
-    if (signal?.aborted) throw signal.reason
-    const now = this.#clock.now()
-    const permit = this.#before(now)
-    if (permit === undefined) {
-      this.#emitRejected(now)
-      throw this.#rejection(now)
+  execute<T>(fn: PolicyFn<T>, signal?: AbortSignal, attempt = 1): Promise<T> {
+    // Not `async`: a refused call (the path that matters in an outage) returns a rejected
+    // promise without an async frame around it, and its error's stack starts at the caller.
+    try {
+      // A caller that already gave up gets its reason, and the breaker learns nothing.
+      if (signal?.aborted) return Promise.reject(signal.reason)
+      // Reading the clock costs hundreds of instructions on Node 20; a breaker that keeps
+      // no time admits without it (the permit's start is then NaN: unknown).
+      const now = this.#keepsNoTime() ? Number.NaN : this.#clock.now()
+      const permit = this.#before(now)
+      if (permit === undefined) {
+        this.#emitRejected(now)
+        return rejectLater(rejection(this.name, this.#state, this.#retryAfter(now)))
+      }
+      return this.#run(fn, signal, attempt, permit)
+    } catch (error) {
+      // A throwing clock or predicate still reaches the caller as a rejection.
+      return Promise.reject(error)
     }
+  }
+
+  async #run<T>(
+    fn: PolicyFn<T>,
+    signal: AbortSignal | undefined,
+    attempt: number,
+    permit: Permit,
+  ): Promise<T> {
     let value: T
     try {
       value = await fn({ signal: signal ?? neverAborts(), attempt })
@@ -202,7 +220,7 @@ class Breaker implements CircuitBreaker {
   allow(): BreakerDone {
     const now = this.#clock.now()
     const done = this.#tryAllow(now)
-    if (done === undefined) throw this.#rejection(now)
+    if (done === undefined) throw rejection(this.name, this.#state, this.#retryAfter(now))
     return done
   }
 
@@ -258,6 +276,20 @@ class Breaker implements CircuitBreaker {
     return (outcome, durationMs) => this.#after(permit, outcome, durationMs, undefined)
   }
 
+  /**
+   * Closed, with no window, slow-call or ratio trip and no `success`/`failure` listener:
+   * time cannot change what the breaker does with a call, and nobody reads a duration.
+   */
+  #keepsNoTime(): boolean {
+    return (
+      this.#state === 'closed' &&
+      this.#s.timeless &&
+      this.#expiry === Number.POSITIVE_INFINITY &&
+      !this.events.has('success') &&
+      !this.events.has('failure')
+    )
+  }
+
   /** gobreaker's `beforeRequest`: admit (and count) or refuse. */
   #before(now: number): Permit | undefined {
     this.#current(now)
@@ -276,15 +308,10 @@ class Breaker implements CircuitBreaker {
     // A success in a closed breaker with nothing time-based configured cannot move it,
     // and nobody listens for its duration: skip the clock read (tens of ns on Node 20,
     // the top frame of the composed policies' success path).
-    const now =
-      outcome === 'success' &&
-      this.#state === 'closed' &&
-      s.timeless &&
-      this.#expiry === Number.POSITIVE_INFINITY &&
-      !this.events.has('success')
-        ? permit.start
-        : this.#clock.now()
-    const duration = durationMs ?? now - permit.start
+    const now = outcome === 'success' && this.#keepsNoTime() ? permit.start : this.#clock.now()
+    // A permit admitted without a clock read has no start; only a listener that subscribed
+    // while the call ran sees its duration, reported as 0.
+    const duration = durationMs ?? (Number.isNaN(permit.start) ? 0 : now - permit.start)
     const slow = duration >= s.slowCallMs
     if (outcome === 'success' && this.events.has('success')) {
       this.events.emit('success', { name: this.name, durationMs: duration, slow })
@@ -448,10 +475,6 @@ class Breaker implements CircuitBreaker {
     return Math.ceil(this.#openDuration())
   }
 
-  #rejection(now: number): BrokenCircuitError {
-    return new BrokenCircuitError(this.name, this.#state, this.#retryAfter(now))
-  }
-
   #emitRejected(now: number): void {
     if (!this.events.has('rejected')) return
     this.events.emit('rejected', {
@@ -473,6 +496,30 @@ class Breaker implements CircuitBreaker {
       this.#counts.restore(s.counts)
     }
   }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
+/**
+ * A promise that rejects with `error` one microtask from now, by when the caller's
+ * `await` (or `.then`) has attached its handler. `Promise.reject(error)` would reject a
+ * promise nobody handles yet, and Node's unhandled-rejection tracking then records it and
+ * takes it back as soon as the handler arrives: two runtime callbacks per refused call, a
+ * tenth of its cost. A caller that never handles it still gets the unhandled rejection.
+ */
+function rejectLater<T>(error: unknown): Promise<T> {
+  const promise = new Promise<T>(keepReject)
+  const reject = kept as (reason: unknown) => void
+  kept = undefined
+  // Rejected from a reaction rather than thrown in one: a throw costs an unwind.
+  RESOLVED.then(() => reject(error))
+  return promise
+}
+
+/** The last `reject` handed to `keepReject` (an executor with no closure to allocate). */
+let kept: ((reason: unknown) => void) | undefined
+function keepReject(_resolve: unknown, reject: (reason: unknown) => void): void {
+  kept = reject
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated']

@@ -33,9 +33,13 @@ export class SturdyError extends Error {
     this.code = code
     this.status = status
     this.expose = status < 500 || status === 503 || status === 504
-    Object.defineProperty(this, BRAND, { value: true })
   }
 }
+
+// The brand lives on the prototype, not on each instance: `Object.defineProperty` per
+// construction was a runtime call on every error (an open breaker builds one per call),
+// and the guard below reads it through the prototype chain all the same.
+Object.defineProperty(SturdyError.prototype, BRAND, { value: true })
 
 /** True for any Sturdy error, from any copy of the package. */
 export function isSturdyError(error: unknown): error is SturdyError {

@@ -25,6 +25,9 @@ export class RetryCall<T> {
   readonly #state: RetryState = { consumed: 0, free: 0, previousDelayMs: 0 }
   /** Whether the last retry used up an attempt, for p-retry's `shouldConsumeRetry`. */
   #consumedLast = true
+  /** Whether the current attempt reports `attemptEnd`, and when it started. */
+  #timed = false
+  #t0 = 0
 
   /**
    * Starts the call: refuses it (throws) when the caller already gave up or the deadline
@@ -79,38 +82,54 @@ export class RetryCall<T> {
 
   /** Runs attempt `attempt`; a failure (thrown, or a result to retry) rejects with `AttemptFailed`. */
   async attempt(attempt: number): Promise<T> {
-    const events = this.#events
-    const name = this.#s.name
-    if (events.has('attempt')) events.emit('attempt', { name, attempt })
-    const timed = events.has('attemptEnd')
-    const t0 = timed ? this.#s.clock.now() : 0
-    const end = (outcome: 'success' | 'failure'): void => {
-      if (timed) {
-        const durationMs = this.#s.clock.now() - t0
-        events.emit('attemptEnd', { name, attempt, durationMs, outcome })
-      }
-    }
     let result: T
     try {
-      result = await this.#fn({ signal: this.#signal, attempt })
+      result = await this.start(attempt)
     } catch (error) {
-      end('failure')
-      throw new AttemptFailed({ kind: 'error', attempt, error })
+      throw this.failed(error, attempt)
     }
+    return this.succeeded(result, attempt)
+  }
+
+  /**
+   * Starts attempt `attempt` and returns what the function returned. `attempt()` awaits it;
+   * `retry.ts` awaits the first attempt itself, one promise fewer on the success path.
+   */
+  start(attempt: number): PromiseLike<T> | T {
+    const events = this.#events
+    if (events.has('attempt')) events.emit('attempt', { name: this.#s.name, attempt })
+    this.#timed = events.has('attemptEnd')
+    if (this.#timed) this.#t0 = this.#s.clock.now()
+    return this.#fn({ signal: this.#signal, attempt })
+  }
+
+  /** The attempt's value: returned, or thrown as `AttemptFailed` when it is a result to retry. */
+  succeeded(result: T, attempt: number): T {
     let retryable: boolean
     try {
       retryable = this.#s.retryOnResult?.(result, attempt) === true
     } catch (error) {
       // A throwing predicate fails the attempt like any error, so retryOn still decides.
-      end('failure')
-      throw new AttemptFailed({ kind: 'error', attempt, error })
+      throw this.failed(error, attempt)
     }
     if (retryable) {
-      end('failure')
+      this.#end(attempt, 'failure')
       throw new AttemptFailed({ kind: 'result', attempt, result })
     }
-    end('success')
+    this.#end(attempt, 'success')
     return result
+  }
+
+  /** The attempt threw or rejected: its `AttemptFailed`, to throw. */
+  failed(error: unknown, attempt: number): AttemptFailed {
+    this.#end(attempt, 'failure')
+    return new AttemptFailed({ kind: 'error', attempt, error })
+  }
+
+  #end(attempt: number, outcome: 'success' | 'failure'): void {
+    if (!this.#timed) return
+    const durationMs = this.#s.clock.now() - this.#t0
+    this.#events.emit('attemptEnd', { name: this.#s.name, attempt, durationMs, outcome })
   }
 
   /**
@@ -226,7 +245,7 @@ export class RetryCall<T> {
  * Carries a failed attempt through p-retry. An `Error` that is not a `TypeError`, so
  * p-retry's "never retry a non-network TypeError" rule never overrides our predicates.
  */
-class AttemptFailed extends Error {
+export class AttemptFailed extends Error {
   readonly failure: RetryFailure
   constructor(failure: RetryFailure) {
     super('attempt failed')

@@ -1,7 +1,7 @@
 import type { Emitter, Events, Policy, PolicyFn, RetryEventMap } from '@sturdy/core'
 import { createEmitter, neverAborts } from '@sturdy/core'
 import pRetry from 'p-retry'
-import { RetryCall } from './retry-call.ts'
+import { AttemptFailed, RetryCall } from './retry-call.ts'
 import type { RetryOptions, RetrySettings } from './retry-options.ts'
 import { assertDeadline, resolveRetryOptions } from './retry-options.ts'
 
@@ -75,11 +75,15 @@ async function run<T>(
     // The first attempt runs outside p-retry: the success path — nearly every call —
     // then costs one function call instead of p-retry's per-call setup (measured at
     // several µs on Node 20). Only a failed first attempt hands the loop to p-retry.
+    // The first attempt is awaited here rather than through `call.attempt(1)`: one async
+    // function (a promise and a microtask) fewer per call.
+    let first: AttemptFailed
     try {
-      return await call.attempt(1)
-    } catch (first) {
-      await call.onFailure(first, 1)
+      return call.succeeded(await call.start(1), 1)
+    } catch (error) {
+      first = error instanceof AttemptFailed ? error : call.failed(error, 1)
     }
+    await call.onFailure(first, 1)
     return await pRetry((n: number) => call.attempt(n + 1), call.loopOptions())
   } catch (error) {
     return call.settle(error)

@@ -11,7 +11,7 @@ export default defineProject({
     // at a time, so the figures are the services', not the neighbouring file's.
     fileParallelism: false,
     // Not a project of the root vitest.config.ts (not in `pnpm test`): its timing bounds need
-    // the machine to itself. CI runs it last, alone (scripts/reliability.mjs).
+    // the machine to itself (scripts/reliability.mjs runs it as a CI part, last and alone).
     testTimeout: 180_000,
     hookTimeout: 240_000,
   },

@@ -447,7 +447,7 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
           '≤ baseline + 64 MB',
         ],
         ['active resources, baseline', res(baseline), '—'],
-        ['active resources, after', res(after), 'the same (handles, timers, sockets)'],
+        ['active resources, after', res(after), 'none above baseline (handles, timers, sockets)'],
         [
           'EventEmitter listeners, baseline → after',
           `${baseline.emitterListeners} → ${after.emitterListeners}`,
@@ -478,7 +478,10 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
     expect(stats.statuses[500] ?? 0, JSON.stringify(causes)).toBe(0)
     expect(after.heapUsedBytes).toBeLessThanOrEqual(baseline.heapUsedBytes + 16 * 2 ** 20)
     expect(after.rssBytes).toBeLessThanOrEqual(baseline.rssBytes + 64 * 2 ** 20)
-    expect(after.resources).toEqual(baseline.resources)
+    // Nothing grew (an idle database connection and its timer may have closed since).
+    for (const [name, n] of Object.entries(after.resources)) {
+      expect(n, name).toBeLessThanOrEqual(baseline.resources[name] ?? 0)
+    }
     expect(Math.abs(after.emitterListeners - baseline.emitterListeners)).toBeLessThanOrEqual(10)
     expect(Math.abs(after.abortSignals - baseline.abortSignals)).toBeLessThanOrEqual(10)
     expect(Math.abs(after.abortListeners - baseline.abortListeners)).toBeLessThanOrEqual(10)

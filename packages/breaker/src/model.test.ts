@@ -387,7 +387,8 @@ const reasonsOf = (covered: Set<string>): string[] =>
 
 describe('breaker vs reference model', () => {
   it('agree on admission, state, counts, Retry-After and transitions (with reasons) for any call sequence', () => {
-    const covered = agreement(config, command, 200)
+    // 500 runs: at 200, a run missed `probe-succeeded` now and then (a coverage flake).
+    const covered = agreement(config, command, 500)
     // The generators must reach every transition, or agreement proves little.
     expect(movesOf(covered)).toEqual([
       'closed>isolated',

@@ -508,18 +508,9 @@ const RESOLVED: Promise<void> = Promise.resolve()
  * tenth of its cost. A caller that never handles it still gets the unhandled rejection.
  */
 function rejectLater<T>(error: unknown): Promise<T> {
-  const promise = new Promise<T>(keepReject)
-  const reject = kept as (reason: unknown) => void
-  kept = undefined
-  // Rejected from a reaction rather than thrown in one: a throw costs an unwind.
-  RESOLVED.then(() => reject(error))
-  return promise
-}
-
-/** The last `reject` handed to `keepReject` (an executor with no closure to allocate). */
-let kept: ((reason: unknown) => void) | undefined
-function keepReject(_resolve: unknown, reject: (reason: unknown) => void): void {
-  kept = reject
+  return new Promise<T>((_resolve, reject) => {
+    RESOLVED.then(() => reject(error))
+  })
 }
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated']

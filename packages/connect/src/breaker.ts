@@ -135,7 +135,8 @@ function rpcBreaker(
       }
       // What the call had left when it was let through: the request's deadline on a
       // client, the caller's announced one on a server (Infinity without: all count).
-      const budgetMs = callDeadline(req, clock) - clock.now()
+      const deadline = callDeadline(req, clock)
+      const budgetMs = deadline === Number.POSITIVE_INFINITY ? deadline : deadline - clock.now()
       let res: AnyResponse
       try {
         res = await next(req)

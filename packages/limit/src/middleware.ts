@@ -230,10 +230,10 @@ export function concurrencyLimit(
       if (sent !== undefined && HEADER_PRIORITIES.has(sent)) priority = sent as LimitPriority
     }
     if (checkDeadline) {
-      const now = clock.now()
       const remaining =
-        ex.deadline !== undefined ? ex.deadline - now : readIncomingTimeout(ex, incoming)
-      if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.at(now))) {
+        ex.deadline !== undefined ? ex.deadline - clock.now() : readIncomingTimeout(ex, incoming)
+      // The clock is read only for a request that has a deadline.
+      if (remaining !== undefined && (remaining <= 0 || remaining < rule.p50.at(clock.now()))) {
         reportShed(limiter, 'deadline', priority)
         shed(ex, answers.deadline)
         return SETTLED

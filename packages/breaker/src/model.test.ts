@@ -432,7 +432,8 @@ describe('breaker vs reference model', () => {
       (c) => c.mode.kind === 'rolling' && c.mode.slowCallRatio !== undefined,
     )
     const succeeding = commandsSettling('success', 'success', 'success', 'failure')
-    expect(reasonsOf(agreement(slowTrips, succeeding, 100))).toEqual(
+    // 300 runs: at 100, a run on Node 24 in CI missed one of the two reasons (a coverage flake).
+    expect(reasonsOf(agreement(slowTrips, succeeding, 300))).toEqual(
       expect.arrayContaining(['slow-call-ratio', 'probe-slow']),
     )
   }, 60_000)

@@ -151,6 +151,26 @@ describe.each(targets)('the database on $name', (target) => {
     expect(await db.query(`SELECT id FROM users WHERE email = 'never@example.com'`)).toEqual([])
   })
 
+  // A cancel stops whatever its connection runs when it arrives: a connection handed
+  // back before its cancel is carried out gets the next caller's statement cancelled.
+  if (target.outage !== undefined)
+    it("a cancel never stops another caller's statement on a reused connection", async (t) => {
+      if (skip()) return t.skip()
+      const lost: unknown[] = []
+      for (let round = 0; round < 100; round++) {
+        const calls: Promise<unknown>[] = []
+        for (let i = 0; i < 6; i++) {
+          const controller = new AbortController()
+          const sql = round % 2 === 0 ? 'SELECT 1' : 'SELECT pg_sleep(0.001)'
+          calls.push(db.query(sql, [], controller.signal).catch(() => {}))
+          setTimeout(() => controller.abort(new Error('deadline')), i % 3)
+          calls.push(db.query('SELECT pg_sleep(0.002)').catch((error) => lost.push(error)))
+        }
+        await Promise.all(calls)
+      }
+      expect(lost).toEqual([])
+    })
+
   // PGlite runs a statement synchronously inside the process: nothing can interrupt it.
   if (target.outage !== undefined)
     it('an abort mid-statement rejects at once and cancels it on the server; ping fails while the server is down', async (t) => {

@@ -241,17 +241,34 @@ describe('chaos: payments 30% 5xx and 10% hangs, the gateway at a 1 s deadline',
   })
 })
 
-// Offered load at twice what the gateway served with 8 clients back to back: arrivals at
-// a fixed rate (an open loop: nobody waits for the server), each with a 1 s deadline.
+// Offered load at twice the gateway's capacity (the most it served back to back, warm, with
+// 8 to 64 clients): arrivals at a fixed rate (an open loop: nobody waits for the server),
+// each with a 1 s deadline.
 // Goodput: 2xx answered within the deadline, per second. The probes are polled meanwhile.
 
 describe('overload: 2× measured capacity', () => {
-  it('keeps goodput and keeps the probes answering', async () => {
+  // Goodput as a share of capacity, from the first test's run, for the second.
+  let goodputRatio: number | undefined
+  it('keeps health and readiness answering, with no crash or unhandled error', async () => {
     const G = sys.url.gateway
     const get = () => ({ path: '/users/1', headers: { 'x-request-timeout-ms': '1000' } })
-    const measured = await closedLoop({ base: G, concurrency: 8, durationMs: 5000, shot: get })
-    const capacity = (measured.statuses[200] ?? 0) / (measured.durationMs / 1000)
-    const unloadedP99 = quantile(measured.latenciesMs, 0.99)
+    // Capacity is the most the gateway served back to back, warm (JIT, pools, the
+    // database's cache), over 8 to 64 clients. Measured cold with 8 clients only, it came
+    // out at half what the same services served under the overload a minute later: a
+    // goodput ratio near 2 that said nothing.
+    await closedLoop({ base: G, concurrency: 32, durationMs: 2000, shot: get })
+    const runs: { clients: number; perSecond: number; p99: number }[] = []
+    for (const clients of [8, 16, 32, 64]) {
+      const m = await closedLoop({ base: G, concurrency: clients, durationMs: 3000, shot: get })
+      runs.push({
+        clients,
+        perSecond: (m.statuses[200] ?? 0) / (m.durationMs / 1000),
+        p99: quantile(m.latenciesMs, 0.99),
+      })
+    }
+    const best = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a))
+    const capacity = best.perSecond
+    const unloadedP99 = runs[0]!.p99
 
     const probes: Record<
       string,
@@ -317,11 +334,11 @@ describe('overload: 2× measured capacity', () => {
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity measured first: 8 clients back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}) for 5 s. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
+      setup: `Capacity measured first: the most served by 8, 16, 32 or 64 clients back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), 3 s each, after 2 s to warm up. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
       rows: [
         [
           'measured capacity',
-          `${capacity.toFixed(0)} req/s (p99 ${unloadedP99.toFixed(0)} ms)`,
+          `${capacity.toFixed(0)} req/s with ${best.clients} clients (${runs.map((r) => `${r.clients}: ${r.perSecond.toFixed(0)}`).join(', ')}); p99 with 8 clients ${unloadedP99.toFixed(0)} ms`,
           '—',
         ],
         [
@@ -352,6 +369,7 @@ describe('overload: 2× measured capacity', () => {
     console.log(
       JSON.stringify({
         capacity,
+        runs: runs.map((r) => Math.round(r.perSecond)),
         rate,
         goodput,
         ratio,
@@ -363,11 +381,19 @@ describe('overload: 2× measured capacity', () => {
         probes,
       }),
     )
+    goodputRatio = ratio
     expect(probes['/healthz']!.failed).toBe(0)
     expect(Object.keys(probes['/healthz']!.statuses)).toEqual(['200'])
     expect(probes['/readyz']!.failed).toBe(0)
     expect(trouble).toEqual([])
-    expect(ratio).toBeGreaterThanOrEqual(0.9)
+  })
+
+  // The limit issue's target. On 2 cores shared by the load generator, four services and
+  // PostgreSQL, each refused request still costs its HTTP parsing and answer (and twice
+  // the generator's work): see reliability/README.md for the measured split.
+  it('holds goodput at 90% of capacity or more', () => {
+    expect(goodputRatio, 'the overload run did not complete').toBeDefined()
+    expect(goodputRatio).toBeGreaterThanOrEqual(0.9)
   })
 })
 

@@ -51,7 +51,8 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
   // answer after a failure. A caller's smaller deadline (x-request-timeout-ms) wins.
   const app = serviceApp(ctx, {
     routes: { 'POST /orders': ctx.config.orderDeadlineMs + 1500 },
-    extra: [overloadLimit(ctx), ...writeLimit(ctx)],
+    front: [overloadLimit(ctx)],
+    extra: writeLimit(ctx),
   })
   const orders = idempotencyStore(deps.db)
 

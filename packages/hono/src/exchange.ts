@@ -287,7 +287,10 @@ class HonoExchange extends RequestSignal implements Exchange {
     if (this.#responded) return
     this.#responded = true
     const c = this.#c
-    c.res = c.newResponse(body ?? null, status as never, headers)
+    // A copy: Hono hands a one-header object to the Response as is, and @hono/node-server
+    // then writes Content-Length into it. A caller's shared answer (a shed 503, a 504)
+    // would throw if frozen, and otherwise carry a number into the next response.
+    c.res = c.newResponse(body ?? null, status as never, headers && { ...headers })
   }
   get responded(): boolean {
     return this.#responded

@@ -436,6 +436,45 @@ describe('sturdy() on Hono', () => {
     }
   })
 
+  it('respond() with shared, frozen headers answers over @hono/node-server, and leaves them as they were', async () => {
+    // @hono/node-server writes Content-Length into a plain headers object it is handed:
+    // a pre-rendered answer (a shed 503, an open circuit) must not be that object.
+    const headers = Object.freeze({
+      'content-type': 'application/problem+json',
+      'retry-after': '1',
+    })
+    const shared: Record<string, string> = { 'content-type': 'text/plain' }
+    const app = new Hono()
+    app.use(
+      sturdy(async (ex, next) => {
+        if (ex.path === '/frozen') ex.respond(503, '{"status":503}', headers)
+        else if (ex.path === '/shared') ex.respond(200, 'ok', shared)
+        else await next()
+      }),
+    )
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    try {
+      const { port } = server.address() as AddressInfo
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/frozen`)
+        expect([res.status, res.headers.get('retry-after'), await res.text()]).toEqual([
+          503,
+          '1',
+          '{"status":503}',
+        ])
+        const ok = await fetch(`http://127.0.0.1:${port}/shared`)
+        expect([ok.status, await ok.text()]).toEqual([200, 'ok'])
+      }
+      expect(shared).toEqual({ 'content-type': 'text/plain' })
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      })
+    }
+  })
+
   it('leaves the request signal alone after a normal response, through app.request()', async () => {
     let signal: AbortSignal | undefined
     const app = new Hono()

@@ -1,4 +1,5 @@
 import type { Interceptor } from '@connectrpc/connect'
+import { ConnectError } from '@connectrpc/connect'
 
 import type { KeyedBreaker, KeyedBreakerOptions, Outcome } from '@sturdy/breaker'
 import {
@@ -11,7 +12,7 @@ import type { BreakerEventMap, Clock, Events, RpcCode } from '@sturdy/core'
 import { systemClock } from '@sturdy/core'
 import type { AnyRequest, AnyResponse } from './call.ts'
 import { callDeadline, whenDone } from './call.ts'
-import { rpcCodeOf, toConnectError } from './errors.ts'
+import { isLostConnection, rpcCodeOf, toConnectError } from './errors.ts'
 
 /** Options of `clientBreaker()` and `serverBreaker()`. */
 export interface RpcBreakerOptions {
@@ -27,8 +28,9 @@ export interface RpcBreakerOptions {
    */
   per?: 'service' | 'method'
   /**
-   * The codes that count as failures; any other code is a success, and CANCELLED (the
-   * caller gave up) counts as neither.
+   * The codes that count as failures; any other code is a success. CANCELLED (the
+   * caller gave up) counts as neither, and so does a call lost with its HTTP/2 connection
+   * (a GOAWAY, a session closed under it, a refused stream).
    * @default UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN, DATA_LOSS (and RESOURCE_EXHAUSTED on a client)
    */
   failureCodes?: readonly RpcCode[]
@@ -69,7 +71,7 @@ const CLIENT_FAILURES: readonly RpcCode[] = [...SERVER_FAILURES, 'RESOURCE_EXHAU
  * `google.rpc.RetryInfo` detail saying when it may let calls through again, without
  * touching the network; the `BrokenCircuitError` is the error's `cause` (see
  * `toSturdyError`). Failures are the codes a struggling server answers
- * (`failureCodes`); CANCELLED is excluded.
+ * (`failureCodes`); CANCELLED and calls lost with their connection are excluded.
  *
  * Place it inside `clientRetry()`: the retry then fails fast on an open circuit instead
  * of sleeping out its open period.
@@ -119,6 +121,10 @@ function rpcBreaker(
   const outcomeOf = (error: unknown, budgetMs: number): Outcome => {
     const code = rpcCodeOf(error)
     if (code === 'CANCELLED') return 'excluded'
+    // One connection event fails every call in flight on it at once; counted per call, a
+    // single GOAWAY would trip the circuit. A service that is really down refuses the
+    // reconnection or lets calls time out, and those count.
+    if (error instanceof ConnectError && isLostConnection(error)) return 'excluded'
     if (!failureCodes.has(code)) return 'success'
     return code === 'DEADLINE_EXCEEDED' ? deadlineOutcome(budgetMs, minBudgetMs) : 'failure'
   }

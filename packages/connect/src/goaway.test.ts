@@ -8,7 +8,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect'
 import { createGrpcTransport } from '@connectrpc/connect-node'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EchoService } from './gen/sturdy/test/v1/echo_service_pb.ts'
-import { clientDeadline, clientRetry, toSturdyError } from './index.ts'
+import { clientBreaker, clientDeadline, clientRetry, toSturdyError } from './index.ts'
 import type { TestServer } from './testing.ts'
 import { startServer } from './testing.ts'
 
@@ -123,5 +123,46 @@ describe('a session the server closes under the calls (too many stream resets)',
       clientDeadline(),
     ])
     expect(res.text).toBe('v')
+  })
+  it('the calls a lost session takes with it do not trip the breaker (one event, not N failures)', async () => {
+    server = await startServer((router) =>
+      router.service(EchoService, {
+        async echo(req, ctx) {
+          if (req.text === 'hang') {
+            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))
+          }
+          return { text: req.text }
+        },
+        async append(_req, ctx) {
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))
+          return {}
+        },
+      }),
+    )
+    // gobreaker's default: more than 5 consecutive failures trip.
+    const breaker = clientBreaker({ breakers: { breaker: { openMs: 60_000 } } })
+    const client = createClient(
+      EchoService,
+      createGrpcTransport({ baseUrl: server.baseUrl, interceptors: [breaker, clientDeadline()] }),
+    )
+    const victims = Array.from({ length: 8 }, () =>
+      client.echo({ text: 'hang' }).then(
+        () => 'answered',
+        (error: unknown) => (error as ConnectError).code,
+      ),
+    )
+    let settled = 0
+    for (const v of victims) void v.then(() => settled++)
+    const until = performance.now() + 8000
+    while (settled < victims.length && performance.now() < until) {
+      const aborts = Array.from({ length: 20 }, () => new AbortController())
+      for (const a of aborts) client.append({}, { signal: a.signal }).catch(() => {})
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      for (const a of aborts) a.abort()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(await Promise.all(victims)).toEqual(Array(8).fill(Code.Unavailable))
+    expect(breaker.breakers.get(EchoService.typeName).state).toBe('closed')
+    expect((await client.echo({ text: 'after' })).text).toBe('after')
   })
 })

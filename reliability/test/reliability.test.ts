@@ -477,12 +477,12 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
         [
           'EventEmitter listeners, baseline → after',
           `${baseline.emitterListeners} → ${after.emitterListeners}`,
-          'the same ± 10',
+          'at most 10 above baseline',
         ],
         [
           'live AbortSignals (their abort listeners), baseline → after',
           `${baseline.abortSignals} (${baseline.abortListeners}) → ${after.abortSignals} (${after.abortListeners})`,
-          'the same ± 10',
+          'at most 10 above baseline',
         ],
         [
           'MaxListenersExceededWarning, other warnings, unhandled errors',
@@ -504,13 +504,14 @@ describe('leaks: 100,000 requests with deadlines firing and clients aborting', (
     expect(stats.statuses[500] ?? 0, JSON.stringify(causes)).toBe(0)
     expect(after.heapUsedBytes).toBeLessThanOrEqual(baseline.heapUsedBytes + 16 * 2 ** 20)
     expect(after.rssBytes).toBeLessThanOrEqual(baseline.rssBytes + 64 * 2 ** 20)
-    // Nothing grew (an idle database connection and its timer may have closed since).
+    // Nothing grew. Fewer is not a leak: an idle database connection open at the baseline
+    // may have closed since, with its timer and its socket's listeners (about 20).
     for (const [name, n] of Object.entries(after.resources)) {
       expect(n, name).toBeLessThanOrEqual(baseline.resources[name] ?? 0)
     }
-    expect(Math.abs(after.emitterListeners - baseline.emitterListeners)).toBeLessThanOrEqual(10)
-    expect(Math.abs(after.abortSignals - baseline.abortSignals)).toBeLessThanOrEqual(10)
-    expect(Math.abs(after.abortListeners - baseline.abortListeners)).toBeLessThanOrEqual(10)
+    expect(after.emitterListeners - baseline.emitterListeners).toBeLessThanOrEqual(10)
+    expect(after.abortSignals - baseline.abortSignals).toBeLessThanOrEqual(10)
+    expect(after.abortListeners - baseline.abortListeners).toBeLessThanOrEqual(10)
     expect(trouble).toEqual([])
   })
 })

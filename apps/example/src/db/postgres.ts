@@ -37,7 +37,8 @@ export function postgresDatabase(options: PostgresOptions): Database {
   const cancels = canceller(options)
 
   const onClient = (client: PoolClient, cancelled: Cancelled): Queryable => ({
-    query: (sql, params, signal) => runOn(client, cancels, cancelled, sql, params, signal),
+    query: <R>(sql: string, params?: readonly unknown[], signal?: AbortSignal) =>
+      send<R>(client, cancels, cancelled, sql, params, signal).rows,
   })
 
   return {
@@ -50,17 +51,12 @@ export function postgresDatabase(options: PostgresOptions): Database {
         connecting.then((c) => c.release()).catch(() => {})
       })
       const cancelled: Cancelled = { pending: undefined }
-      const work = client.query(sql, params as unknown[] | undefined)
+      const { work, rows } = send<R>(client, cancels, cancelled, sql, params, signal)
       // The connection goes back to the pool once the statement has ended and any
       // cancel sent for it has been carried out.
-      work.then(
-        () => releaseAfter(client, cancelled),
-        () => releaseAfter(client, cancelled),
-      )
-      const result = await abortable(work, signal, () => {
-        cancelled.pending = cancels.cancel(client)
-      })
-      return result.rows as R[]
+      const release = () => releaseAfter(client, cancelled)
+      work.then(release, release)
+      return rows
     },
     async transaction(fn) {
       const client = await pool.connect()
@@ -102,19 +98,23 @@ async function releaseAfter(client: PoolClient, cancelled: Cancelled): Promise<v
   client.release(done ? undefined : new Error('statement cancel not confirmed'))
 }
 
-async function runOn<R>(
+/**
+ * Sends one statement on `client`: `work` settles when the statement ends, `rows` as soon
+ * as the signal aborts (which sends the statement's cancel and records it in `cancelled`).
+ */
+function send<R>(
   client: PoolClient,
   cancels: Canceller,
   cancelled: Cancelled,
   sql: string,
   params: readonly unknown[] | undefined,
   signal: AbortSignal | undefined,
-): Promise<R[]> {
+): { work: Promise<unknown>; rows: Promise<R[]> } {
   const work = client.query(sql, params as unknown[] | undefined)
-  const result = await abortable(work, signal, () => {
+  const rows = abortable(work, signal, () => {
     cancelled.pending = cancels.cancel(client)
-  })
-  return result.rows as R[]
+  }).then((result) => result.rows as R[])
+  return { work, rows }
 }
 
 interface Canceller {

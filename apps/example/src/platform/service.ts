@@ -113,11 +113,8 @@ export function serviceApp(
 ): Hono<AppEnv> {
   const middleware = stack(ctx, options.routes)
   ctx.observe(middleware[4])
-  const app = new Hono<AppEnv>()
-  if (options.front !== undefined && options.front.length > 0) {
-    const [life, ...rest] = middleware
-    app.use(sturdy(life, ...options.front, ...rest))
-  } else app.use(sturdy(...middleware))
+  const [life, ...rest] = middleware
+  const app = new Hono<AppEnv>().use(sturdy(life, ...(options.front ?? []), ...rest))
   if (options.extra !== undefined && options.extra.length > 0) app.use(sturdy(...options.extra))
   app.get('/favicon.ico', (c) => c.body(null, 204))
   app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${c.req.path}`))

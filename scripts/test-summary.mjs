@@ -20,6 +20,8 @@ let passed = 0
 let failed = 0
 let skipped = 0
 const lines = []
+/** Failing checks, named again at the very end: CI shows a log's tail, not its middle. */
+const failing = []
 
 if (existsSync(file)) {
   const r = JSON.parse(readFileSync(file, 'utf8'))
@@ -33,6 +35,18 @@ if (existsSync(file)) {
   lines.push(
     `vitest (Node ${process.versions.node.split('.')[0]}): ${p} passed, ${f} failed, ${s} skipped`,
   )
+  for (const suite of r.testResults ?? []) {
+    const tests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed')
+    if (tests.length === 0 && suite.status === 'failed') {
+      failing.push({ id: `vitest › ${suite.name}`, detail: suite.message })
+    }
+    for (const t of tests) {
+      failing.push({
+        id: `vitest › ${suite.name} › ${t.fullName}`,
+        detail: (t.failureMessages ?? [])[0],
+      })
+    }
+  }
 } else {
   failed++
   lines.push(`vitest: no report (${file}): the run stopped before the tests`)
@@ -49,6 +63,7 @@ if (existsSync(reportsDir)) {
     passed += r.passed
     failed += r.failed
     skipped += r.skipped + r.known
+    for (const f of r.failures ?? []) failing.push(f)
     lines.push(
       `${r.part}: ${r.passed} passed, ${r.failed} failed, ${r.known} known failures, ${r.skipped} skipped (${r.seconds} s)`,
     )
@@ -61,6 +76,20 @@ for (const part of expected) {
   }
 }
 
+if (failing.length > 0) {
+  lines.push(`failing checks (${failing.length}):`)
+  for (const f of failing.slice(0, 20)) {
+    lines.push(`  ✗ ${f.id}`)
+    // The first lines of the message: enough to tell a flake from a bug.
+    const detail = String(f.detail ?? '')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(0, 3)
+    for (const l of detail) lines.push(`      ${l.slice(0, 300)}`)
+  }
+  if (failing.length > 20)
+    lines.push(`  … and ${failing.length - 20} more (see the parts' logs above)`)
+}
 console.log(lines.join('\n'))
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 ? 1 : 0)

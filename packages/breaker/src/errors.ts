@@ -1,5 +1,5 @@
 import type { CircuitState } from '@sturdy/core'
-import { BROKEN_CIRCUIT_CODE, errorGuard, SturdyError } from '@sturdy/core'
+import { BROKEN_CIRCUIT_CODE, boundedStack, errorGuard, SturdyError } from '@sturdy/core'
 
 /**
  * A call was rejected without running because the circuit is open, isolated, or
@@ -55,49 +55,20 @@ export function rejectionMessage(breaker: string, state: CircuitState): string {
 }
 
 /**
- * Frames of a rejection's stack below the breaker's own two (`rejection` and `execute` or
- * `allow`): the caller's. V8 walks and decodes every frame it records
- * (and every optimized frame with its inlined ones), and on an open circuit that walk was
- * most of the cost of refusing a call. The caller's frame says where the call came from,
- * which is what a rejection's stack is read for.
+ * Frames of a rejection's stack (core's `boundedStack`): its maker, `boundedStack`,
+ * `rejection`, the breaker method that called it (`execute` or `allow`), and the
+ * caller's frame, which says where the call came from.
  */
-const REJECTION_CALLER_FRAMES = 1
-/**
- * V8's default `Error.stackTraceLimit`. A process that raised the limit above it (to
- * debug) gets full rejection stacks: the bound applies only up to the default.
- */
-const DEFAULT_STACK_LIMIT = 10
-/** `rejection` and the breaker method that called it. */
-const OWN_FRAMES = 2
-
-/** Whether `Error.stackTraceLimit` can be set (false under frozen intrinsics). */
-let limitWritable = true
+const REJECTION_FRAMES = 5
 
 /**
- * Builds the `BrokenCircuitError` of a refused call with a bounded stack: the breaker's
- * own frames and the caller's (fewer when `Error.stackTraceLimit` is lower; all of them
- * when it was raised above V8's default of 10). Called directly by the refusing method, so the stack
- * reads `rejection`, `execute` (or `allow`), then the caller.
+ * Builds the `BrokenCircuitError` of a refused call with a bounded stack that ends with
+ * the caller's frame. Called directly by the refusing method.
  */
 export function rejection(
   breaker: string,
   state: CircuitState,
   retryAfterMs: number,
 ): BrokenCircuitError {
-  const limit = Error.stackTraceLimit
-  if (!limitWritable || typeof limit !== 'number' || limit > DEFAULT_STACK_LIMIT) {
-    return new BrokenCircuitError(breaker, state, retryAfterMs)
-  }
-  try {
-    Error.stackTraceLimit = Math.min(limit, OWN_FRAMES + REJECTION_CALLER_FRAMES)
-  } catch {
-    // Frozen intrinsics: the limit stays the user's.
-    limitWritable = false
-    return new BrokenCircuitError(breaker, state, retryAfterMs)
-  }
-  try {
-    return new BrokenCircuitError(breaker, state, retryAfterMs)
-  } finally {
-    Error.stackTraceLimit = limit
-  }
+  return boundedStack(REJECTION_FRAMES, () => new BrokenCircuitError(breaker, state, retryAfterMs))
 }

@@ -16,6 +16,7 @@ import type {
 } from '@sturdy/core'
 import {
   abortKind,
+  boundedStack,
   isIdempotentMethod,
   isTimeoutError,
   neverAborts,
@@ -738,7 +739,11 @@ class Call {
     const limiter = o.limiter as ConcurrencyLimiter
     if (limiter.maxQueue > 0) return limiter.acquire('normal', signal)
     const permit = limiter.tryAcquire('normal')
-    if (permit === undefined) throw new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs)
+    if (permit === undefined) {
+      // Frames: the maker, boundedStack, #admit, and its caller (a refusal's full stack
+      // cost more than the refusal).
+      throw boundedStack(4, () => new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs))
+    }
     return permit
   }
 

@@ -9,6 +9,13 @@ import { callDeadline, protocolOf, whenDone } from './call.ts'
 import { lostConnectionAsUnavailable } from './errors.ts'
 import { callerValues } from './values.ts'
 
+/**
+ * What an attempt's signal aborts with once its call is over: one shared AbortError.
+ * `abort()` without a reason makes a DOMException, stack and all, for every call — about
+ * 1% of a gateway's CPU at a thousand calls a second.
+ */
+const CALL_OVER = new DOMException('The call is over', 'AbortError')
+
 /** Options of `clientDeadline()`. */
 export interface ClientDeadlineOptions {
   /**
@@ -124,7 +131,7 @@ class Attempt {
   /** Like Connect's own call signal, the attempt's aborts once the call is over. */
   readonly #finish = (): void => {
     this.#release()
-    this.#controller.abort()
+    this.#controller.abort(CALL_OVER)
   }
 
   readonly #onCallAbort = (): void => this.#abort(fromAbort(this.#req.signal.reason))

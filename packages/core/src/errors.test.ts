@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   abortKind,
+  boundedStack,
   ClientClosedError,
   errorGuard,
   isClientClosedError,
@@ -90,5 +91,44 @@ describe('branded errors', () => {
     expect(abortKind(new ShutdownError())).toBe('shutdown')
     expect(abortKind(new DOMException('aborted', 'AbortError'))).toBe('other')
     expect(abortKind(undefined)).toBe('other')
+  })
+})
+
+describe('boundedStack', () => {
+  const frames = (e: Error) =>
+    (e.stack ?? '').split('\n').filter((l) => l.trimStart().startsWith('at '))
+  const deep = (n: number, f: () => Error): Error => (n === 0 ? f() : deep(n - 1, f))
+
+  it('records at most the frames asked, restores Error.stackTraceLimit, and returns the error', () => {
+    const before = Error.stackTraceLimit
+    const error = deep(20, () => boundedStack(3, () => new SturdyError('FULL', 'no room', 503)))
+    expect(error).toBeInstanceOf(SturdyError)
+    expect(error.message).toBe('no room')
+    expect(frames(error)).toHaveLength(3)
+    expect(Error.stackTraceLimit).toBe(before)
+  })
+
+  it('restores the limit when the maker throws', () => {
+    const before = Error.stackTraceLimit
+    expect(() =>
+      boundedStack(2, () => {
+        throw new Error('maker failed')
+      }),
+    ).toThrow('maker failed')
+    expect(Error.stackTraceLimit).toBe(before)
+  })
+
+  it('leaves a lower limit, and a limit raised above the default, as the process set them', () => {
+    const before = Error.stackTraceLimit
+    try {
+      Error.stackTraceLimit = 1
+      expect(frames(deep(20, () => boundedStack(3, () => new Error('x'))))).toHaveLength(1)
+      Error.stackTraceLimit = 50
+      expect(frames(deep(20, () => boundedStack(3, () => new Error('x')))).length).toBeGreaterThan(
+        20,
+      )
+    } finally {
+      Error.stackTraceLimit = before
+    }
   })
 })

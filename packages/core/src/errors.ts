@@ -155,6 +155,49 @@ export const isPayloadTooLargeError: (error: unknown) => error is PayloadTooLarg
   errorGuard<PayloadTooLargeError>('PAYLOAD_TOO_LARGE')
 
 /**
+ * V8's default `Error.stackTraceLimit`. A process that raised the limit above it (to
+ * debug) gets full stacks: `boundedStack` bounds only up to the default.
+ */
+const DEFAULT_STACK_LIMIT = 10
+/** Whether `Error.stackTraceLimit` can be set (false under frozen intrinsics). */
+let stackLimitWritable = true
+
+/**
+ * Builds an error with a stack of at most `frames` frames — its maker, the function
+ * that refuses and that function's caller — rather than V8's default ten. For errors
+ * that refuse work on a hot path (an open circuit, a full limiter): V8 walks and decodes
+ * every frame it records, and under load that walk was most of the cost of a refusal.
+ * The caller's frame says where the work came from, which is what such a stack is read
+ * for. Fewer frames when `Error.stackTraceLimit` is lower; all of them when it was
+ * raised above V8's default of 10 or cannot be set (frozen intrinsics).
+ *
+ * @param frames the most frames to record: `make`, `boundedStack`, then its callers
+ * @param make constructs the error; called once, synchronously
+ * @returns what `make` returned
+ * @example
+ * // make, boundedStack, refuse, and refuse's caller
+ * const refuse = () => boundedStack(4, () => new SturdyError('FULL', 'no room', 503))
+ */
+export function boundedStack<E>(frames: number, make: () => E): E {
+  const limit = Error.stackTraceLimit
+  if (!stackLimitWritable || typeof limit !== 'number' || limit > DEFAULT_STACK_LIMIT) {
+    return make()
+  }
+  try {
+    Error.stackTraceLimit = Math.min(limit, frames)
+  } catch {
+    // Frozen intrinsics: the limit stays the user's.
+    stackLimitWritable = false
+    return make()
+  }
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+/**
  * The code of a circuit breaker's rejection (`@sturdy/breaker`'s `BrokenCircuitError`).
  * It lives here so other policies recognise a rejection without importing the breaker.
  */

@@ -13,6 +13,7 @@ export type { AbortKind, CircuitRejection, FieldIssue, SturdyErrorOptions } from
 export {
   abortKind,
   BROKEN_CIRCUIT_CODE,
+  boundedStack,
   ClientClosedError,
   errorGuard,
   isCircuitRejection,

@@ -25,6 +25,7 @@ export { gradient2Limit } from './gradient2.ts'
 export type {
   ConcurrencyLimiter,
   ConcurrencyLimiterOptions,
+  ImmediateRefusal,
   LimitPermit,
 } from './limiter.ts'
 export { concurrencyLimiter } from './limiter.ts'

@@ -222,3 +222,63 @@ describe('concurrencyLimiter as a Policy', () => {
     expect(limiter.limit).toBe(6)
   })
 })
+
+describe('concurrencyLimiter: admit(), acquire() for hot paths', () => {
+  it('a permit when admitted at once, the reason when refused at once, a promise when queued', async () => {
+    const clock = manualClock()
+    const limiter = concurrencyLimiter({ name: 'api', limit: 1, maxQueue: 1, clock })
+    const seen: LimitEventMap['shed'][] = []
+    limiter.events.on('shed', (e) => seen.push(e))
+    let made = 0
+    const signal = () => {
+      made++
+      return new AbortController().signal
+    }
+    const first = limiter.admit('normal', signal)
+    expect(first).not.toBeInstanceOf(Promise)
+    expect(typeof first).toBe('object')
+    const queued = limiter.admit('normal', signal)
+    expect(queued).toBeInstanceOf(Promise)
+    expect(limiter.admit('normal', signal)).toBe('queue-full')
+    expect(seen).toEqual([{ name: 'api', reason: 'queue-full', priority: 'normal' }])
+    // The signal is made for the queued work only.
+    expect(made).toBe(1)
+    ;(first as { release(): void }).release()
+    const permit = await queued
+    expect(limiter.inflight).toBe(1)
+    permit.release()
+    expect(concurrencyLimiter({ limit: 1 }).admit()).not.toBe('limit')
+    const noQueue = concurrencyLimiter({ limit: 1 })
+    noQueue.admit()
+    expect(noQueue.admit()).toBe('limit')
+  })
+
+  it('a queued admit() rejects like acquire(): timed out, or aborted with the reason', async () => {
+    const clock = manualClock()
+    const limiter = concurrencyLimiter({ limit: 1, maxQueue: 2, queueTimeoutMs: 100, clock })
+    limiter.admit()
+    const timedOut = limiter.admit() as Promise<unknown>
+    const controller = new AbortController()
+    const aborted = limiter.admit('normal', () => controller.signal) as Promise<unknown>
+    controller.abort(new ClientClosedError())
+    await expect(aborted).rejects.toBeInstanceOf(ClientClosedError)
+    clock.advance(100)
+    await expect(timedOut).rejects.toMatchObject({ reason: 'queue-timeout' })
+    expect(limiter.queued).toBe(0)
+  })
+
+  it("acquire()'s refusal is an OverloadedError whose short stack still names the caller", async () => {
+    const limiter = concurrencyLimiter({ name: 'api', limit: 1 })
+    limiter.tryAcquire()
+    const before = Error.stackTraceLimit
+    async function callerOfTheFullLimiter(): Promise<unknown> {
+      return limiter.acquire().catch((e: unknown) => e)
+    }
+    const error = (await callerOfTheFullLimiter()) as OverloadedError
+    expect(isOverloadedError(error)).toBe(true)
+    expect(error.reason).toBe('limit')
+    expect(error.stack).toContain('callerOfTheFullLimiter')
+    expect(error.stack?.split('\n').filter((l) => l.trimStart().startsWith('at '))).toHaveLength(4)
+    expect(Error.stackTraceLimit).toBe(before)
+  })
+})

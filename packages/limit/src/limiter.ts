@@ -10,7 +10,7 @@ import type {
   ShedReason,
   TimerHandle,
 } from '@sturdy/core'
-import { abortKind, createEmitter, neverAborts, systemClock } from '@sturdy/core'
+import { abortKind, boundedStack, createEmitter, neverAborts, systemClock } from '@sturdy/core'
 import type { LimitAlgorithm } from './algorithm.ts'
 import { fixedLimit } from './algorithm.ts'
 import { OverloadedError } from './errors.ts'
@@ -56,6 +56,9 @@ export interface ConcurrencyLimiterOptions {
   clock?: Clock
 }
 
+/** Why `admit()` refused work at once: the limit with no queue, or a full queue. */
+export type ImmediateRefusal = Extract<ShedReason, 'limit' | 'queue-full'>
+
 /** A slot held by admitted work. */
 export interface LimitPermit {
   /**
@@ -89,13 +92,37 @@ export interface ConcurrencyLimiter extends Policy {
    */
   tryAcquire(priority?: LimitPriority): LimitPermit | undefined
   /**
+   * `acquire()` for hot paths such as a middleware: a permit when the work is admitted
+   * at once; the reason (`limit`, `queue-full`) when it is refused at once, with `shed`
+   * emitted and no error or promise made; else a promise of the permit, the work queued
+   * (rejected like `acquire()`'s: timed out, evicted, or aborted). Under overload most
+   * work is refused, and an `OverloadedError` with its stack and a rejected promise cost
+   * more than the refusal itself.
+   */
+  admit(
+    priority?: LimitPriority,
+    signal?: AbortSignal | (() => AbortSignal | undefined),
+  ): LimitPermit | Promise<LimitPermit> | ImmediateRefusal
+  /**
    * Admits work now, or queues it (see `maxQueue`); rejects with an `OverloadedError`
    * when refused, or with the signal's reason when `signal` aborts while it waits.
+   * `signal` may be a function returning it, called only when the work waits (a
+   * middleware need not make a request's signal for work admitted or refused at once).
    */
-  acquire(priority?: LimitPriority, signal?: AbortSignal): Promise<LimitPermit>
+  acquire(
+    priority?: LimitPriority,
+    signal?: AbortSignal | (() => AbortSignal | undefined),
+  ): Promise<LimitPermit>
 }
 
 const PRIORITIES: readonly LimitPriority[] = ['critical', 'normal', 'sheddable']
+/**
+ * Frames of a refusal's stack (core's `boundedStack`): its maker, `boundedStack`, the
+ * limiter's refusing method and the one that called it (`execute`, or a queue's timer
+ * or eviction), and the caller's frame. Under overload refusals are most calls, and a
+ * full stack was most of the cost of one.
+ */
+const REFUSAL_FRAMES = 5
 
 /**
  * A concurrency limiter: at most `limit` calls at once, the limit fixed (a bulkhead) or
@@ -196,15 +223,25 @@ class Limiter implements ConcurrencyLimiter {
     return undefined
   }
 
-  acquire(priority: LimitPriority = 'normal', signal?: AbortSignal): Promise<LimitPermit> {
-    if (signal?.aborted) return Promise.reject(signal.reason)
-    if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) {
-      return Promise.resolve(this.#admit())
+  admit(
+    priority: LimitPriority = 'normal',
+    signalOrGet?: AbortSignal | (() => AbortSignal | undefined),
+  ): LimitPermit | Promise<LimitPermit> | ImmediateRefusal {
+    // A getter is called only if the work waits: work admitted or refused at once needs
+    // no signal, and a request's signal costs an AbortController to make.
+    const given = typeof signalOrGet === 'function' ? undefined : signalOrGet
+    if (given?.aborted) return Promise.reject(given.reason)
+    if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return this.#admit()
+    if (this.#maxQueue === 0) {
+      this.#shed('limit', priority)
+      return 'limit'
     }
-    if (this.#maxQueue === 0) return Promise.reject(this.#refuse('limit', priority))
     if (this.#queued >= this.#maxQueue && !this.#evictBelow(priority)) {
-      return Promise.reject(this.#refuse('queue-full', priority))
+      this.#shed('queue-full', priority)
+      return 'queue-full'
     }
+    const signal = typeof signalOrGet === 'function' ? signalOrGet() : given
+    if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise<LimitPermit>((resolve, reject) => {
       const waiter: Waiter = { priority, resolve, reject, timer: undefined, unsubscribe: undefined }
       this.#queues[priority].push(waiter)
@@ -222,6 +259,20 @@ class Limiter implements ConcurrencyLimiter {
         waiter.unsubscribe = () => signal.removeEventListener('abort', onAbort)
       }
     })
+  }
+
+  acquire(
+    priority: LimitPriority = 'normal',
+    signalOrGet?: AbortSignal | (() => AbortSignal | undefined),
+  ): Promise<LimitPermit> {
+    const entered = this.admit(priority, signalOrGet)
+    if (typeof entered === 'string') {
+      // Frames: the maker, boundedStack, acquire, and acquire's caller.
+      return Promise.reject(
+        boundedStack(4, () => new OverloadedError(this.name, entered, this.#retryAfterMs)),
+      )
+    }
+    return entered instanceof Promise ? entered : Promise.resolve(entered)
   }
 
   async execute<T>(fn: PolicyFn<T>, signal: AbortSignal = neverAborts(), attempt = 1): Promise<T> {
@@ -268,7 +319,11 @@ class Limiter implements ConcurrencyLimiter {
 
   #tryOrThrow(): LimitPermit {
     const permit = this.tryAcquire('normal')
-    if (permit === undefined) throw new OverloadedError(this.name, 'limit', this.#retryAfterMs)
+    if (permit === undefined) {
+      throw boundedStack(REFUSAL_FRAMES, () => {
+        return new OverloadedError(this.name, 'limit', this.#retryAfterMs)
+      })
+    }
     return permit
   }
 
@@ -337,7 +392,9 @@ class Limiter implements ConcurrencyLimiter {
 
   #refuse(reason: ShedReason, priority: LimitPriority): OverloadedError {
     this.#shed(reason, priority)
-    return new OverloadedError(this.name, reason, this.#retryAfterMs)
+    return boundedStack(REFUSAL_FRAMES, () => {
+      return new OverloadedError(this.name, reason, this.#retryAfterMs)
+    })
   }
 
   #shed(reason: ShedReason, priority: LimitPriority): void {

@@ -334,6 +334,42 @@ describe('the shed path', () => {
   })
 })
 
+describe('the shed path with a queue', () => {
+  it('a full queue refuses with the same settled promise, and makes no request signal', async () => {
+    const mw = concurrencyLimit({ limit: 1, maxQueue: 1 })
+    const answers: unknown[] = []
+    let signals = 0
+    const exchange = () =>
+      ({
+        method: 'GET',
+        path: '/x',
+        deadline: undefined,
+        aborted: false,
+        header: () => undefined,
+        get signal() {
+          signals++
+          return new AbortController().signal
+        },
+        respond: (status: number, body: string) => {
+          answers.push([status, JSON.parse(body).reason])
+        },
+      }) as unknown as Exchange
+    const hold = () => new Promise<void>(() => {})
+    void mw(exchange(), hold) // the only slot
+    void mw(exchange(), hold) // the only place in the queue: its signal is made
+    expect(signals).toBe(1)
+    const a = mw(exchange(), hold)
+    const b = mw(exchange(), hold)
+    expect(a).toBe(b)
+    await a
+    expect(answers).toEqual([
+      [503, 'queue-full'],
+      [503, 'queue-full'],
+    ])
+    expect(signals).toBe(1)
+  })
+})
+
 describe('a pressure signal (event-loop delay)', () => {
   it('sheds normal and sheddable requests by its probability, never critical or never routes', async () => {
     let p = 1

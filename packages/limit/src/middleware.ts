@@ -198,16 +198,16 @@ export function concurrencyLimit(
     }
   }
 
-  /** The queue path: wait for a slot, or answer why not. */
-  const queue = async (
+  /** A queued request: wait for a slot, or answer why not. */
+  const wait = async (
     ex: Exchange,
     next: Next,
-    priority: LimitPriority,
+    queued: Promise<LimitPermit>,
     rule: Rule,
   ): Promise<void> => {
     let permit: LimitPermit
     try {
-      permit = await limiter.acquire(priority, ex.signal)
+      permit = await queued
     } catch (error) {
       const reason = (error as { reason?: ShedReason }).reason
       // An abort while queued (client gone, shutdown) answers nothing here.
@@ -247,13 +247,17 @@ export function concurrencyLimit(
         return SETTLED
       }
     }
-    if (queueing) return queue(ex, next, priority, rule)
-    const permit = limiter.tryAcquire(priority)
-    if (permit === undefined) {
-      shed(ex, answers.limit)
+    // Refused at once: no error, no promise of its own (`admit`, not `acquire`); the
+    // request's signal is made only for a request that waits.
+    const entered = queueing
+      ? limiter.admit(priority, () => ex.signal)
+      : limiter.tryAcquire(priority)
+    if (entered === undefined || typeof entered === 'string') {
+      shed(ex, answers[entered ?? 'limit'])
       return SETTLED
     }
-    return serve(ex, next, permit, rule)
+    if (entered instanceof Promise) return wait(ex, next, entered, rule)
+    return serve(ex, next, entered, rule)
   }
   // `name` is the limiter's, so events, metrics and stats agree on one label.
   return Object.defineProperties(middleware, {

@@ -8,7 +8,7 @@ import type {
   PolicyFn,
   Random,
 } from '@sturdy/core'
-import { createEmitter, neverAborts, systemClock, systemRandom } from '@sturdy/core'
+import { boundedStack, createEmitter, neverAborts, systemClock, systemRandom } from '@sturdy/core'
 import { ThrottledError } from './errors.ts'
 import { isOverloadSignal } from './overload-signal.ts'
 
@@ -135,7 +135,8 @@ class Throttle implements AdaptiveThrottle {
     this.#requests[this.#current] = (this.#requests[this.#current] as number) + 1
     if (p > 0 && this.#random() < p) {
       if (this.#events.has('shed')) this.#events.emit('shed', this.#shedPayload)
-      throw new ThrottledError(this.name, p)
+      // Stack frames: the maker, boundedStack, execute, and execute's caller.
+      throw boundedStack(4, () => new ThrottledError(this.name, p))
     }
     this.#inflight++
     let accepted: boolean

@@ -258,7 +258,9 @@ describe('overload: 2× measured capacity', () => {
     // goodput ratio near 2 that said nothing.
     await closedLoop({ base: G, concurrency: 32, durationMs: 2000, shot: get })
     const runs: { clients: number; perSecond: number; p99: number }[] = []
-    for (const clients of [8, 16, 32, 64]) {
+    // 64 clients twice, first and last: the machine's speed drifts (a shared host), and a
+    // capacity measured in a slow moment would flatter the goodput ratio.
+    for (const clients of [64, 8, 16, 32, 64]) {
       const m = await closedLoop({ base: G, concurrency: clients, durationMs: 3000, shot: get })
       runs.push({
         clients,
@@ -268,7 +270,7 @@ describe('overload: 2× measured capacity', () => {
     }
     const best = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a))
     const capacity = best.perSecond
-    const unloadedP99 = runs[0]!.p99
+    const unloadedP99 = runs[1]!.p99
 
     const probes: Record<
       string,
@@ -334,7 +336,7 @@ describe('overload: 2× measured capacity', () => {
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity measured first: the most served by 8, 16, 32 or 64 clients back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), 3 s each, after 2 s to warm up. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
+      setup: `Capacity measured first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), 3 s each, after 2 s to warm up. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
       rows: [
         [
           'measured capacity',

@@ -1,0 +1,156 @@
+// The load generator itself, against a node:http server on 127.0.0.1: it counts what the
+// server answered, reuses its connections, bounds every request, and leaves no socket.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closedLoop, openLoop } from '../src/load.ts'
+
+let server: Server
+let base: string
+let connections = 0
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = req.url ?? '/'
+    if (path === '/length') res.end('{"ok":true}')
+    else if (path === '/chunked') {
+      res.write('a')
+      setImmediate(() => {
+        res.write('b'.repeat(300))
+        res.end('c')
+      })
+    } else if (path === '/close') {
+      res.shouldKeepAlive = false
+      res.write('until the end')
+      res.end()
+    } else if (path === '/empty') res.writeHead(204).end()
+    else if (path === '/hang') {
+      // never answered
+    } else if (path === '/reset') req.socket.destroy()
+    else if (path === '/echo') {
+      let n = 0
+      req.on('data', (c: Buffer) => {
+        n += c.length
+      })
+      req.on('end', () => res.writeHead(201).end(String(n)))
+    } else res.writeHead(404).end('no')
+  })
+  server.on('connection', () => connections++)
+  server.keepAliveTimeout = 30_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+const openSockets = () => new Promise<number>((r) => server.getConnections((_, n) => r(n)))
+
+describe('closedLoop', () => {
+  it('counts each status, reads every body framing, and reuses its connections', async () => {
+    connections = 0
+    const paths = ['/length', '/chunked', '/empty', '/nowhere']
+    const stats = await closedLoop({
+      base,
+      concurrency: 4,
+      total: 400,
+      shot: (i) => ({ path: paths[i % 4]! }),
+    })
+    expect(stats.sent).toBe(400)
+    expect(stats.statuses).toEqual({ 200: 200, 204: 100, 404: 100 })
+    expect(stats.errors).toEqual({})
+    expect(stats.okAtMs).toHaveLength(300) // 204 is a 2xx
+    expect(stats.latenciesMs).toHaveLength(400)
+    expect(connections).toBe(4)
+    await expect.poll(openSockets).toBe(0)
+  })
+
+  it('sends bodies with their length, and reads a body that ends with the connection', async () => {
+    connections = 0
+    const stats = await closedLoop({
+      base,
+      concurrency: 2,
+      total: 20,
+      shot: (i) =>
+        i % 2 === 0 ? { method: 'POST', path: '/echo', body: 'é'.repeat(i) } : { path: '/close' },
+    })
+    expect(stats.statuses).toEqual({ 200: 10, 201: 10 })
+    expect(stats.errors).toEqual({})
+    // Every /close answer ends its connection: a new one for each.
+    expect(connections).toBeGreaterThanOrEqual(10)
+  })
+
+  it('counts a reset, an abort and the hard bound, and ends every such request', async () => {
+    const stats = await closedLoop({
+      base,
+      concurrency: 3,
+      total: 3,
+      hardTimeoutMs: 200,
+      shot: (i) => [{ path: '/reset' }, { path: '/hang', abortAfterMs: 20 }, { path: '/hang' }][i]!,
+    })
+    expect(stats.errors).toEqual({ ECONNRESET: 1, CLIENT_TIMEOUT: 1 })
+    expect(stats.aborted).toBe(1)
+    expect(stats.statuses).toEqual({})
+    await expect.poll(openSockets).toBe(0)
+  })
+
+  it('counts a refused connection as such', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise((resolve) => closed.close(resolve))
+    const stats = await closedLoop({
+      base: `http://127.0.0.1:${port}`,
+      concurrency: 1,
+      total: 2,
+      shot: () => ({ path: '/' }),
+    })
+    expect(stats.errors).toEqual({ ECONNREFUSED: 2 })
+  })
+})
+
+describe("the server's keep-alive timeout", () => {
+  it('retires a connection idle for nearly as long, as node:http does, instead of racing its close', async () => {
+    // Keep-Alive: timeout=1 — a connection idle for 1 s less a 1 s margin is never reused.
+    const short = createServer((_req, res) => res.end('ok'))
+    short.keepAliveTimeout = 1000
+    let opened = 0
+    short.on('connection', () => opened++)
+    await new Promise<void>((resolve) => short.listen(0, '127.0.0.1', resolve))
+    try {
+      const stats = await closedLoop({
+        base: `http://127.0.0.1:${(short.address() as AddressInfo).port}`,
+        concurrency: 1,
+        total: 5,
+        shot: () => ({ path: '/' }),
+      })
+      expect(stats.statuses).toEqual({ 200: 5 })
+      expect(opened).toBe(5)
+    } finally {
+      short.closeAllConnections()
+      await new Promise((resolve) => short.close(resolve))
+    }
+  })
+})
+
+describe('openLoop', () => {
+  it('sends at the rate asked, skips beyond the in-flight bound, and waits for the rest', async () => {
+    const stats = await openLoop({
+      base,
+      ratePerSecond: 200,
+      durationMs: 500,
+      maxInFlight: 5,
+      hardTimeoutMs: 300,
+      shot: (i) => ({ path: i <= 5 ? '/hang' : '/length' }),
+    })
+    // The first five hang until their bound, holding every slot; later arrivals are skipped
+    // meanwhile, then served.
+    expect(stats.errors).toEqual({ CLIENT_TIMEOUT: 5 })
+    expect(stats.skipped).toBeGreaterThan(0)
+    expect(stats.statuses[200]).toBeGreaterThan(0)
+    expect(stats.sent + stats.skipped).toBeGreaterThanOrEqual(90)
+    await expect.poll(openSockets).toBe(0)
+  })
+})

@@ -4,6 +4,7 @@ import { manualClock } from '@sturdy/core/testing'
 import { describe, expect, it } from 'vitest'
 import type { LimitAlgorithm } from './algorithm.ts'
 import { isOverloadedError, OverloadedError } from './errors.ts'
+import type { LimitPermit } from './limiter.ts'
 import { concurrencyLimiter } from './limiter.ts'
 
 describe('concurrencyLimiter: a fixed limit (bulkhead)', () => {
@@ -244,7 +245,7 @@ describe('concurrencyLimiter: admit(), acquire() for hot paths', () => {
     // The signal is made for the queued work only.
     expect(made).toBe(1)
     ;(first as { release(): void }).release()
-    const permit = await queued
+    const permit = await (queued as Promise<LimitPermit>)
     expect(limiter.inflight).toBe(1)
     permit.release()
     expect(concurrencyLimiter({ limit: 1 }).admit()).not.toBe('limit')

@@ -139,4 +139,35 @@ describe('no listener or timer leaks', () => {
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
     expect(clock.pending()).toBe(0)
   })
+
+  it('1,000 concurrent calls asleep on one long-lived signal: one listener per policy, no warning, and the abort reaches them all', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const clock = steppingClock()
+      const shutdown = new AbortController()
+      const plain = retry({ clock, baseDelayMs: 10_000 })
+      const bounded = retry({ clock, baseDelayMs: 10_000, maxElapsedMs: 60_000 })
+      const calls = Array.from({ length: 1000 }, (_, i) =>
+        (i % 2 === 0 ? plain : bounded).execute(
+          () => Promise.reject(new Error('down')),
+          shutdown.signal,
+        ),
+      )
+      await macrotask()
+      // Every call sleeps before its second attempt, each policy listening once.
+      expect(getEventListeners(shutdown.signal, 'abort').length).toBeLessThanOrEqual(2)
+      const reason = new Error('shutting down')
+      shutdown.abort(reason)
+      const settled = await Promise.allSettled(calls)
+      expect(settled.every((r) => r.status === 'rejected' && r.reason === reason)).toBe(true)
+      expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0)
+      expect(clock.pending()).toBe(0)
+      await macrotask()
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
 })

@@ -1,5 +1,5 @@
-import type { Emitter, PolicyFn, RetryEventMap } from '@sturdy/core'
-import { linkSignals, TimeoutError } from '@sturdy/core'
+import type { AbortSubscriber, Emitter, PolicyFn, RetryEventMap } from '@sturdy/core'
+import { neverAborts, TimeoutError } from '@sturdy/core'
 import type { Options as PRetryOptions } from 'p-retry'
 import type { Decision, GiveUpReason, RetryState } from './decide.ts'
 import { decide } from './decide.ts'
@@ -12,7 +12,7 @@ import { sleep } from './sleep.ts'
  * `decide()`'s verdict (events, discarding a result, sleeping), and turning the way the
  * loop ended into the call's outcome. `retry.ts` holds only the loop.
  */
-export class RetryCall<T> {
+export class RetryCall<T> implements AbortSubscriber {
   readonly #s: RetrySettings
   readonly #events: Emitter<RetryEventMap>
   readonly #fn: PolicyFn<T>
@@ -22,6 +22,10 @@ export class RetryCall<T> {
   /** The attempts' signal: the caller's, or one that also aborts at the deadline. */
   readonly #signal: AbortSignal
   readonly #release: (() => void) | undefined
+  /** With a deadline: the attempts' signal, aborted by the deadline or by the caller. */
+  readonly #expiry: AbortController | undefined
+  /** While asleep on the caller's own signal: wakes the sleep with the abort's reason. */
+  #wake: ((reason: unknown) => void) | undefined
   readonly #state: RetryState = { consumed: 0, free: 0, previousDelayMs: 0 }
   /** Whether the last retry used up an attempt, for p-retry's `shouldConsumeRetry`. */
   #consumedLast = true
@@ -67,17 +71,27 @@ export class RetryCall<T> {
     }
     // A deadline costs one controller and one timer per call, and only when set: the
     // attempt's signal must abort at the deadline or "total time ≤ deadline" cannot hold.
+    // The caller's signal reaches it through the policy's fan-out: one listener on a
+    // signal however many calls share it (a server's shutdown signal, a handler's).
     const expiry = new AbortController()
+    this.#expiry = expiry
     const timer = s.clock.setTimeout(
       () => expiry.abort(new TimeoutError('Retry deadline exceeded', deadline - startedAt)),
       deadline - startedAt,
     )
-    const linked = linkSignals(caller, expiry.signal)
-    this.#signal = linked.signal
+    const fanned = caller !== neverAborts()
+    if (fanned) s.callers.add(caller, this)
+    this.#signal = expiry.signal
     this.#release = () => {
       s.clock.clearTimeout(timer)
-      linked.dispose()
+      if (fanned) s.callers.remove(caller, this)
     }
+  }
+
+  /** The caller's signal aborted (through the policy's fan-out). */
+  onAbort(reason: unknown): void {
+    this.#expiry?.abort(reason)
+    this.#wake?.(reason)
   }
 
   /** Runs attempt `attempt`; a failure (thrown, or a result to retry) rejects with `AttemptFailed`. */
@@ -159,10 +173,37 @@ export class RetryCall<T> {
     else this.#state.free++
     this.#state.previousDelayMs = d.backoffMs
     try {
-      await sleep(d.delayMs, this.#signal, this.#s.clock)
+      await this.#sleep(d.delayMs)
     } catch {
       this.#stopIfAborted(failure)
     }
+  }
+
+  /**
+   * The backoff: on the call's own deadline signal when it has one; on the caller's
+   * signal through the policy's fan-out, so calls asleep together on one shared signal
+   * add one listener between them, not one each.
+   */
+  #sleep(ms: number): Promise<void> {
+    const signal = this.#signal
+    const clock = this.#s.clock
+    if (signal !== this.#caller || signal === neverAborts()) return sleep(ms, signal, clock)
+    if (signal.aborted) return Promise.reject(signal.reason)
+    if (!(ms > 0)) return Promise.resolve()
+    const callers = this.#s.callers
+    return new Promise<void>((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        this.#wake = undefined
+        callers.remove(signal, this)
+        resolve()
+      }, ms)
+      this.#wake = (reason) => {
+        this.#wake = undefined
+        clock.clearTimeout(timer)
+        reject(reason)
+      }
+      callers.add(signal, this)
+    })
   }
 
   /** p-retry's options: its own delays zeroed, every decision made in `onFailure`. */

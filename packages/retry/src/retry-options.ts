@@ -1,5 +1,5 @@
-import type { Clock, Random } from '@sturdy/core'
-import { systemClock, systemRandom } from '@sturdy/core'
+import type { AbortSubscriber, Clock, Random } from '@sturdy/core'
+import { AbortFanout, systemClock, systemRandom } from '@sturdy/core'
 import type { Backoff, BackoffOptions } from './backoff.ts'
 import { BACKOFF_DEFAULTS, exponentialBackoff } from './backoff.ts'
 import type { RetryBudget } from './budget.ts'
@@ -95,6 +95,8 @@ export interface RetrySettings {
   readonly clock: Clock
   readonly random: Random
   readonly wallClock: () => number
+  /** One abort listener per caller signal for all of the policy's calls (deadlines, sleeps). */
+  readonly callers: AbortFanout<AbortSubscriber>
 }
 
 /**
@@ -148,6 +150,7 @@ export function resolveRetryOptions(o: RetryOptions): RetrySettings {
     clock: o.clock ?? (o.unref === true ? systemClock : keepAliveClock),
     random: o.random ?? systemRandom,
     wallClock: o.wallClock ?? Date.now,
+    callers: new AbortFanout<AbortSubscriber>(),
   }
 }
 

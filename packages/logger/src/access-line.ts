@@ -3,7 +3,7 @@ import { abortKind, isSturdyError, VALUES } from '@sturdy/core'
 import type { Logger } from 'pino'
 import type { AccessOutcome, LoggerSettings } from './logger-options.ts'
 import { callSafely } from './safe-call.ts'
-import { serializeError } from './serialize-error.ts'
+import { isDeliberate, serializeError } from './serialize-error.ts'
 
 /** Messages of the access line, by outcome. */
 export const ACCESS_MESSAGES: {
@@ -66,7 +66,10 @@ export function writeAccessLine(
     duration_ms: Math.round((now - start) * 1000) / 1000,
     res_size: ex.responseSize,
     abort,
-    err: error === undefined || clientGone ? undefined : serializeError(error, status >= 500),
+    err:
+      error === undefined || clientGone
+        ? undefined
+        : serializeError(error, status >= 500 && !isDeliberate(error)),
     headers: s.headerNames.length === 0 ? undefined : pickHeaders(ex, s.headerNames),
     // Faults @sturdy/chaos injected: the line says the request was a drill.
     chaos: ex.get<readonly ChaosMark[]>(VALUES.chaos),

@@ -3,6 +3,7 @@ import {
   isSturdyError,
   isTimeoutError,
   respondProblem,
+  SturdyError,
   TimeoutError,
   ValidationError,
 } from '@sturdy/core'
@@ -287,6 +288,30 @@ describe('requestLogger: level by status', () => {
       /^TypeError: undefined is not/,
     )
     expect(unavailable).not.toHaveProperty('err')
+  })
+
+  it("a policy's deliberate 503 or 504 (open circuit, shed, deadline) is logged without a stack", async () => {
+    const { app, lines } = setup()
+    app.get('/open', () => {
+      throw new SturdyError('BROKEN_CIRCUIT', 'Circuit "payments" is open', 503)
+    })
+    app.get('/late', () => {
+      throw new TimeoutError('Timed out after 50 ms', 50)
+    })
+    app.get('/bug', () => {
+      throw new SturdyError('INTERNAL', 'a Sturdy error that is a bug', 500)
+    })
+    for (const p of ['/open', '/late', '/bug']) await app.request(p)
+    const [open, late, bug] = access(lines())
+    expect(open?.err).toEqual({
+      type: 'SturdyError',
+      message: 'Circuit "payments" is open',
+      code: 'BROKEN_CIRCUIT',
+    })
+    expect(late?.err).toMatchObject({ type: 'TimeoutError', code: 'TIMEOUT' })
+    expect(late?.err).not.toHaveProperty('stack')
+    expect([open?.status, late?.status]).toEqual([503, 504])
+    expect(bug?.err).toHaveProperty('stack')
   })
 
   it('errors handlers log themselves still go through the root logger err serializer', async () => {

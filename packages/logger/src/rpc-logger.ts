@@ -3,7 +3,7 @@ import { requestValue, rpcMethodName, systemClock, VALUES } from '@sturdy/core'
 import type { Level, LevelWithSilent, Logger } from 'pino'
 import { DEFAULT_REDACT_PATHS } from './redact.ts'
 import { isSafeRequestId, randomRequestId } from './request-id.ts'
-import { errSerializerFor, serializeError } from './serialize-error.ts'
+import { errSerializerFor, isDeliberate, serializeError } from './serialize-error.ts'
 import { formatTraceFlags, isValidTrace } from './trace-fields.ts'
 
 /** Levels of the lines `rpcLogger()` writes. */
@@ -168,7 +168,12 @@ export function rpcLogger(options: RpcLoggerOptions): RpcInterceptor {
             duration_ms: ms(clock.now() - started),
             ...(code === 'OK' || code === 'CANCELLED'
               ? {}
-              : { err: serializeError(call.error, !CALLER_FAULTS.has(code)) }),
+              : {
+                  err: serializeError(
+                    call.error,
+                    !CALLER_FAULTS.has(code) && !isDeliberate(call.error),
+                  ),
+                }),
           },
           code === 'OK'
             ? RPC_MESSAGES.completed

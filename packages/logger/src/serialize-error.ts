@@ -1,3 +1,4 @@
+import { isSturdyError } from '@sturdy/core'
 /** A thrown value as it appears under `err` in a log line. */
 export interface SerializedError {
   /** The constructor name (`TypeError`, `TimeoutError`), or the `typeof` of a non-error. */
@@ -11,6 +12,16 @@ export interface SerializedError {
 }
 
 const MAX_CAUSE_DEPTH = 3
+
+/**
+ * A 503 or 504 a Sturdy policy raised on purpose — an open circuit, shed load, a passed
+ * deadline, a shutdown. One per request while a dependency is down, and its stack only
+ * says where the policy runs: type, message and code say what happened. The access and
+ * RPC lines leave its stack out.
+ */
+export function isDeliberate(error: unknown): boolean {
+  return isSturdyError(error) && (error.status === 503 || error.status === 504)
+}
 
 // Marks objects this module made, so the request loggers' `err` serializer passes them
 // through instead of handing them to pino's error serializer (which would re-derive

@@ -83,4 +83,17 @@ describe('loadConfig', () => {
     )
     expect(loadConfig({ CHAOS_ADMIN: '1' }).chaos).toEqual({ admin: true, token: undefined })
   })
+
+  it('TRUST_PROXY: none by default, a number of proxies, or their addresses; nonsense refused', () => {
+    expect(loadConfig({}).trustProxy).toBe(0)
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1)
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, fd00::/8 ' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      'fd00::/8',
+    ])
+    expect(errorOf({ TRUST_PROXY: 'true' }).problems[0]).toMatch(
+      /^TRUST_PROXY: expected a number of proxies or a comma-separated list .*"true"/,
+    )
+    expect(errorOf({ TRUST_PROXY: '10.0.0.0/33' }).problems[0]).toMatch(/^TRUST_PROXY: .*prefix/)
+  })
 })

@@ -1,3 +1,4 @@
+import { clientIp } from '@sturdy/rate-limit'
 import { z } from 'zod'
 
 /** The services this app can run; `all` runs every one in one process. */
@@ -63,6 +64,22 @@ const EnvSchema = z.object({
     .int('expected a whole number of requests')
     .min(0, 'expected 0 (off) or more')
     .default(600),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const trust = parseTrustProxy(text)
+      try {
+        clientIp({ trustProxy: trust })
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a number of proxies or a comma-separated list of addresses / CIDR ranges: ${(error as Error).message}`,
+        })
+        return z.NEVER
+      }
+      return trust
+    }),
   DRAIN_DELAY_MS: millis.optional(),
   CHAOS_ADMIN: flag,
   CHAOS_TOKEN: z.string().min(8, 'expected at least 8 characters').optional(),
@@ -102,6 +119,11 @@ export interface Config {
   slowTraceMs: number
   /** The gateway's writes per client per minute (token bucket, burst a sixth); 0 = off. */
   rateLimitPerMinute: number
+  /**
+   * Proxies in front of the gateway whose `X-Forwarded-For` names the client for the
+   * rate limit: how many, or their addresses / CIDR ranges; 0 = none (the socket's peer).
+   */
+  trustProxy: number | readonly string[]
   drainDelayMs: number
   chaos: { admin: boolean; token: string | undefined }
   log: { level: string; format: 'json' | 'pretty' }
@@ -170,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     breakerOpenMs: e.BREAKER_OPEN_MS,
     slowTraceMs: e.SLOW_TRACE_MS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    trustProxy: e.TRUST_PROXY,
     // Kubernetes keeps routing to a pod for a few seconds after SIGTERM; a laptop does not.
     drainDelayMs: e.DRAIN_DELAY_MS ?? (e.KUBERNETES_SERVICE_HOST === undefined ? 0 : 5000),
     chaos: { admin: e.CHAOS_ADMIN, token: e.CHAOS_TOKEN },
@@ -180,4 +203,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       serviceName: e.OTEL_SERVICE_NAME,
     },
   }
+}
+
+/** `TRUST_PROXY`: unset or `0` → 0, `2` → 2, `10.0.0.0/8, fd00::/8` → the list. */
+function parseTrustProxy(text: string | undefined): number | string[] {
+  const trimmed = text?.trim() ?? ''
+  if (trimmed === '') return 0
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  return trimmed
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
 }

@@ -36,7 +36,7 @@ describe('configuration at start (the built app)', () => {
     expect(app.other).toEqual([])
   })
 
-  it('the gateway alone: writes beyond the rate limit get 429 with RateLimit headers', async () => {
+  it('the gateway alone: writes beyond the rate limit get 429 with RateLimit headers, per client behind a proxy', async () => {
     const dir = copyDataDir(inject('pgliteTemplate'))
     const app = await startApp({
       SERVICE: 'gateway',
@@ -46,13 +46,15 @@ describe('configuration at start (the built app)', () => {
       // Nothing listens there: the gateway's own answers are what this test reads.
       USERS_URL: `http://127.0.0.1:${await freePort()}`,
       RATE_LIMIT_PER_MINUTE: '6',
+      // One proxy in front (an ingress): the client is the last X-Forwarded-For entry.
+      TRUST_PROXY: '1',
     })
     try {
       const url = String(app.lines.find((l) => l.msg === 'listening')?.url)
-      const post = () =>
+      const post = (client = '203.0.113.5') =>
         fetch(`${url}/users`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
           body: JSON.stringify({ name: 'Ada', email: 'ada@example.com' }),
         })
       const first = await post()
@@ -64,6 +66,8 @@ describe('configuration at start (the built app)', () => {
       expect(second.status).toBe(429)
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
       expect(await second.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' })
+      // Another client behind the same proxy has a quota of its own.
+      expect((await post('198.51.100.7')).status).toBe(503)
       // Reads are not limited.
       expect((await fetch(`${url}/users/1`)).status).toBe(503)
     } finally {

@@ -204,7 +204,13 @@ function writeLimit(ctx: ServiceContext): Middleware[] {
     ...(ctx.shared === undefined ? {} : { store: ctx.shared.rateLimit }),
   })
   ctx.observe(limiter)
-  return [rateLimit({ limiter, routes: ['POST /orders', 'POST /users'], key: clientIp() })]
+  return [
+    rateLimit({
+      limiter,
+      routes: ['POST /orders', 'POST /users'],
+      key: clientIp({ trustProxy: ctx.config.trustProxy }),
+    }),
+  ]
 }
 
 /** Answers a stored or fresh order outcome (a problem when ≥ 400). */

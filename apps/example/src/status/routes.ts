@@ -12,6 +12,10 @@ export interface DependencyView {
   /** Where it is reached. */
   target: string
   protocol: string
+  /**
+   * Its breaker, made if this process has not called it yet: with shared breakers (Redis)
+   * it then shows the state the other replicas set, not a "closed" nobody measured.
+   */
   breaker(): CircuitBreaker | undefined
   budget: RetryBudget
   /** Retry events of the client that calls it. */

@@ -55,11 +55,11 @@ export function rejectionMessage(breaker: string, state: CircuitState): string {
 }
 
 /**
- * Frames of a rejection's stack (core's `boundedStack`): its maker, `boundedStack`,
- * `rejection`, the breaker method that called it (`execute` or `allow`), and the
- * caller's frame, which says where the call came from.
+ * Frames of a rejection's stack (core's `boundedStack`): `rejection`, the breaker method
+ * that called it (`execute` or `allow`), and the caller's frame, which says where the
+ * call came from.
  */
-const REJECTION_FRAMES = 5
+const REJECTION_FRAMES = 3
 
 /**
  * Builds the `BrokenCircuitError` of a refused call with a bounded stack that ends with

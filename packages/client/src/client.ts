@@ -740,9 +740,8 @@ class Call {
     if (limiter.maxQueue > 0) return limiter.acquire('normal', signal)
     const permit = limiter.tryAcquire('normal')
     if (permit === undefined) {
-      // Frames: the maker, boundedStack, #admit, and its caller (a refusal's full stack
-      // cost more than the refusal).
-      throw boundedStack(4, () => new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs))
+      // Frames: #admit and its caller (a refusal's full stack cost more than the refusal).
+      throw boundedStack(2, () => new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs))
     }
     return permit
   }

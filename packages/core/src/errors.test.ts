@@ -99,12 +99,19 @@ describe('boundedStack', () => {
     (e.stack ?? '').split('\n').filter((l) => l.trimStart().startsWith('at '))
   const deep = (n: number, f: () => Error): Error => (n === 0 ? f() : deep(n - 1, f))
 
-  it('records at most the frames asked, restores Error.stackTraceLimit, and returns the error', () => {
+  it('records at most the frames asked, from its caller up, restores Error.stackTraceLimit, and returns the error', () => {
     const before = Error.stackTraceLimit
-    const error = deep(20, () => boundedStack(3, () => new SturdyError('FULL', 'no room', 503)))
+    function refuseForTheTest(): Error {
+      return boundedStack(3, () => new SturdyError('FULL', 'no room', 503))
+    }
+    const error = deep(20, refuseForTheTest)
     expect(error).toBeInstanceOf(SturdyError)
     expect(error.message).toBe('no room')
-    expect(frames(error)).toHaveLength(3)
+    expect(error.stack).toMatch(/^SturdyError: no room\n/)
+    const recorded = frames(error)
+    expect(recorded).toHaveLength(3)
+    // Neither the maker nor boundedStack spends a frame: the refusing function comes first.
+    expect(recorded[0]).toContain('refuseForTheTest')
     expect(Error.stackTraceLimit).toBe(before)
   })
 

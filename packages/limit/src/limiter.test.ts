@@ -279,7 +279,7 @@ describe('concurrencyLimiter: admit(), acquire() for hot paths', () => {
     expect(isOverloadedError(error)).toBe(true)
     expect(error.reason).toBe('limit')
     expect(error.stack).toContain('callerOfTheFullLimiter')
-    expect(error.stack?.split('\n').filter((l) => l.trimStart().startsWith('at '))).toHaveLength(4)
+    expect(error.stack?.split('\n').filter((l) => l.trimStart().startsWith('at '))).toHaveLength(2)
     expect(Error.stackTraceLimit).toBe(before)
   })
 })

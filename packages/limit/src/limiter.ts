@@ -117,12 +117,12 @@ export interface ConcurrencyLimiter extends Policy {
 
 const PRIORITIES: readonly LimitPriority[] = ['critical', 'normal', 'sheddable']
 /**
- * Frames of a refusal's stack (core's `boundedStack`): its maker, `boundedStack`, the
- * limiter's refusing method and the one that called it (`execute`, or a queue's timer
- * or eviction), and the caller's frame. Under overload refusals are most calls, and a
- * full stack was most of the cost of one.
+ * Frames of a refusal's stack (core's `boundedStack`): the limiter's refusing method and
+ * the one that called it (`execute`, or a queue's timer or eviction), and the caller's
+ * frame. Under overload refusals are most calls, and a full stack was most of the cost
+ * of one.
  */
-const REFUSAL_FRAMES = 5
+const REFUSAL_FRAMES = 3
 
 /**
  * A concurrency limiter: at most `limit` calls at once, the limit fixed (a bulkhead) or
@@ -267,9 +267,9 @@ class Limiter implements ConcurrencyLimiter {
   ): Promise<LimitPermit> {
     const entered = this.admit(priority, signalOrGet)
     if (typeof entered === 'string') {
-      // Frames: the maker, boundedStack, acquire, and acquire's caller.
+      // Frames: acquire and acquire's caller.
       return Promise.reject(
-        boundedStack(4, () => new OverloadedError(this.name, entered, this.#retryAfterMs)),
+        boundedStack(2, () => new OverloadedError(this.name, entered, this.#retryAfterMs)),
       )
     }
     return entered instanceof Promise ? entered : Promise.resolve(entered)

@@ -135,8 +135,8 @@ class Throttle implements AdaptiveThrottle {
     this.#requests[this.#current] = (this.#requests[this.#current] as number) + 1
     if (p > 0 && this.#random() < p) {
       if (this.#events.has('shed')) this.#events.emit('shed', this.#shedPayload)
-      // Stack frames: the maker, boundedStack, execute, and execute's caller.
-      throw boundedStack(4, () => new ThrottledError(this.name, p))
+      // Stack frames: execute and execute's caller.
+      throw boundedStack(2, () => new ThrottledError(this.name, p))
     }
     this.#inflight++
     let accepted: boolean

@@ -1,5 +1,11 @@
 import type { CircuitState } from '@sturdy/core'
-import { BROKEN_CIRCUIT_CODE, boundedStack, errorGuard, SturdyError } from '@sturdy/core'
+import {
+  BROKEN_CIRCUIT_CODE,
+  errorGuard,
+  lowerStackLimit,
+  restoreStackLimit,
+  SturdyError,
+} from '@sturdy/core'
 
 /**
  * A call was rejected without running because the circuit is open, isolated, or
@@ -55,9 +61,9 @@ export function rejectionMessage(breaker: string, state: CircuitState): string {
 }
 
 /**
- * Frames of a rejection's stack (core's `boundedStack`): `rejection`, the breaker method
- * that called it (`execute` or `allow`), and the caller's frame, which says where the
- * call came from.
+ * Frames of a rejection's stack (core's `lowerStackLimit`): `rejection`, the breaker
+ * method that called it (`execute` or `allow`), and the caller's frame, which says where
+ * the call came from.
  */
 const REJECTION_FRAMES = 3
 
@@ -70,5 +76,10 @@ export function rejection(
   state: CircuitState,
   retryAfterMs: number,
 ): BrokenCircuitError {
-  return boundedStack(REJECTION_FRAMES, () => new BrokenCircuitError(breaker, state, retryAfterMs))
+  const previous = lowerStackLimit(REJECTION_FRAMES)
+  try {
+    return new BrokenCircuitError(breaker, state, retryAfterMs)
+  } finally {
+    restoreStackLimit(previous)
+  }
 }

@@ -16,11 +16,12 @@ import type {
 } from '@sturdy/core'
 import {
   abortKind,
-  boundedStack,
   isIdempotentMethod,
   isTimeoutError,
+  lowerStackLimit,
   neverAborts,
   outgoingErrorType,
+  restoreStackLimit,
   systemClock,
 } from '@sturdy/core'
 import type { ConcurrencyLimiter, LimitPermit } from '@sturdy/limit'
@@ -741,7 +742,12 @@ class Call {
     const permit = limiter.tryAcquire('normal')
     if (permit === undefined) {
       // Frames: #admit and its caller (a refusal's full stack cost more than the refusal).
-      throw boundedStack(2, () => new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs))
+      const previous = lowerStackLimit(2)
+      try {
+        throw new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs)
+      } finally {
+        restoreStackLimit(previous)
+      }
     }
     return permit
   }

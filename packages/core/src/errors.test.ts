@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
   abortKind,
-  boundedStack,
   ClientClosedError,
   errorGuard,
   isClientClosedError,
@@ -11,8 +10,10 @@ import {
   isSturdyError,
   isTimeoutError,
   isValidationError,
+  lowerStackLimit,
   PayloadTooLargeError,
   RequestTimeoutError,
+  restoreStackLimit,
   ShutdownError,
   SturdyError,
   TimeoutError,
@@ -94,46 +95,48 @@ describe('branded errors', () => {
   })
 })
 
-describe('boundedStack', () => {
+describe('lowerStackLimit / restoreStackLimit', () => {
   const frames = (e: Error) =>
     (e.stack ?? '').split('\n').filter((l) => l.trimStart().startsWith('at '))
   const deep = (n: number, f: () => Error): Error => (n === 0 ? f() : deep(n - 1, f))
 
-  it('records at most the frames asked, from its caller up, restores Error.stackTraceLimit, and returns the error', () => {
+  it('bounds the stack to the refusing function and its callers, and gives the limit back', () => {
     const before = Error.stackTraceLimit
     function refuseForTheTest(): Error {
-      return boundedStack(3, () => new SturdyError('FULL', 'no room', 503))
+      const previous = lowerStackLimit(3)
+      try {
+        return new SturdyError('FULL', 'no room', 503)
+      } finally {
+        restoreStackLimit(previous)
+      }
     }
     const error = deep(20, refuseForTheTest)
-    expect(error).toBeInstanceOf(SturdyError)
-    expect(error.message).toBe('no room')
     expect(error.stack).toMatch(/^SturdyError: no room\n/)
     const recorded = frames(error)
     expect(recorded).toHaveLength(3)
-    // Neither the maker nor boundedStack spends a frame: the refusing function comes first.
     expect(recorded[0]).toContain('refuseForTheTest')
-    expect(Error.stackTraceLimit).toBe(before)
-  })
-
-  it('restores the limit when the maker throws', () => {
-    const before = Error.stackTraceLimit
-    expect(() =>
-      boundedStack(2, () => {
-        throw new Error('maker failed')
-      }),
-    ).toThrow('maker failed')
     expect(Error.stackTraceLimit).toBe(before)
   })
 
   it('leaves a lower limit, and a limit raised above the default, as the process set them', () => {
     const before = Error.stackTraceLimit
+    const make = () => {
+      const previous = lowerStackLimit(3)
+      try {
+        return new Error('x')
+      } finally {
+        restoreStackLimit(previous)
+      }
+    }
     try {
       Error.stackTraceLimit = 1
-      expect(frames(deep(20, () => boundedStack(3, () => new Error('x'))))).toHaveLength(1)
+      expect(lowerStackLimit(3)).toBeUndefined()
+      expect(frames(deep(20, make))).toHaveLength(1)
+      expect(Error.stackTraceLimit).toBe(1)
       Error.stackTraceLimit = 50
-      expect(frames(deep(20, () => boundedStack(3, () => new Error('x')))).length).toBeGreaterThan(
-        20,
-      )
+      expect(lowerStackLimit(3)).toBeUndefined()
+      expect(frames(deep(20, make)).length).toBeGreaterThan(20)
+      expect(Error.stackTraceLimit).toBe(50)
     } finally {
       Error.stackTraceLimit = before
     }

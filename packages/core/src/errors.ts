@@ -156,63 +156,65 @@ export const isPayloadTooLargeError: (error: unknown) => error is PayloadTooLarg
 
 /**
  * V8's default `Error.stackTraceLimit`. A process that raised the limit above it (to
- * debug) gets full stacks: `boundedStack` bounds only up to the default.
+ * debug) gets full stacks: `lowerStackLimit` lowers only up to the default.
  */
 const DEFAULT_STACK_LIMIT = 10
 /** Whether `Error.stackTraceLimit` can be set (false under frozen intrinsics). */
 let stackLimitWritable = true
 
 /**
- * Builds an error whose stack holds at most `frames` frames, starting at the function
- * that called `boundedStack` (the one that refuses) and going up through its callers —
- * rather than V8's default ten. For errors that refuse work on a hot path (an open
- * circuit, a full limiter): V8 walks and decodes every frame it records, about a
- * microsecond each, and under load that walk was most of the cost of a refusal. The
- * caller's frame says where the work came from, which is what such a stack is read for.
- * The error is made with no stack, then given its bounded one (`Error.captureStackTrace`,
- * from above `boundedStack`), so neither `make` nor `boundedStack` spends a frame.
- * Fewer frames when `Error.stackTraceLimit` is lower; all of them when it was raised
- * above V8's default of 10, cannot be set (frozen intrinsics), or the runtime has no
- * `Error.captureStackTrace`.
+ * Lowers `Error.stackTraceLimit` to `frames` for the construction of an error that
+ * refuses work on a hot path (an open circuit, a full limiter); give the result to
+ * `restoreStackLimit` in a `finally`. V8 walks and decodes every frame it records, about
+ * a microsecond each, and under load that walk was most of the cost of a refusal. The
+ * stack then reads the refusing function and its callers up to `frames`: the caller's
+ * frame says where the work came from, which is what such a stack is read for. A pair
+ * rather than a callback, so no helper frame takes a place in the stack. Nothing
+ * changes (and `undefined` comes back) when the limit is already lower, was raised
+ * above V8's default of 10 (to debug: full stacks), or cannot be set (frozen intrinsics).
  *
- * @param frames the most frames to record: the function that called `boundedStack`, then its callers
- * @param make constructs the error; called once, synchronously
- * @returns what `make` returned
+ * @param frames the most frames to record, counting the function that makes the error
+ * @returns the limit to restore, or `undefined` when it was left alone
  * @example
- * // the stack reads refuse, then refuse's caller
- * const refuse = () => boundedStack(2, () => new SturdyError('FULL', 'no room', 503))
+ * function refuse(): SturdyError {
+ *   const previous = lowerStackLimit(2) // refuse, and refuse's caller
+ *   try {
+ *     return new SturdyError('FULL', 'no room', 503)
+ *   } finally {
+ *     restoreStackLimit(previous)
+ *   }
+ * }
  */
-export function boundedStack<E>(frames: number, make: () => E): E {
+export function lowerStackLimit(frames: number): number | undefined {
   const limit = Error.stackTraceLimit
-  if (
-    !stackLimitWritable ||
-    typeof limit !== 'number' ||
-    limit > DEFAULT_STACK_LIMIT ||
-    typeof Error.captureStackTrace !== 'function'
-  ) {
-    return make()
+  if (!stackLimitWritable || typeof limit !== 'number' || limit > DEFAULT_STACK_LIMIT) {
+    return undefined
   }
-  let error: E
+  if (limit <= frames) return undefined
   try {
-    Error.stackTraceLimit = 0
+    Error.stackTraceLimit = frames
   } catch {
     // Frozen intrinsics: the limit stays the user's.
     stackLimitWritable = false
-    return make()
+    return undefined
   }
-  try {
-    error = make()
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-  if (typeof error !== 'object' || error === null) return error
-  Error.stackTraceLimit = Math.min(limit, frames)
-  try {
-    Error.captureStackTrace(error, boundedStack)
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-  return error
+  return limit
+}
+
+/**
+ * Gives back the `Error.stackTraceLimit` that `lowerStackLimit` lowered.
+ *
+ * @param previous what `lowerStackLimit` returned
+ * @example
+ * const previous = lowerStackLimit(3)
+ * try {
+ *   throw new SturdyError('FULL', 'no room', 503)
+ * } finally {
+ *   restoreStackLimit(previous)
+ * }
+ */
+export function restoreStackLimit(previous: number | undefined): void {
+  if (previous !== undefined) Error.stackTraceLimit = previous
 }
 
 /**

@@ -13,7 +13,6 @@ export type { AbortKind, CircuitRejection, FieldIssue, SturdyErrorOptions } from
 export {
   abortKind,
   BROKEN_CIRCUIT_CODE,
-  boundedStack,
   ClientClosedError,
   errorGuard,
   isCircuitRejection,
@@ -24,8 +23,10 @@ export {
   isSturdyError,
   isTimeoutError,
   isValidationError,
+  lowerStackLimit,
   PayloadTooLargeError,
   RequestTimeoutError,
+  restoreStackLimit,
   ShutdownError,
   SturdyError,
   TimeoutError,

@@ -10,7 +10,14 @@ import type {
   ShedReason,
   TimerHandle,
 } from '@sturdy/core'
-import { abortKind, boundedStack, createEmitter, neverAborts, systemClock } from '@sturdy/core'
+import {
+  abortKind,
+  createEmitter,
+  lowerStackLimit,
+  neverAborts,
+  restoreStackLimit,
+  systemClock,
+} from '@sturdy/core'
 import type { LimitAlgorithm } from './algorithm.ts'
 import { fixedLimit } from './algorithm.ts'
 import { OverloadedError } from './errors.ts'
@@ -117,7 +124,7 @@ export interface ConcurrencyLimiter extends Policy {
 
 const PRIORITIES: readonly LimitPriority[] = ['critical', 'normal', 'sheddable']
 /**
- * Frames of a refusal's stack (core's `boundedStack`): the limiter's refusing method and
+ * Frames of a refusal's stack (core's `lowerStackLimit`): the limiter's refusing method and
  * the one that called it (`execute`, or a queue's timer or eviction), and the caller's
  * frame. Under overload refusals are most calls, and a full stack was most of the cost
  * of one.
@@ -268,9 +275,12 @@ class Limiter implements ConcurrencyLimiter {
     const entered = this.admit(priority, signalOrGet)
     if (typeof entered === 'string') {
       // Frames: acquire and acquire's caller.
-      return Promise.reject(
-        boundedStack(2, () => new OverloadedError(this.name, entered, this.#retryAfterMs)),
-      )
+      const previous = lowerStackLimit(2)
+      try {
+        return Promise.reject(new OverloadedError(this.name, entered, this.#retryAfterMs))
+      } finally {
+        restoreStackLimit(previous)
+      }
     }
     return entered instanceof Promise ? entered : Promise.resolve(entered)
   }
@@ -320,9 +330,12 @@ class Limiter implements ConcurrencyLimiter {
   #tryOrThrow(): LimitPermit {
     const permit = this.tryAcquire('normal')
     if (permit === undefined) {
-      throw boundedStack(REFUSAL_FRAMES, () => {
-        return new OverloadedError(this.name, 'limit', this.#retryAfterMs)
-      })
+      const previous = lowerStackLimit(REFUSAL_FRAMES)
+      try {
+        throw new OverloadedError(this.name, 'limit', this.#retryAfterMs)
+      } finally {
+        restoreStackLimit(previous)
+      }
     }
     return permit
   }
@@ -392,9 +405,12 @@ class Limiter implements ConcurrencyLimiter {
 
   #refuse(reason: ShedReason, priority: LimitPriority): OverloadedError {
     this.#shed(reason, priority)
-    return boundedStack(REFUSAL_FRAMES, () => {
+    const previous = lowerStackLimit(REFUSAL_FRAMES)
+    try {
       return new OverloadedError(this.name, reason, this.#retryAfterMs)
-    })
+    } finally {
+      restoreStackLimit(previous)
+    }
   }
 
   #shed(reason: ShedReason, priority: LimitPriority): void {

@@ -8,7 +8,14 @@ import type {
   PolicyFn,
   Random,
 } from '@sturdy/core'
-import { boundedStack, createEmitter, neverAborts, systemClock, systemRandom } from '@sturdy/core'
+import {
+  createEmitter,
+  lowerStackLimit,
+  neverAborts,
+  restoreStackLimit,
+  systemClock,
+  systemRandom,
+} from '@sturdy/core'
 import { ThrottledError } from './errors.ts'
 import { isOverloadSignal } from './overload-signal.ts'
 
@@ -136,7 +143,12 @@ class Throttle implements AdaptiveThrottle {
     if (p > 0 && this.#random() < p) {
       if (this.#events.has('shed')) this.#events.emit('shed', this.#shedPayload)
       // Stack frames: execute and execute's caller.
-      throw boundedStack(2, () => new ThrottledError(this.name, p))
+      const previous = lowerStackLimit(2)
+      try {
+        throw new ThrottledError(this.name, p)
+      } finally {
+        restoreStackLimit(previous)
+      }
     }
     this.#inflight++
     let accepted: boolean

@@ -33,6 +33,23 @@ describe('known failures', () => {
     expect(r.failures[0].id).toBe('known-failures › tsc a › @sturdy/x › README:y:1')
   })
 
+  it('a listed check that says why it may pass (mayPass) counts as passed when it does, and says so', () => {
+    const id = 'reliability › t.ts › goodput at 90%'
+    const { report, lines } = setup([
+      { check: id, why: 'below target', mayPass: 'measured within noise of the target' },
+    ])
+    report.pass(id)
+    const r = report.finish()
+    expect([r.passed, r.failed, r.known]).toEqual([1, 0, 0])
+    expect(r.knownPassed).toEqual([{ id, mayPass: 'measured within noise of the target' }])
+    expect(lines.join('\n')).toContain('passed this run (it may: measured within noise')
+    // And failing, it is a known failure as any other.
+    const again = setup([{ check: id, why: 'below target', mayPass: 'noise' }])
+    again.report.fail(id, '0.85 < 0.9')
+    expect(again.report.finish().known).toBe(1)
+    expect(() => setup([{ check: id, why: 'x', mayPass: '' }]).report.finish()).toThrow(/mayPass/)
+  })
+
   it('a listed id that no longer exists fails only when its suite ran', () => {
     const { report } = setup([
       { check: 'tsc a › @sturdy/x › README:gone:1', why: 'renamed since' },

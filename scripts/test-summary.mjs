@@ -8,6 +8,7 @@
 //   node scripts/test-summary.mjs [.vitest-report.json] [--expect consumers,node-matrix]
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { recordVitestRun } from './lib/vitest-checks.mjs'
 
 const args = process.argv.slice(2)
 const expectArg = args.indexOf('--expect')
@@ -35,18 +36,9 @@ if (existsSync(file)) {
   lines.push(
     `vitest (Node ${process.versions.node.split('.')[0]}): ${p} passed, ${f} failed, ${s} skipped`,
   )
-  for (const suite of r.testResults ?? []) {
-    const tests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed')
-    if (tests.length === 0 && suite.status === 'failed') {
-      failing.push({ id: `vitest › ${suite.name}`, detail: suite.message })
-    }
-    for (const t of tests) {
-      failing.push({
-        id: `vitest › ${suite.name} › ${t.fullName}`,
-        detail: (t.failureMessages ?? [])[0],
-      })
-    }
-  }
+  // The failing tests, named as the other vitest parts name them.
+  const collect = { pass() {}, skip() {}, fail: (id, detail) => failing.push({ id, detail }) }
+  recordVitestRun(collect, 'vitest', file, { code: null, stdout: '', stderr: '' })
 } else {
   failed++
   lines.push(`vitest: no report (${file}): the run stopped before the tests`)

@@ -9,6 +9,18 @@ let server: Server
 let base: string
 let connections = 0
 
+/** Listens on an ephemeral 127.0.0.1 port; resolves to `http://127.0.0.1:<port>`. */
+async function listen(s: Server): Promise<string> {
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`
+}
+
+/** Ends every connection and closes. */
+async function close(s: Server): Promise<void> {
+  s.closeAllConnections()
+  await new Promise((resolve) => s.close(resolve))
+}
+
 beforeAll(async () => {
   server = createServer((req, res) => {
     const path = req.url ?? '/'
@@ -37,14 +49,10 @@ beforeAll(async () => {
   })
   server.on('connection', () => connections++)
   server.keepAliveTimeout = 30_000
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = await listen(server)
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
+afterAll(() => close(server))
 
 const openSockets = () => new Promise<number>((r) => server.getConnections((_, n) => r(n)))
 
@@ -98,11 +106,10 @@ describe('closedLoop', () => {
 
   it('counts a refused connection as such', async () => {
     const closed = createServer()
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
-    const port = (closed.address() as AddressInfo).port
-    await new Promise((resolve) => closed.close(resolve))
+    const url = await listen(closed)
+    await close(closed)
     const stats = await closedLoop({
-      base: `http://127.0.0.1:${port}`,
+      base: url,
       concurrency: 1,
       total: 2,
       shot: () => ({ path: '/' }),
@@ -118,10 +125,10 @@ describe("the server's keep-alive timeout", () => {
     short.keepAliveTimeout = 1000
     let opened = 0
     short.on('connection', () => opened++)
-    await new Promise<void>((resolve) => short.listen(0, '127.0.0.1', resolve))
+    const shortBase = await listen(short)
     try {
       const stats = await closedLoop({
-        base: `http://127.0.0.1:${(short.address() as AddressInfo).port}`,
+        base: shortBase,
         concurrency: 1,
         total: 5,
         shot: () => ({ path: '/' }),
@@ -129,8 +136,7 @@ describe("the server's keep-alive timeout", () => {
       expect(stats.statuses).toEqual({ 200: 5 })
       expect(opened).toBe(5)
     } finally {
-      short.closeAllConnections()
-      await new Promise((resolve) => short.close(resolve))
+      await close(short)
     }
   })
 })

@@ -18,14 +18,12 @@ import {
   abortKind,
   isIdempotentMethod,
   isTimeoutError,
-  lowerStackLimit,
   neverAborts,
   outgoingErrorType,
-  restoreStackLimit,
   systemClock,
 } from '@sturdy/core'
 import type { ConcurrencyLimiter, LimitPermit } from '@sturdy/limit'
-import { isOverloadSignal, isThrottledError, OverloadedError } from '@sturdy/limit'
+import { isOverloadSignal, isThrottledError } from '@sturdy/limit'
 import type { RetryPolicy } from '@sturdy/retry'
 import type { TimerWheel } from '@sturdy/timeout'
 import { timerWheel } from '@sturdy/timeout'
@@ -735,21 +733,14 @@ class Call {
     return attempt
   }
 
-  /** A slot of the origin's concurrency limiter, or an `OverloadedError`. */
-  async #admit(o: OriginState, signal: AbortSignal | undefined): Promise<LimitPermit> {
+  /**
+   * A slot of the origin's concurrency limiter, or its `OverloadedError` (with the
+   * limiter's `retryAfterMs` and bounded stack). The signal matters only to work that
+   * waits in a queue.
+   */
+  #admit(o: OriginState, signal: AbortSignal | undefined): Promise<LimitPermit> {
     const limiter = o.limiter as ConcurrencyLimiter
-    if (limiter.maxQueue > 0) return limiter.acquire('normal', signal)
-    const permit = limiter.tryAcquire('normal')
-    if (permit === undefined) {
-      // Frames: #admit and its caller (a refusal's full stack cost more than the refusal).
-      const previous = lowerStackLimit(2)
-      try {
-        throw new OverloadedError(limiter.name, 'limit', o.limitRetryAfterMs)
-      } finally {
-        restoreStackLimit(previous)
-      }
-    }
-    return permit
+    return limiter.acquire('normal', limiter.maxQueue > 0 ? signal : undefined)
   }
 
   /** Records a failed attempt for the next one's `resend`, and hands the error back. */

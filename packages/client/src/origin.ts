@@ -42,8 +42,6 @@ export interface OriginState extends Lane, OriginParts {
   readonly throttle: AdaptiveThrottle | undefined
   /** The origin's concurrency limiter, around each attempt. */
   readonly limiter: ConcurrencyLimiter | undefined
-  /** The `retryAfterMs` of the limiter's refusals. */
-  readonly limitRetryAfterMs: number
   /** Statuses our retry or hedge repeats (empty when neither is ours). */
   readonly statuses: ReadonlySet<number>
   readonly breakers: KeyedBreaker | undefined
@@ -131,7 +129,6 @@ export function createOrigin(
     unhook.push(deps.limitEvents.add(throttle.events))
   }
   let limiter: ConcurrencyLimiter | undefined
-  let limitRetryAfterMs = 1000
   const cl = settings.concurrencyLimit
   if (cl !== false) {
     const { limit, ...rest } = cl
@@ -141,7 +138,6 @@ export function createOrigin(
       limit: typeof limit === 'number' ? limit : (limit ?? gradientLimit)(),
       ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     })
-    limitRetryAfterMs = Math.max(0, cl.retryAfterMs ?? limitRetryAfterMs)
     unhook.push(deps.limitEvents.add(limiter.events))
   }
   return {
@@ -152,7 +148,6 @@ export function createOrigin(
     hedge: hedgePolicy,
     throttle,
     limiter,
-    limitRetryAfterMs,
     statuses,
     breakers: settings.breaker === false ? undefined : deps.breakers,
     breaker: undefined,

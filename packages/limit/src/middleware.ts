@@ -249,11 +249,9 @@ export function concurrencyLimit(
     }
     // Refused at once: no error, no promise of its own (`admit`, not `acquire`); the
     // request's signal is made only for a request that waits.
-    const entered = queueing
-      ? limiter.admit(priority, () => ex.signal)
-      : limiter.tryAcquire(priority)
-    if (entered === undefined || typeof entered === 'string') {
-      shed(ex, answers[entered ?? 'limit'])
+    const entered = limiter.admit(priority, queueing ? () => ex.signal : undefined)
+    if (typeof entered === 'string') {
+      shed(ex, answers[entered])
       return SETTLED
     }
     if (entered instanceof Promise) return wait(ex, next, entered, rule)

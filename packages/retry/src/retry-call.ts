@@ -24,8 +24,6 @@ export class RetryCall<T> implements AbortSubscriber {
   readonly #release: (() => void) | undefined
   /** With a deadline: the attempts' signal, aborted by the deadline or by the caller. */
   readonly #expiry: AbortController | undefined
-  /** While asleep on the caller's own signal: wakes the sleep with the abort's reason. */
-  #wake: ((reason: unknown) => void) | undefined
   readonly #state: RetryState = { consumed: 0, free: 0, previousDelayMs: 0 }
   /** Whether the last retry used up an attempt, for p-retry's `shouldConsumeRetry`. */
   #consumedLast = true
@@ -91,7 +89,6 @@ export class RetryCall<T> implements AbortSubscriber {
   /** The caller's signal aborted (through the policy's fan-out). */
   onAbort(reason: unknown): void {
     this.#expiry?.abort(reason)
-    this.#wake?.(reason)
   }
 
   /** Runs attempt `attempt`; a failure (thrown, or a result to retry) rejects with `AttemptFailed`. */
@@ -173,37 +170,10 @@ export class RetryCall<T> implements AbortSubscriber {
     else this.#state.free++
     this.#state.previousDelayMs = d.backoffMs
     try {
-      await this.#sleep(d.delayMs)
+      await sleep(d.delayMs, this.#signal, this.#s.clock, this.#s.callers)
     } catch {
       this.#stopIfAborted(failure)
     }
-  }
-
-  /**
-   * The backoff: on the call's own deadline signal when it has one; on the caller's
-   * signal through the policy's fan-out, so calls asleep together on one shared signal
-   * add one listener between them, not one each.
-   */
-  #sleep(ms: number): Promise<void> {
-    const signal = this.#signal
-    const clock = this.#s.clock
-    if (signal !== this.#caller || signal === neverAborts()) return sleep(ms, signal, clock)
-    if (signal.aborted) return Promise.reject(signal.reason)
-    if (!(ms > 0)) return Promise.resolve()
-    const callers = this.#s.callers
-    return new Promise<void>((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        this.#wake = undefined
-        callers.remove(signal, this)
-        resolve()
-      }, ms)
-      this.#wake = (reason) => {
-        this.#wake = undefined
-        clock.clearTimeout(timer)
-        reject(reason)
-      }
-      callers.add(signal, this)
-    })
   }
 
   /** p-retry's options: its own delays zeroed, every decision made in `onFailure`. */

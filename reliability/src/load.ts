@@ -91,12 +91,19 @@ export interface OpenLoopOptions extends Common {
   durationMs: number
   /** Arrivals beyond this many in flight are not sent (counted in `skipped`). @default 2000 */
   maxInFlight?: number
+  /**
+   * Connections open at most; arrivals beyond them wait for one, their latency counted
+   * from arrival. Unbounded, a server that stalls for a moment sees hundreds of new
+   * connections at once, overflows its accept queue, and the dropped SYNs come back
+   * seconds later: timeouts that are the generator's doing. @default 256
+   */
+  maxConnections?: number
 }
 
 /** Requests arriving at a fixed rate, evenly spaced, however slowly they are answered. */
 export async function openLoop(options: OpenLoopOptions): Promise<LoadStats & { skipped: number }> {
   const maxInFlight = options.maxInFlight ?? 2000
-  const pool = new Pool(options)
+  const pool = new Pool(options, options.maxConnections ?? 256)
   const stats = emptyStats()
   const start = performance.now()
   let inFlight = 0
@@ -156,10 +163,17 @@ interface Exchange {
   resolve: () => void
 }
 
+/** A request and the connection it went out on (none while it waits for one). */
+interface Job {
+  readonly request: string
+  readonly ex: Exchange
+  conn: Connection | undefined
+}
+
 /**
  * Keep-alive connections to one server, each carrying one request at a time (no
- * pipelining). A connection is opened when none is idle: the loops bound how many
- * requests are in flight, so this bounds the connections.
+ * pipelining). A connection is opened when none is idle, up to `maxConnections`; past
+ * it a request waits for the next free connection (as behind a proxy's connection pool).
  */
 class Pool {
   readonly #host: string
@@ -167,37 +181,26 @@ class Pool {
   readonly #hardTimeoutMs: number
   readonly #idle: Connection[] = []
   readonly #all = new Set<Connection>()
+  /** Connections open at most; requests beyond them wait, in arrival order, in `#pending`. */
+  readonly #maxConnections: number
+  readonly #pending: Job[] = []
   /** One sweep for every request's hard bound, rather than a timer per request. */
   readonly #sweep: NodeJS.Timeout
 
-  constructor(options: Common) {
+  constructor(options: Common, maxConnections = Number.POSITIVE_INFINITY) {
     const url = new URL(options.base)
     this.#host = url.host
     this.#port = Number(url.port || 80)
     this.#hardTimeoutMs = options.hardTimeoutMs ?? 30_000
+    this.#maxConnections = maxConnections
     const every = Math.min(100, Math.max(10, this.#hardTimeoutMs / 10))
-    this.#sweep = setInterval(() => {
-      const now = performance.now()
-      for (const c of this.#all) c.expire(now)
-    }, every)
+    this.#sweep = setInterval(() => this.#expire(performance.now()), every)
   }
 
   send(shot: Shot, stats: LoadStats, start: number): Promise<void> {
     return new Promise((resolve) => {
       stats.sent++
-      const now = performance.now()
-      let conn = this.#idle.pop()
-      // Like node:http's Agent: a connection idle for nearly the server's keep-alive
-      // timeout may be closing as the request goes out (a reset that is the client's
-      // doing, not the server's); it is closed instead.
-      while (conn !== undefined && !conn.freshAt(now)) {
-        conn.destroy()
-        conn = this.#idle.pop()
-      }
-      if (conn === undefined) {
-        conn = new Connection(this.#port, (c) => this.#release(c))
-        this.#all.add(conn)
-      }
+      // Latency and the hard bound run from the arrival, a wait for a connection included.
       const sentAt = performance.now()
       const ex: Exchange = {
         head: shot.method === 'HEAD',
@@ -208,21 +211,75 @@ class Pool {
         abortTimer: undefined,
         resolve,
       }
-      conn.send(format(shot, this.#host), ex)
+      const job: Job = { request: format(shot, this.#host), ex, conn: undefined }
       if (shot.abortAfterMs !== undefined) {
-        const c = conn
-        ex.abortTimer = setTimeout(() => c.abort(ex), shot.abortAfterMs)
+        ex.abortTimer = setTimeout(() => this.#abort(job), shot.abortAfterMs)
       }
+      const conn = this.#connection(sentAt)
+      if (conn === undefined) this.#pending.push(job)
+      else this.#start(job, conn)
     })
   }
 
-  /** Back to the idle list when it can carry another request; forgotten when closed. */
+  /** An idle connection fresh enough to use, or a new one while under the cap. */
+  #connection(now: number): Connection | undefined {
+    let conn = this.#idle.pop()
+    // Like node:http's Agent: a connection idle for nearly the server's keep-alive
+    // timeout may be closing as the request goes out (a reset that is the client's
+    // doing, not the server's); it is closed instead.
+    while (conn !== undefined && !conn.freshAt(now)) {
+      conn.destroy()
+      conn = this.#idle.pop()
+    }
+    if (conn !== undefined || this.#all.size >= this.#maxConnections) return conn
+    conn = new Connection(this.#port, (c) => this.#release(c))
+    this.#all.add(conn)
+    return conn
+  }
+
+  #start(job: Job, conn: Connection): void {
+    job.conn = conn
+    conn.send(job.request, job.ex)
+  }
+
+  /** The client gives up on a request: on its connection, or still waiting for one. */
+  #abort(job: Job): void {
+    if (job.conn !== undefined) {
+      job.conn.abort(job.ex)
+      return
+    }
+    const at = this.#pending.indexOf(job)
+    if (at === -1) return
+    this.#pending.splice(at, 1)
+    job.ex.stats.aborted++
+    job.ex.resolve()
+  }
+
+  /** Reused for the next waiting request, or back to the idle list; forgotten when closed. */
   #release(conn: Connection): void {
-    if (conn.reusable) this.#idle.push(conn)
-    else {
+    if (!conn.reusable) {
       this.#all.delete(conn)
       const at = this.#idle.indexOf(conn)
       if (at !== -1) this.#idle.splice(at, 1)
+    }
+    const job = this.#pending.shift()
+    if (job === undefined) {
+      if (conn.reusable) this.#idle.push(conn)
+      return
+    }
+    const next = conn.reusable ? conn : this.#connection(performance.now())
+    if (next === undefined) this.#pending.unshift(job)
+    else this.#start(job, next)
+  }
+
+  /** Requests past their hard bound: on a connection (destroyed) or still waiting. */
+  #expire(now: number): void {
+    for (const c of this.#all) c.expire(now)
+    while (this.#pending.length > 0 && (this.#pending[0] as Job).ex.hardAt <= now) {
+      const { ex } = this.#pending.shift() as Job
+      clearTimeout(ex.abortTimer)
+      ex.stats.errors.CLIENT_TIMEOUT = (ex.stats.errors.CLIENT_TIMEOUT ?? 0) + 1
+      ex.resolve()
     }
   }
 

@@ -159,4 +159,35 @@ describe('openLoop', () => {
     expect(stats.sent + stats.skipped).toBeGreaterThanOrEqual(90)
     await expect.poll(openSockets).toBe(0)
   })
+
+  it('opens at most maxConnections; the rest wait for one, bounded and abortable as any', async () => {
+    let open = 0
+    let most = 0
+    const track = (socket: import('node:net').Socket) => {
+      most = Math.max(most, ++open)
+      socket.on('close', () => open--)
+    }
+    server.on('connection', track)
+    try {
+      const stats = await openLoop({
+        base,
+        ratePerSecond: 200,
+        durationMs: 100,
+        maxConnections: 1,
+        hardTimeoutMs: 200,
+        // Every one hangs: each holds the one connection until its bound, the rest wait;
+        // the third is aborted while it waits.
+        shot: (i) => ({ path: '/hang', ...(i === 3 ? { abortAfterMs: 30 } : {}) }),
+      })
+      // One at a time from the client (the server may see a new one a moment before the
+      // close of the one it replaces); unbounded, every arrival would have had its own.
+      expect(most).toBeLessThanOrEqual(2)
+      expect(stats.aborted).toBe(1)
+      expect(stats.errors).toEqual({ CLIENT_TIMEOUT: stats.sent - 1 })
+      expect(stats.statuses).toEqual({})
+    } finally {
+      server.off('connection', track)
+    }
+    await expect.poll(openSockets).toBe(0)
+  })
 })

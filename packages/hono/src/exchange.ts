@@ -95,6 +95,60 @@ function nodeOutgoing(c: Context): NodeOutgoing | undefined {
     : undefined
 }
 
+/**
+ * The key under which @hono/node-server's lightweight Response keeps `[status, body,
+ * headers]` until its headers or body are read (a private symbol, described `cache`),
+ * found once.
+ */
+let partsKey: symbol | undefined
+
+type LightweightParts = readonly [status: number, body: unknown, headers: unknown]
+
+/** node-server's parts of a lightweight response not yet made a full one; else undefined. */
+function lightweightParts(res: Response): LightweightParts | undefined {
+  let key = partsKey
+  if (key === undefined || !Object.hasOwn(res, key)) {
+    key = Object.getOwnPropertySymbols(res).find((s) => s.description === 'cache')
+    if (key === undefined) return undefined
+    partsKey = key
+  }
+  const parts = (res as unknown as Record<symbol, unknown>)[key]
+  return Array.isArray(parts) && parts.length === 3
+    ? (parts as unknown as LightweightParts)
+    : undefined
+}
+
+/** The size node-server declares for a lightweight response: its header, else its body's length. */
+function partsSize([, body, headers]: LightweightParts): number | undefined {
+  if (headers instanceof Headers) {
+    const declared = headers.get('content-length')
+    if (declared !== null) return lengthOf(declared)
+  } else if (Array.isArray(headers)) {
+    for (const pair of headers as unknown[]) {
+      if (Array.isArray(pair) && isContentLength(pair[0])) return lengthOf(pair[1])
+    }
+  } else if (typeof headers === 'object' && headers !== null) {
+    for (const name in headers) {
+      if (isContentLength(name)) return lengthOf((headers as Record<string, unknown>)[name])
+    }
+  }
+  if (typeof body === 'string') return Buffer.byteLength(body)
+  if (body instanceof Uint8Array) return body.byteLength
+  if (body instanceof Blob) return body.size
+  return undefined
+}
+
+function isContentLength(name: unknown): boolean {
+  return typeof name === 'string' && name.length === 14 && name.toLowerCase() === 'content-length'
+}
+
+/** A declared length as a number; undefined when absent or not a size. */
+function lengthOf(value: unknown): number | undefined {
+  if (value === null || value === undefined || value === '') return undefined
+  const n = Number(value)
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+}
+
 /** Stands in, in Hono's variables, for a value `setLazy` shares until it is first read. */
 const LAZY: object = Object.freeze({ lazy: true })
 
@@ -236,9 +290,20 @@ class HonoExchange extends RequestSignal implements Exchange {
   get error(): unknown {
     return this.#c.error
   }
+  /**
+   * The response's declared `Content-Length`. On @hono/node-server a response Hono built
+   * (`c.json()`, `c.text()` …) is node-server's lightweight one, whose headers become a
+   * Web `Headers` (and the response a full one) on first read: there the size is read
+   * from the parts node-server keeps, and for a string or byte body it is the length
+   * node-server itself will declare when it writes the response.
+   */
   get responseSize(): number | undefined {
-    const length = this.#c.res.headers.get('content-length')
-    return length === null ? undefined : Number(length)
+    const res = this.#c.res
+    if (this.#outgoing !== undefined) {
+      const parts = lightweightParts(res)
+      if (parts !== undefined) return partsSize(parts)
+    }
+    return lengthOf(res.headers.get('content-length'))
   }
 
   get<T = unknown>(key: string): T | undefined {

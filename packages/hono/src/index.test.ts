@@ -436,6 +436,50 @@ describe('sturdy() on Hono', () => {
     }
   })
 
+  it('on a real @hono/node-server: reports the Content-Length node-server sends, without making the response a full one', async () => {
+    const sizes: (number | undefined)[] = []
+    const lightweight: boolean[] = []
+    const app = new Hono()
+    app.use(async (c, next) => {
+      await next()
+      // node-server's own mark of a response still on its lightweight path
+      lightweight.push(Object.getOwnPropertySymbols(c.res).some((s) => s.description === 'cache'))
+    })
+    app.use(
+      sturdy(async (ex, next) => {
+        await next()
+        sizes.push(ex.responseSize)
+      }),
+    )
+    app.get('/json', (c) => c.json({ ok: true }))
+    app.get('/text', (c) => {
+      c.header('x-own', 'yes')
+      return c.text('héllo')
+    })
+    app.get('/declared', (c) => c.body('hello', 200, { 'Content-Length': '5' }))
+    app.get('/bytes', () => new Response(new Uint8Array(7)))
+    app.get('/stream', () => new Response(new Blob(['abc']).stream()))
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    try {
+      const { port } = server.address() as AddressInfo
+      const sent: (string | null)[] = []
+      for (const path of ['/json', '/text', '/declared', '/bytes', '/stream']) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`)
+        await res.arrayBuffer()
+        sent.push(res.headers.get('content-length'))
+      }
+      expect(sizes).toEqual([11, 6, 5, 7, undefined])
+      expect(lightweight).toEqual([true, true, true, true, true])
+      expect(sent).toEqual(['11', '6', '5', '7', null])
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      })
+    }
+  })
+
   it('respond() with shared, frozen headers answers over @hono/node-server, and leaves them as they were', async () => {
     // @hono/node-server writes Content-Length into a plain headers object it is handed:
     // a pre-rendered answer (a shed 503, an open circuit) must not be that object.

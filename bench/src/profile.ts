@@ -3,7 +3,7 @@
  * loads it like a round does, and prints the profile's top frames by self time — the
  * evidence the issue asks for next to every missed target.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { BENCH_DIR, BUILD_DIR } from './build.ts'
@@ -100,6 +100,7 @@ export async function runProfile(ctx: PartContext, name: string): Promise<void> 
       await child.stop()
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
       if (file === undefined) throw new Error('the server wrote no .cpuprofile')
+      keepProfile(join(profDir, file), name, runtime)
       const frames = topFrames(
         JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile,
         25,
@@ -156,6 +157,7 @@ async function profilePolicy(ctx: PartContext, name: string): Promise<void> {
       await child.stop()
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
       if (file === undefined) throw new Error('the worker wrote no .cpuprofile')
+      keepProfile(join(profDir, file), name, runtime)
       const frames = topFrames(
         JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile,
         25,
@@ -175,4 +177,11 @@ async function profilePolicy(ctx: PartContext, name: string): Promise<void> {
       rmSync(profDir, { recursive: true, force: true })
     }
   }
+}
+
+/** With `BENCH_PROFILE_KEEP=<prefix>`, keeps the raw profile as `<prefix>-<name>-<runtime>.cpuprofile`. */
+function keepProfile(file: string, name: string, runtime: string): void {
+  const prefix = process.env.BENCH_PROFILE_KEEP
+  if (prefix === undefined || prefix === '') return
+  copyFileSync(file, `${prefix}-${name.replace(/[^\w.-]/g, '_')}-${runtime}.cpuprofile`)
 }

@@ -39,9 +39,11 @@ describe('parseConfig', () => {
   })
 
   it("defaults to pino's synchronous destination and accepts async", () => {
-    expect(parseConfig([]).logMode).toBe('sync')
-    expect(parseConfig(['--log-mode', 'async']).logMode).toBe('async')
-    expect(() => parseConfig(['--log-mode', 'fast'])).toThrow(/sync or async/)
+    expect(parseConfig([]).logMode).toBe('default')
+    expect(parseConfig(['--log-mode', 'sync']).logMode).toBe('sync')
+    expect(parseConfig(['--log-mode', 'buffered']).logMode).toBe('buffered')
+    expect(parseConfig(['--log-mode', 'async']).logMode).toBe('buffered')
+    expect(() => parseConfig(['--log-mode', 'fast'])).toThrow(/default, sync or buffered/)
   })
 
   it('accepts `none` for the attribution runtimes', () => {

@@ -4,15 +4,21 @@ import pino, { type Logger } from 'pino'
 import { logFile } from './entry.ts'
 
 /**
- * The contender's log destination, the same for Sturdy and the anchors: pino's default
- * `pino.destination(file)` (synchronous writes), or with `BENCH_LOG_MODE=async` the
- * buffered asynchronous destination pino's docs suggest for throughput
- * (`{ sync: false, minLength: 4096 }`).
+ * The contender's log destination, the same for Sturdy and the anchors:
+ * - `default`: pino's default `pino.destination(file)`, which is asynchronous (SonicBoom
+ *   with `sync: false, minLength: 0`: one `fs.write` per line while none is pending, the
+ *   lines arriving meanwhile joined into the next);
+ * - `sync`: `{ sync: true }`, a synchronous `write` per line;
+ * - `buffered`: `{ sync: false, minLength: 4096 }`, the buffered destination pino's docs
+ *   suggest for throughput.
  */
 export function fileDestination(): ReturnType<typeof pino.destination> {
-  return process.env.BENCH_LOG_MODE === 'async'
-    ? pino.destination({ dest: logFile(), sync: false, minLength: 4096 })
-    : pino.destination(logFile())
+  const mode = process.env.BENCH_LOG_MODE
+  if (mode === 'sync') return pino.destination({ dest: logFile(), sync: true })
+  if (mode === 'buffered' || mode === 'async') {
+    return pino.destination({ dest: logFile(), sync: false, minLength: 4096 })
+  }
+  return pino.destination(logFile())
 }
 
 /** A pino logger writing to the contender's log file (see `fileDestination`). */

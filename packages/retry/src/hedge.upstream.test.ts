@@ -161,10 +161,16 @@ describe('hedge() against a slow-tail upstream on 127.0.0.1', () => {
     const budget = retryBudget({ ratio: 0, minRetriesPerSecond: 0.2, ttlMs: 10_000 }) // 2 hedges
     const policy = hedge({ delayMs: 20, budget })
     let refused = 0
+    let hedges = 0
     policy.events.on('budgetExhausted', () => refused++)
+    policy.events.on('hedge', () => hedges++)
     const latencies = await load(40, 4, () => policy.execute(({ signal }) => get(up.url, signal)))
-    expect(up.arrivals - 40).toBeLessThanOrEqual(2)
-    expect(up.arrivals - 40).toBeGreaterThanOrEqual(1)
+    // The budget's two hedges were spent, and no more. On a busy machine a hedge can lose
+    // to its primary before its request leaves (aborted while connecting), so the upstream
+    // may see fewer extra requests than hedges sent, never more.
+    expect(hedges).toBeGreaterThanOrEqual(1)
+    expect(hedges).toBeLessThanOrEqual(2)
+    expect(up.arrivals - 40).toBeLessThanOrEqual(hedges)
     expect(refused).toBeGreaterThan(0)
     expect(Math.max(...latencies)).toBeGreaterThanOrEqual(300)
   }, 30_000)

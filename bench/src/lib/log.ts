@@ -15,7 +15,7 @@ import { logFile } from './entry.ts'
 export function fileDestination(): ReturnType<typeof pino.destination> {
   const mode = process.env.BENCH_LOG_MODE
   if (mode === 'sync') return pino.destination({ dest: logFile(), sync: true })
-  if (mode === 'buffered' || mode === 'async') {
+  if (mode === 'buffered') {
     return pino.destination({ dest: logFile(), sync: false, minLength: 4096 })
   }
   return pino.destination(logFile())

@@ -19,23 +19,7 @@ export class Waits {
    * the subscription are both released either way.
    */
   sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason)
-    if (!(ms > 0)) return Promise.resolve()
-    const clock = this.#clock
-    const callers = this.#callers
-    return new Promise<void>((resolve, reject) => {
-      const subscriber: AbortSubscriber = {
-        onAbort(reason) {
-          clock.clearTimeout(timer)
-          reject(reason)
-        },
-      }
-      const timer = clock.setTimeout(() => {
-        if (signal !== neverAborts()) callers.remove(signal, subscriber)
-        resolve()
-      }, ms)
-      if (signal !== neverAborts()) callers.add(signal, subscriber)
-    })
+    return this.#callers.sleep(ms, signal, this.#clock)
   }
 
   /**

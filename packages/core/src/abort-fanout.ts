@@ -1,7 +1,10 @@
 /**
  * One `abort` listener per signal, however many calls wait on it: the shared piece
- * behind `@sturdy/timeout`'s `timeout()` and `group()` and `@sturdy/retry`'s `hedge()`.
+ * behind `@sturdy/timeout`'s `timeout()` and `group()`, `@sturdy/retry`'s `retry()` and
+ * `hedge()`, and `@sturdy/chaos`'s waits.
  */
+import type { Clock } from './clock.ts'
+import { neverAborts } from './policy.ts'
 
 /** Something that wants to hear when a signal aborts. */
 export interface AbortSubscriber {
@@ -24,8 +27,9 @@ export interface AbortSubscriber {
 export class AbortFanout<S extends AbortSubscriber> {
   readonly #fans = new WeakMap<AbortSignal, Fan<S>>()
 
-  /** Subscribes `sub` to `signal` (not yet aborted). */
+  /** Subscribes `sub` to `signal` (not yet aborted). A signal that never aborts is not watched. */
   add(signal: AbortSignal, sub: S): void {
+    if (signal === neverAborts()) return
     let fan = this.#fans.get(signal)
     if (fan === undefined) {
       fan = new Fan(signal, this.#fans)
@@ -41,6 +45,42 @@ export class AbortFanout<S extends AbortSubscriber> {
     if (fan === undefined || !fan.subs.delete(sub) || fan.subs.size > 0) return
     this.#fans.delete(signal)
     signal.removeEventListener('abort', fan.listener)
+  }
+
+  /**
+   * Waits `ms` on `clock`, or rejects with the signal's reason the moment it aborts,
+   * listening through this fan-out: calls asleep together on one shared signal (a
+   * server's shutdown signal) add one listener to it between them. The timer and the
+   * subscription are both released either way, so aborted waits leave nothing behind.
+   *
+   * @param ms how long to wait; `<= 0` resolves without a timer
+   * @param signal aborts the wait
+   * @param clock the time source
+   * @returns a promise that settles when the wait ends
+   * @example
+   * await callers.sleep(250, signal, systemClock) // a backoff delay
+   */
+  sleep(
+    this: AbortFanout<AbortSubscriber>,
+    ms: number,
+    signal: AbortSignal,
+    clock: Clock,
+  ): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason)
+    if (!(ms > 0)) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const sleeper: AbortSubscriber = {
+        onAbort(reason) {
+          clock.clearTimeout(timer)
+          reject(reason)
+        },
+      }
+      const timer = clock.setTimeout(() => {
+        this.remove(signal, sleeper)
+        resolve()
+      }, ms)
+      this.add(signal, sleeper)
+    })
   }
 }
 

@@ -1,11 +1,10 @@
 import type { AbortSubscriber, Emitter, PolicyFn, RetryEventMap } from '@sturdy/core'
-import { neverAborts, TimeoutError } from '@sturdy/core'
+import { TimeoutError } from '@sturdy/core'
 import type { Options as PRetryOptions } from 'p-retry'
 import type { Decision, GiveUpReason, RetryState } from './decide.ts'
 import { decide } from './decide.ts'
 import { RetryBudgetExhaustedError } from './errors.ts'
 import type { RetryFailure, RetrySettings } from './retry-options.ts'
-import { sleep } from './sleep.ts'
 
 /**
  * The mechanics of one `execute`: its deadline and signal, running an attempt, acting on
@@ -77,12 +76,11 @@ export class RetryCall<T> implements AbortSubscriber {
       () => expiry.abort(new TimeoutError('Retry deadline exceeded', deadline - startedAt)),
       deadline - startedAt,
     )
-    const fanned = caller !== neverAborts()
-    if (fanned) s.callers.add(caller, this)
+    s.callers.add(caller, this)
     this.#signal = expiry.signal
     this.#release = () => {
       s.clock.clearTimeout(timer)
-      if (fanned) s.callers.remove(caller, this)
+      s.callers.remove(caller, this)
     }
   }
 
@@ -170,7 +168,7 @@ export class RetryCall<T> implements AbortSubscriber {
     else this.#state.free++
     this.#state.previousDelayMs = d.backoffMs
     try {
-      await sleep(d.delayMs, this.#signal, this.#s.clock, this.#s.callers)
+      await this.#s.callers.sleep(d.delayMs, this.#signal, this.#s.clock)
     } catch {
       this.#stopIfAborted(failure)
     }

@@ -73,8 +73,10 @@ describe('leaks', () => {
     await expect
       .poll(() => c.stats(s.origin), { timeout: 10_000, interval: 20 })
       .toMatchObject({ running: 0, pending: 0, queued: 0 })
-    // Sockets: never more than the pool's limit.
-    expect(s.open()).toBeLessThanOrEqual(20)
+    // Sockets: no more than the pool's limit. The server learns of a socket the client
+    // destroyed on abort a moment later, so its count can briefly include one the pool
+    // already replaced (21 seen on Node 22 in CI): wait for it to settle.
+    await expect.poll(() => s.open(), { timeout: 5_000, interval: 20 }).toBeLessThanOrEqual(20)
     await c.close()
     await s.close()
     // Timers: back to where they were once the wheel's last tick passed.

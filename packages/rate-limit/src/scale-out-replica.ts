@@ -7,6 +7,7 @@
  * (`token-bucket` | `sliding-window`) and name their client with `x-client`.
  * Prints `listening <port>` once it serves; SIGTERM closes it.
  */
+import { once } from 'node:events'
 import type { Server } from 'node:http'
 import { createAdaptorServer } from '@hono/node-server'
 import { sturdy } from '@sturdy/hono'
@@ -72,6 +73,10 @@ app.get('/work', (c) => c.json({ pid: process.pid }))
 app.get('/stats', (c) => c.json(stats))
 
 const server = createAdaptorServer({ fetch: app.fetch }) as Server
+// Serve once Redis is connected: with `enableOfflineQueue: false`, a request that arrived
+// first would be decided by the local fallback (on a loaded machine the three replicas
+// listened before Redis answered, and the first spray got 138 allowed of a global 100).
+if (redis.status !== 'ready') await once(redis, 'ready')
 server.listen(0, '127.0.0.1', () => {
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0

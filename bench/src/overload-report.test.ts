@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { renderOverload, renderOverloadSvg } from './overload-report.ts'
 import type { OverloadResults, OverloadRun } from './parts/overload.ts'
-import { quantile } from './parts/overload.ts'
+import { fixedOverloadLimit, quantile } from './parts/overload.ts'
 
 function run(over: Partial<OverloadRun>): OverloadRun {
   return {
@@ -74,5 +74,21 @@ describe('overload report', () => {
         0.99,
       ),
     ).toBe(99)
+  })
+})
+
+describe('BENCH_OVERLOAD_LIMIT', () => {
+  it('unset or empty keeps the defaults; a positive integer is a fixed bulkhead', () => {
+    expect(fixedOverloadLimit({})).toBeUndefined()
+    expect(fixedOverloadLimit({ BENCH_OVERLOAD_LIMIT: '' })).toBeUndefined()
+    expect(fixedOverloadLimit({ BENCH_OVERLOAD_LIMIT: '4' })).toBe(4)
+  })
+
+  it('refuses anything else, naming the variable', () => {
+    for (const bad of ['0', '-2', '2.5', 'four']) {
+      expect(() => fixedOverloadLimit({ BENCH_OVERLOAD_LIMIT: bad })).toThrow(
+        /BENCH_OVERLOAD_LIMIT/,
+      )
+    }
   })
 })

@@ -118,7 +118,7 @@ export function renderOverload(results: Results): string[] {
 export function renderOverloadSvg(results: Results): string {
   const width = 760
   const panel = 200
-  const height = 2 * panel + 110
+  const height = 2 * panel + 124
   const left = 60
   const right = width - 20
   const parts: string[] = [
@@ -131,7 +131,7 @@ export function renderOverloadSvg(results: Results): string {
   }
   const seconds = results.settings.seconds
   const x = (sec: number): number => left + ((right - left) * sec) / seconds
-  const colors: Record<string, string> = { none: '#c0392b', limit: '#27ae60' }
+  const colors: Record<string, string> = { none: '#c0392b', limit: '#27ae60', capped: '#2980b9' }
   const top1 = 30
   const top2 = top1 + panel + 50
   const timeout = results.settings.timeoutMs

@@ -14,11 +14,46 @@ import { type Child, startChild } from '../child.ts'
 import { profileOf } from '../config.ts'
 import { available, type PartContext, rotate, type Unmeasured } from './context.ts'
 
-/** The two servers compared. */
+/**
+ * The servers compared: Hono alone, the limit at its defaults, and the limit with the
+ * throughput cap for handlers whose CPU runs on the event loop (this one's does).
+ */
 export const OVERLOAD_VARIANTS: readonly { name: string; label: string }[] = [
   { name: 'none', label: 'no limit (Hono alone)' },
   { name: 'limit', label: '@sturdy/limit concurrencyLimit() (defaults)' },
+  {
+    name: 'capped',
+    label: '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4 }) })',
+  },
 ]
+
+/**
+ * `BENCH_OVERLOAD_LIMIT=<n>`: the `limit` server becomes a fixed bulkhead of n
+ * (`concurrencyLimit({ limit: n })`) — to compare the adaptive default with what a
+ * well-chosen number does on the same machine. Unset: the defaults.
+ * @returns n, or undefined when unset
+ * @throws RangeError when set to anything but a positive integer
+ */
+export function fixedOverloadLimit(
+  env: Readonly<Record<string, string | undefined>>,
+): number | undefined {
+  const raw = env.BENCH_OVERLOAD_LIMIT
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`BENCH_OVERLOAD_LIMIT must be a positive integer, got ${raw}`)
+  }
+  return n
+}
+
+function variantsOf(fixed: number | undefined): readonly { name: string; label: string }[] {
+  if (fixed === undefined) return OVERLOAD_VARIANTS
+  return OVERLOAD_VARIANTS.map((v) =>
+    v.name === 'limit'
+      ? { name: v.name, label: `@sturdy/limit concurrencyLimit({ limit: ${fixed} })` }
+      : v,
+  )
+}
 
 /** What one second of a run looked like, from the caller's side. */
 export interface OverloadSecond {
@@ -122,6 +157,8 @@ export async function runOverload(ctx: PartContext): Promise<OverloadResults | U
   const rounds = full ? 2 : ctx.config.rounds
   const warmSeconds = full ? 4 : 2
   const { config, log } = ctx
+  const fixed = fixedOverloadLimit(process.env)
+  const serverVariants = variantsOf(fixed)
 
   // The question is how a server behaves under the overload this part makes, not under
   // whatever else the shared machine runs: when it may (root), it runs its server and
@@ -137,7 +174,12 @@ export async function runOverload(ctx: PartContext): Promise<OverloadResults | U
     start(
       join(BUILD_DIR, 'overload-server.mjs'),
       config.serverCpu,
-      { BENCH_VARIANT: variant, BENCH_CPU_MS: String(CPU_MS), BENCH_IO_MS: String(IO_MS) },
+      {
+        BENCH_VARIANT: variant,
+        BENCH_CPU_MS: String(CPU_MS),
+        BENCH_IO_MS: String(IO_MS),
+        ...(fixed === undefined ? {} : { BENCH_OVERLOAD_LIMIT: String(fixed) }),
+      },
       ['--expose-gc'],
     )
   const load = async (port: number, env: Record<string, string>, sec: number): Promise<Done> => {
@@ -179,7 +221,7 @@ export async function runOverload(ctx: PartContext): Promise<OverloadResults | U
       `overload round ${round + 1}: capacity ${capacityPerSec.toFixed(0)} req/s (closed loop, 32 in flight)`,
     )
     if (!(capacityPerSec > 0)) return { status: 'null', reason: 'capacity could not be measured' }
-    for (const v of rotate(OVERLOAD_VARIANTS, round)) {
+    for (const v of rotate(serverVariants, round)) {
       const child = server(v.name)
       try {
         const ready = await child.next<{

@@ -2,7 +2,8 @@
 // BENCH_CPU_MS, in two halves) around an awaited downstream wait (BENCH_IO_MS, a timer),
 // the shape of a handler that parses, calls a database, then renders. BENCH_VARIANT
 // `none` serves it bare; `limit` mounts @sturdy/limit's concurrencyLimit() first, with its
-// defaults (gradientLimit) and /healthz marked never-shed.
+// defaults (gradientLimit) and /healthz marked never-shed; `capped` the same with
+// gradientLimit({ throughputCap: 1.4 }).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Exchange, Middleware } from '@sturdy/core'
@@ -36,12 +37,25 @@ let makeLimit: ((options: object) => LimitMiddleware) | undefined
 if (variant !== 'none') {
   makeLimit = wiring.factory('limit', ['concurrencyLimit'])
   if (makeLimit !== undefined) {
-    limit = makeLimit({ routes: [{ route: 'GET /healthz', priority: 'never' }] })
+    // BENCH_OVERLOAD_LIMIT (set by the part from the same variable): a fixed bulkhead.
+    const fixed = variant === 'limit' ? process.env.BENCH_OVERLOAD_LIMIT : undefined
+    const gradient = variant === 'capped' ? wiring.factory('limit', ['gradientLimit']) : undefined
+    limit = makeLimit({
+      ...(fixed === undefined ? {} : { limit: Number(fixed) }),
+      ...(gradient === undefined ? {} : { limit: gradient({ throughputCap: 1.4 }) }),
+      routes: [{ route: 'GET /healthz', priority: 'never' }],
+    })
     limit.events.on('shed', () => {
       shed++
     })
     app.use(sturdy(limit))
-    wiring.use('@sturdy/limit concurrencyLimit() (gradientLimit defaults)')
+    wiring.use(
+      fixed !== undefined
+        ? `@sturdy/limit concurrencyLimit({ limit: ${fixed} })`
+        : gradient !== undefined
+          ? '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4 }) })'
+          : '@sturdy/limit concurrencyLimit() (gradientLimit defaults)',
+    )
   }
 }
 app.get('/work', async (c) => {

@@ -6,7 +6,7 @@ import type { LimitAlgorithm } from './algorithm.ts'
 import { fixedLimit } from './algorithm.ts'
 import { gradientLimit } from './gradient.ts'
 import { gradient2Limit } from './gradient2.ts'
-import type { Phase } from './testing.ts'
+import type { Phase, PhaseResult } from './testing.ts'
 import { simulate } from './testing.ts'
 import { vegasLimit } from './vegas.ts'
 
@@ -197,6 +197,115 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
     expect(algo.limit).toBe(20)
     algo.onSample({ now: 150, rttMs: 20, inflight: 20, dropped: false }) // median 20: gradient 0.5
     expect(algo.limit).toBe(10)
+  })
+})
+
+describe('gradientLimit({ throughputCap })', { timeout: 60_000 }, () => {
+  // minRtt 10 ms from the first call; then windows of 100 ms whose calls all found the
+  // limit reached, at the minimum RTT.
+  // tolerance 2 at the minimum RTT: the gradient alone would double the limit each window,
+  // so what holds it is the cap.
+  const capped = (cap: number) =>
+    gradientLimit({
+      initialLimit: 20,
+      maxLimit: 1000,
+      probeSamples: 1,
+      windowMs: 100,
+      minWindowSamples: 1,
+      tolerance: 2,
+      headroom: 0,
+      smoothing: 1,
+      throughputCap: cap,
+    })
+  const window = (
+    algo: ReturnType<typeof gradientLimit>,
+    start: number,
+    calls: number,
+    inflight: (limit: number) => number,
+  ) => {
+    // `calls` finished in [start, start + 100); the window closes on the first of the next.
+    for (let i = 0; i < calls; i++) {
+      const now = start + (i * 100) / calls
+      algo.onSample({ now, rttMs: 10, inflight: inflight(algo.limit), dropped: false })
+    }
+  }
+
+  it('holds the limit at cap × peak throughput × minimum RTT, a quarter higher one window in 8', () => {
+    const algo = capped(1.5)
+    algo.onSample({ now: 0, rttMs: 10, inflight: 1, dropped: false }) // minRtt 10 ms
+    const seen: number[] = []
+    for (let w = 0; w < 10; w++) {
+      window(algo, 100 + w * 100, 40, (limit) => limit)
+      seen.push(algo.limit)
+    }
+    window(algo, 1100, 1, (limit) => limit) // closes the last
+    seen.push(algo.limit)
+    // Two windows to learn the throughput (the gradient doubles meanwhile), then the cap:
+    // 0.4 per ms × 10 ms × 1.5 = 6, and 7.5 (rounded: 8) in the 8th capped window.
+    expect(seen).toEqual([40, 80, 6, 6, 6, 6, 6, 6, 6, 8, 6])
+  })
+
+  it('takes the peak over the last 10 windows: one slow window does not drag it down', () => {
+    const algo = capped(1)
+    algo.onSample({ now: 0, rttMs: 10, inflight: 1, dropped: false })
+    for (const start of [100, 200, 300]) window(algo, start, 50, (limit) => limit)
+    expect(algo.limit).toBe(5) // 0.5 per ms × 10 ms
+    window(algo, 400, 10, (limit) => limit)
+    window(algo, 500, 10, (limit) => limit) // closes a window of 0.1 per ms
+    algo.onSample({ now: 600, rttMs: 10, inflight: algo.limit, dropped: false }) // and another
+    expect(algo.limit).toBe(5)
+  })
+
+  it('does nothing in windows where the limit is not reached', () => {
+    const algo = capped(1)
+    algo.onSample({ now: 0, rttMs: 10, inflight: 1, dropped: false })
+    // 2 calls per 100 ms at 1 in flight: a cap would be 0.2, floored at minLimit.
+    for (let w = 0; w < 5; w++) window(algo, 100 + w * 100, 2, () => 1)
+    expect(algo.limit).toBe(20)
+  })
+
+  it('never goes below minLimit', () => {
+    const algo = gradientLimit({
+      initialLimit: 20,
+      minLimit: 4,
+      probeSamples: 1,
+      windowMs: 100,
+      minWindowSamples: 1,
+      tolerance: 1,
+      headroom: 0,
+      smoothing: 1,
+      throughputCap: 1,
+    })
+    algo.onSample({ now: 0, rttMs: 10, inflight: 1, dropped: false })
+    for (let w = 0; w < 4; w++) window(algo, 100 + w * 100, 5, (limit) => limit)
+    expect(algo.limit).toBe(4)
+  })
+
+  it('rejects a cap that is not positive', () => {
+    expect(() => gradientLimit({ throughputCap: 0 })).toThrow(/throughputCap/)
+    expect(() => gradientLimit({ throughputCap: Number.NaN })).toThrow(/throughputCap/)
+  })
+
+  it('against the simulated service: a dial from goodput to latency, harmless when generous', () => {
+    const run = (throughputCap?: number) =>
+      simulate(
+        gradientLimit({ random: seededRandom(1), ...(throughputCap ? { throughputCap } : {}) }),
+        [quiet, overload],
+      ).results[1] as PhaseResult
+    const plain = run()
+    // The simulated core shares its CPU among the requests in it, so every call in flight
+    // slows the others: it needs about 10 in flight for 96% of capacity where
+    // throughput × minimum RTT says 6. At 2× that product the cap does not bind.
+    const generous = run(2)
+    expect(generous.throughputPerMs / generous.capacityPerMs).toBeGreaterThanOrEqual(0.9)
+    expect(generous.throughputPerMs).toBeGreaterThanOrEqual(plain.throughputPerMs - 0.03)
+    // At 1.2× it holds fewer in flight, for a lower p99 and less goodput: here every call
+    // in flight slows the others, so the concurrency is not the event loop's to lower.
+    const tight = run(1.2)
+    expect(tight.meanLimit).toBeLessThan(plain.meanLimit - 2)
+    expect(tight.meanLimit).toBeLessThanOrEqual(1.2 * 1.25 * 6 + 1)
+    expect(tight.p99Ms).toBeLessThan(plain.p99Ms)
+    expect(tight.throughputPerMs / tight.capacityPerMs).toBeGreaterThanOrEqual(0.6)
   })
 })
 

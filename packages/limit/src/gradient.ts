@@ -53,6 +53,22 @@ export interface GradientLimitOptions extends LimitBounds {
   probeJitter?: number
   /** Random source for the jitter. @default systemRandom */
   random?: Random
+  /**
+   * Caps the limit, in windows where it is reached, at `throughputCap × peak throughput ×
+   * minimum RTT`, rounded to the nearest whole number: the concurrency that keeps the
+   * service as busy as it has been (the most calls finished per ms in any of the last 10
+   * windows) at its unloaded latency, with `throughputCap` as headroom — BBR's window,
+   * bandwidth × round-trip time. One such window in 8 the cap is a quarter higher, so a
+   * service that can do more shows it.
+   *
+   * For handlers whose CPU runs on the event loop: the RTTs start at admission, so the
+   * limit cannot see requests waiting for the busy loop to read them, and settles at about
+   * twice the concurrency the loop can serve (`pnpm bench overload`: 9 in flight where 4
+   * give the same goodput at half the latency). Leave it off for services whose
+   * throughput keeps rising with concurrency past that point (proxies whose calls batch).
+   * @default undefined (no cap)
+   */
+  throughputCap?: number
 }
 
 /**
@@ -104,6 +120,15 @@ class GradientLimit implements LimitAlgorithm {
   #probeSeen = 0
   #probeSaturated = false
   readonly #probeOthers = new SampleWindow(256)
+  readonly #throughputCap: number
+  /** Calls finished per ms in each of the last windows (a ring). */
+  readonly #rates = new Float64Array(RATE_WINDOWS)
+  #rateNext = 0
+  #ratesHeld = 0
+  #windowCalls = 0
+  #cappedWindows = 0
+  /** The throughput cap of the last window (+Infinity: none). */
+  #cap = Number.POSITIVE_INFINITY
   limit: number
 
   constructor(options: GradientLimitOptions) {
@@ -120,6 +145,10 @@ class GradientLimit implements LimitAlgorithm {
     this.#probeSamples = Math.max(1, Math.floor(options.probeSamples ?? 50))
     this.#probeJitter = clamp(options.probeJitter ?? 0.15, 0, 1)
     this.#random = options.random ?? systemRandom
+    this.#throughputCap =
+      options.throughputCap === undefined
+        ? Number.NaN
+        : positive(options.throughputCap, 'throughputCap')
     this.#estimate = bounds.initial
     // The first thing to learn is the minimum RTT (Envoy starts pinned; we pin only if
     // the calls at low concurrency it needs do not come by themselves).
@@ -149,6 +178,7 @@ class GradientLimit implements LimitAlgorithm {
     }
     if (Number.isNaN(this.#windowStart)) this.#windowStart = s.now
     this.#window.add(s.rttMs)
+    this.#windowCalls++
     if (s.inflight > this.#windowMaxInflight) this.#windowMaxInflight = s.inflight
     if (
       s.now - this.#windowStart >= this.#windowMs &&
@@ -161,6 +191,11 @@ class GradientLimit implements LimitAlgorithm {
   #closeWindow(now: number): void {
     const median = this.#window.median()
     const appLimited = this.#windowMaxInflight < this.#estimate / 2
+    const reached = this.#windowMaxInflight >= this.limit
+    this.#rates[this.#rateNext] = this.#windowCalls / Math.max(1, now - this.#windowStart)
+    this.#rateNext = (this.#rateNext + 1) % RATE_WINDOWS
+    if (this.#ratesHeld < RATE_WINDOWS) this.#ratesHeld++
+    this.#windowCalls = 0
     this.#window.clear()
     this.#windowStart = now
     this.#windowMaxInflight = 0
@@ -173,10 +208,31 @@ class GradientLimit implements LimitAlgorithm {
       this.#max,
     )
     this.#estimate = estimate
-    this.limit = Math.floor(estimate)
+    // The cap bounds the limit, not the gradient's estimate: when the cap rises (more
+    // throughput, or its probe), the limit follows at once, however the gradient read the
+    // latency at the capped concurrency. Not before a few windows say what the service
+    // can do (the first after start is short).
+    this.#cap =
+      reached && this.#throughputCap > 0 && this.#ratesHeld >= 3
+        ? this.#throughputCapNow()
+        : Number.POSITIVE_INFINITY
+    this.limit = Math.floor(Math.min(estimate, this.#cap))
     // Pinned at the floor with latency still too high: the minimum RTT is stale.
     this.#windowsAtMin = this.limit <= this.#min && gradient < 1 ? this.#windowsAtMin + 1 : 0
     if (this.#windowsAtMin >= 3) this.#startProbe()
+  }
+
+  /**
+   * The throughput cap now (a quarter higher one window in 8), rounded to the nearest
+   * whole number, at least the floor. Rounded, not floored: near a boundary (3.9 on the
+   * bench) the noise of the minimum RTT would otherwise drop the limit a whole step.
+   */
+  #throughputCapNow(): number {
+    let peak = 0
+    for (const rate of this.#rates) if (rate > peak) peak = rate
+    const probing = ++this.#cappedWindows % 8 === 0
+    const cap = Math.round(this.#throughputCap * (probing ? 1.25 : 1) * peak * this.#minRtt)
+    return Math.max(this.#min, cap)
   }
 
   #startProbe(): void {
@@ -195,11 +251,15 @@ class GradientLimit implements LimitAlgorithm {
     this.#probing = false
     this.#windowStart = now
     this.#windowMaxInflight = 0
-    this.limit = Math.floor(this.#estimate)
+    this.#windowCalls = 0
+    this.limit = Math.floor(Math.min(this.#estimate, this.#cap))
     const spread = 1 + this.#probeJitter * (2 * this.#random() - 1)
     this.#nextProbeAt = now + this.#probeIntervalMs * spread
   }
 }
+
+/** Windows whose throughput the cap's peak is taken over (a second at the default 100 ms). */
+const RATE_WINDOWS = 10
 
 function positive(x: number, name: string): number {
   if (!(x > 0)) throw new RangeError(`gradientLimit: ${name} must be > 0, got ${x}`)

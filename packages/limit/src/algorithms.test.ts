@@ -201,14 +201,14 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
 })
 
 describe('gradientLimit({ throughputCap })', { timeout: 60_000 }, () => {
-  // minRtt 10 ms from the first call; then windows of 100 ms whose calls all found the
-  // limit reached, at the minimum RTT.
-  // tolerance 2 at the minimum RTT: the gradient alone would double the limit each window,
-  // so what holds it is the cap.
-  const capped = (cap: number) =>
+  // minRtt 10 ms from the first call; then windows of 100 ms whose calls all finish at the
+  // minimum RTT. With tolerance 2 there the gradient alone would double the limit each
+  // window, so what holds it is the cap.
+  const capped = (cap: number, bounds: { minLimit?: number } = {}) =>
     gradientLimit({
       initialLimit: 20,
       maxLimit: 1000,
+      ...bounds,
       probeSamples: 1,
       windowMs: 100,
       minWindowSamples: 1,
@@ -265,18 +265,9 @@ describe('gradientLimit({ throughputCap })', { timeout: 60_000 }, () => {
   })
 
   it('never goes below minLimit', () => {
-    const algo = gradientLimit({
-      initialLimit: 20,
-      minLimit: 4,
-      probeSamples: 1,
-      windowMs: 100,
-      minWindowSamples: 1,
-      tolerance: 1,
-      headroom: 0,
-      smoothing: 1,
-      throughputCap: 1,
-    })
+    const algo = capped(1, { minLimit: 4 })
     algo.onSample({ now: 0, rttMs: 10, inflight: 1, dropped: false })
+    // 5 calls per 100 ms: a cap of 0.5, held at the floor.
     for (let w = 0; w < 4; w++) window(algo, 100 + w * 100, 5, (limit) => limit)
     expect(algo.limit).toBe(4)
   })

@@ -7,7 +7,6 @@
  * (`token-bucket` | `sliding-window`) and name their client with `x-client`.
  * Prints `listening <port>` once it serves; SIGTERM closes it.
  */
-import { once } from 'node:events'
 import type { Server } from 'node:http'
 import { createAdaptorServer } from '@hono/node-server'
 import { sturdy } from '@sturdy/hono'
@@ -76,7 +75,9 @@ const server = createAdaptorServer({ fetch: app.fetch }) as Server
 // Serve once Redis is connected: with `enableOfflineQueue: false`, a request that arrived
 // first would be decided by the local fallback (on a loaded machine the three replicas
 // listened before Redis answered, and the first spray got 138 allowed of a global 100).
-if (redis.status !== 'ready') await once(redis, 'ready')
+// (Not `once(redis, 'ready')`: it rejects on the first 'error', and a refused first
+// connection is one ioredis retries.)
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve))
 server.listen(0, '127.0.0.1', () => {
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0

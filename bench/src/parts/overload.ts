@@ -23,7 +23,8 @@ export const OVERLOAD_VARIANTS: readonly { name: string; label: string }[] = [
   { name: 'limit', label: '@sturdy/limit concurrencyLimit() (defaults)' },
   {
     name: 'capped',
-    label: '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4 }) })',
+    label:
+      '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4, initialLimit: 4 }) })',
   },
 ]
 

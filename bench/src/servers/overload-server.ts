@@ -3,7 +3,8 @@
 // the shape of a handler that parses, calls a database, then renders. BENCH_VARIANT
 // `none` serves it bare; `limit` mounts @sturdy/limit's concurrencyLimit() first, with its
 // defaults (gradientLimit) and /healthz marked never-shed; `capped` the same with
-// gradientLimit({ throughputCap: 1.4 }).
+// gradientLimit({ throughputCap: 1.4, initialLimit: 4 }) (the README's recipe for
+// handlers that use the CPU).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Exchange, Middleware } from '@sturdy/core'
@@ -42,7 +43,9 @@ if (variant !== 'none') {
     const gradient = variant === 'capped' ? wiring.factory('limit', ['gradientLimit']) : undefined
     limit = makeLimit({
       ...(fixed === undefined ? {} : { limit: Number(fixed) }),
-      ...(gradient === undefined ? {} : { limit: gradient({ throughputCap: 1.4 }) }),
+      ...(gradient === undefined
+        ? {}
+        : { limit: gradient({ throughputCap: 1.4, initialLimit: 4 }) }),
       routes: [{ route: 'GET /healthz', priority: 'never' }],
     })
     limit.events.on('shed', () => {
@@ -53,7 +56,7 @@ if (variant !== 'none') {
       fixed !== undefined
         ? `@sturdy/limit concurrencyLimit({ limit: ${fixed} })`
         : gradient !== undefined
-          ? '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4 }) })'
+          ? '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4, initialLimit: 4 }) })'
           : '@sturdy/limit concurrencyLimit() (gradientLimit defaults)',
     )
   }

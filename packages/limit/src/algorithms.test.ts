@@ -181,6 +181,19 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
     expect(algo.limit).toBe(20)
   })
 
+  it('from a low start, grows 1.3× a window while calls finish at the minimum RTT (4 to 20 in 7)', () => {
+    // The README's "start low" promise: a service with room pays well under a second.
+    const algo = gradientLimit({ initialLimit: 4, probeSamples: 1 })
+    algo.onSample({ now: 0, rttMs: 10, inflight: 1, dropped: false }) // minRtt 10
+    const perWindow: number[] = []
+    for (let t = 1; t <= 700; t++) {
+      algo.onSample({ now: t, rttMs: 10, inflight: algo.limit, dropped: false })
+      if (t % 100 === 0) perWindow.push(algo.limit)
+    }
+    // gradient 1.5 (tolerance × minRtt / median) + headroom 0.1, smoothed by half: × 1.3.
+    expect(perWindow).toEqual([5, 6, 8, 11, 14, 19, 25])
+  })
+
   it('moves once per window, by the gradient, smoothed', () => {
     const algo = gradientLimit({
       initialLimit: 20,

@@ -1,8 +1,12 @@
 import { once } from 'node:events'
+import type { RequestListener, ServerOptions } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Lifecycle } from '@sturdy/lifecycle'
 import { lifecycle } from '@sturdy/lifecycle'
+import type { ConcurrencyLimitMiddleware } from '@sturdy/limit'
+import { shedEarly } from '@sturdy/limit/node'
 import { policyMetrics, serveMetrics } from '@sturdy/metrics'
 import { timerWheel } from '@sturdy/timeout'
 import type { Hono } from 'hono'
@@ -12,7 +16,7 @@ import type { Config, ServiceName } from './config.ts'
 import type { Database } from './db/database.ts'
 import { openDatabase } from './db/open.ts'
 import { deliveryApp } from './delivery/app.ts'
-import { gatewayApp } from './gateway/app.ts'
+import { gatewayApp, overloadLimit } from './gateway/app.ts'
 import { downstream } from './gateway/downstream.ts'
 import { grpcUsersApi } from './gateway/users-api.ts'
 import { paymentsApp } from './payments/app.ts'
@@ -107,8 +111,25 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     urls.users = `http://${config.host}:${(server.address() as AddressInfo).port}`
     logger.info({ service: 'users', url: urls.users, protocol: 'grpc' }, 'listening')
   }
-  const listen = async (name: ServiceName, app: Hono<AppEnv>) => {
-    const server = serve({ fetch: app.fetch, port: config.ports[name], hostname: config.host })
+  // With a limit, requests it would refuse at once are answered at the listener, before
+  // Hono and the tracing context: under overload most requests are refused, and a
+  // refusal then costs little more than its HTTP parsing.
+  const listen = async (
+    name: ServiceName,
+    app: Hono<AppEnv>,
+    limit?: ConcurrencyLimitMiddleware,
+  ) => {
+    const server = serve({
+      fetch: app.fetch,
+      port: config.ports[name],
+      hostname: config.host,
+      ...(limit === undefined
+        ? {}
+        : {
+            createServer: ((options: ServerOptions, listener: RequestListener) =>
+              createServer(options, shedEarly(limit, listener))) as typeof createServer,
+          }),
+    })
     await once(server, 'listening')
     life.serve(server)
     const { port } = server.address() as AddressInfo
@@ -131,7 +152,8 @@ export async function startSystem(config: Config, options: SystemOptions): Promi
     const ctx = serviceContext({ ...platform, config: local }, 'gateway')
     const down = downstream(ctx)
     const users = grpcUsersApi(ctx, local.urls.users, down.budgets.users)
-    await listen('gateway', gatewayApp(ctx, { db: db!, users, down }))
+    const limit = overloadLimit(ctx)
+    await listen('gateway', gatewayApp(ctx, { db: db!, users, down, limit }), limit)
   }
 
   const metrics = await serveMetrics({ registry, port: config.metricsPort, host: config.host })

@@ -239,14 +239,10 @@ class Limiter implements ConcurrencyLimiter {
     const given = typeof signalOrGet === 'function' ? undefined : signalOrGet
     if (given?.aborted) return Promise.reject(given.reason)
     if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return this.#admit()
-    if (this.#maxQueue === 0) {
-      this.#shed('limit', priority)
-      return 'limit'
-    }
-    if (this.#queued >= this.#maxQueue && !this.#evictBelow(priority)) {
-      this.#shed('queue-full', priority)
-      return 'queue-full'
-    }
+    const refused = this.#refuseFull(priority)
+    if (refused !== undefined) return refused
+    // A full queue with lower-priority work waiting: the lowest newest waiter makes room.
+    if (this.#queued >= this.#maxQueue) this.#evictBelow(priority)
     const signal = typeof signalOrGet === 'function' ? signalOrGet() : given
     if (signal?.aborted) return Promise.reject(signal.reason)
     return new Promise<LimitPermit>((resolve, reject) => {
@@ -372,7 +368,7 @@ class Limiter implements ConcurrencyLimiter {
   }
 
   /** Refuses the newest waiter of the lowest priority below `priority`, if any. */
-  #evictBelow(priority: LimitPriority): boolean {
+  #evictBelow(priority: LimitPriority): void {
     for (let i = PRIORITIES.length - 1; PRIORITIES[i] !== priority; i--) {
       const p = PRIORITIES[i] as LimitPriority
       const waiter = this.#queues[p].pop()
@@ -380,10 +376,9 @@ class Limiter implements ConcurrencyLimiter {
         this.#queued--
         this.#settle(waiter)
         waiter.reject(this.#refuse('queue-full', p))
-        return true
+        return
       }
     }
-    return false
   }
 
   #remove(waiter: Waiter): boolean {
@@ -433,6 +428,38 @@ class Limiter implements ConcurrencyLimiter {
   reportShed(reason: ShedReason, priority: LimitPriority): void {
     this.#shed(reason, priority)
   }
+
+  /**
+   * The refusal `admit(priority)` would give at once right now, counted and reported as
+   * a shed; `undefined`, with nothing changed, when it would admit the work or queue it
+   * (evicting lower-priority work from a full queue included).
+   */
+  refuseAtOnce(priority: LimitPriority): ImmediateRefusal | undefined {
+    if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return undefined
+    return this.#refuseFull(priority)
+  }
+
+  /**
+   * For work that cannot start now: refuses it (counted, reported) when there is no
+   * queue, or the queue is full of work at or above its priority; else `undefined`.
+   */
+  #refuseFull(priority: LimitPriority): ImmediateRefusal | undefined {
+    if (this.#maxQueue === 0) {
+      this.#shed('limit', priority)
+      return 'limit'
+    }
+    if (this.#queued < this.#maxQueue || this.#waitingBelow(priority)) return undefined
+    this.#shed('queue-full', priority)
+    return 'queue-full'
+  }
+
+  /** True when work of a lower priority waits (a full queue would make room by evicting it). */
+  #waitingBelow(priority: LimitPriority): boolean {
+    for (let i = PRIORITIES.length - 1; PRIORITIES[i] !== priority; i--) {
+      if (this.#queues[PRIORITIES[i] as LimitPriority].length > 0) return true
+    }
+    return false
+  }
 }
 
 class Permit implements LimitPermit {
@@ -461,4 +488,16 @@ export function reportShed(
   priority: LimitPriority,
 ): void {
   if (limiter instanceof Limiter) limiter.reportShed(reason, priority)
+}
+
+/**
+ * Refuses work at once, counted as a shed, when `admit(priority)` would refuse it right
+ * now; `undefined` when it would admit or queue it, or when `limiter` is not one of
+ * `concurrencyLimiter()`'s (that limiter then decides in `admit()`, as usual).
+ */
+export function refuseAtOnce(
+  limiter: ConcurrencyLimiter,
+  priority: LimitPriority,
+): ImmediateRefusal | undefined {
+  return limiter instanceof Limiter ? limiter.refuseAtOnce(priority) : undefined
 }

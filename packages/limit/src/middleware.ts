@@ -13,7 +13,7 @@ import { isTimeoutError, routeMatcher, systemRandom } from '@sturdy/core'
 import type { IncomingTimeoutOptions } from '@sturdy/timeout'
 import { readIncomingTimeout } from '@sturdy/timeout'
 import type { ConcurrencyLimiter, ConcurrencyLimiterOptions, LimitPermit } from './limiter.ts'
-import { concurrencyLimiter, reportShed } from './limiter.ts'
+import { concurrencyLimiter, refuseAtOnce, reportShed } from './limiter.ts'
 import type { PressureSignal } from './pressure.ts'
 import { RecentMedian } from './recent-median.ts'
 import type { ShedAnswer } from './shed-answer.ts'
@@ -107,6 +107,20 @@ interface Rule {
 
 const SETTLED: Promise<void> = Promise.resolve()
 
+/**
+ * The middleware's early decision, for `shedEarly()` (`@sturdy/limit/node`): the answer
+ * for a request the limiter would refuse at once right now (the shed counted and
+ * reported), or `undefined` to let the request through to the framework.
+ */
+export const EARLY: unique symbol = Symbol('sturdy.limit.early')
+
+/** See `EARLY`. `headers`: the request's, by lower-case name (`node:http`'s `req.headers`). */
+export type EarlyDecision = (
+  method: string,
+  path: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+) => ShedAnswer | undefined
+
 const HEADER_PRIORITIES: ReadonlySet<string> = new Set(['critical', 'normal', 'sheddable'])
 
 /**
@@ -158,7 +172,7 @@ export function concurrencyLimit(
   )
   const ruled = routes.length > 0
   const unruled: Rule = { priority: 'normal', p50: new RecentMedian(minSamples, staleMs) }
-  const priorityHeader = options.priorityHeader
+  const priorityHeader = options.priorityHeader?.toLowerCase()
   const deadlineOption = options.deadline ?? true
   const incoming: IncomingTimeoutOptions | undefined =
     deadlineOption === false ? undefined : deadlineOption === true ? {} : deadlineOption
@@ -171,6 +185,27 @@ export function concurrencyLimit(
 
   const shed = (ex: Exchange, answer: ShedAnswer): void => {
     ex.respond(answer.status, answer.body, answer.headers)
+  }
+
+  /** The header that may set a request's priority: read for unruled requests only. */
+  const headerOf = (rule: Rule): string | undefined =>
+    rule === unruled ? priorityHeader : undefined
+  /** The rule's priority, or the one `sent` in the priority header when it names one. */
+  const priorityOf = (rule: Rule, sent: string | undefined): LimitPriority =>
+    sent !== undefined && HEADER_PRIORITIES.has(sent)
+      ? (sent as LimitPriority)
+      : (rule.priority as LimitPriority)
+
+  const early: EarlyDecision = (method, path, headers) => {
+    const rule = ruled ? (rules.match(method, path) ?? unruled) : unruled
+    if (rule.priority === 'never') return undefined
+    const name = headerOf(rule)
+    const sent = name === undefined ? undefined : headers[name]
+    const refused = refuseAtOnce(
+      limiter,
+      priorityOf(rule, typeof sent === 'string' ? sent : undefined),
+    )
+    return refused === undefined ? undefined : answers[refused]
   }
 
   /** Runs the admitted request and reports its outcome to the limiter. */
@@ -224,11 +259,8 @@ export function concurrencyLimit(
   const middleware = function concurrencyLimit(ex: Exchange, next: Next): Promise<void> {
     const rule = ruled ? (rules.match(ex.method, ex.path) ?? unruled) : unruled
     if (rule.priority === 'never') return next()
-    let priority: LimitPriority = rule.priority
-    if (priorityHeader !== undefined && rule === unruled) {
-      const sent = ex.header(priorityHeader)
-      if (sent !== undefined && HEADER_PRIORITIES.has(sent)) priority = sent as LimitPriority
-    }
+    const name = headerOf(rule)
+    const priority = priorityOf(rule, name === undefined ? undefined : ex.header(name))
     if (checkDeadline) {
       const remaining =
         ex.deadline !== undefined ? ex.deadline - clock.now() : readIncomingTimeout(ex, incoming)
@@ -264,6 +296,7 @@ export function concurrencyLimit(
     events: { value: limiter.events, enumerable: true },
     stats: { value: limiter.stats, enumerable: true },
     limiter: { value: limiter, enumerable: true },
+    [EARLY]: { value: early },
   }) as ConcurrencyLimitMiddleware
 }
 

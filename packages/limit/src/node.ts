@@ -1,9 +1,85 @@
 /**
  * @module
- * `@sturdy/limit/node`: Node-only overload signals for `concurrencyLimit({ pressure })`.
+ * `@sturdy/limit/node`: Node-only pieces — `shedEarly()`, which refuses overload at the
+ * `node:http` listener before the framework sees the request, and overload signals for
+ * `concurrencyLimit({ pressure })`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { ConcurrencyLimitMiddleware, EarlyDecision } from './middleware.ts'
+import { EARLY } from './middleware.ts'
 import type { PressureSignal } from './pressure.ts'
+
+/** What `shedEarly()` reads of a request: `node:http`'s `IncomingMessage` (or HTTP/2's compatibility request). */
+export interface EarlyRequest {
+  readonly method?: string | undefined
+  readonly url?: string | undefined
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>
+}
+
+/** What `shedEarly()` answers through: `node:http`'s `ServerResponse`. */
+export interface EarlyResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown
+  end(body: string): unknown
+}
+
+/**
+ * Puts `limit` in front of a `node:http` request listener: a request the limit would
+ * refuse at once — in-flight work at the limit and the queue full (or none) — is answered
+ * there, with the middleware's own 503 problem+json and `Retry-After`, before the
+ * listener runs. Everything else goes to the listener, and the middleware mounted in the
+ * framework decides as usual (admit, queue, deadline and pressure checks).
+ *
+ * Why: under overload most requests are refused, and a refusal inside a framework still
+ * pays for it — its request and response objects, routing, and `AsyncLocalStorage` once
+ * tracing is on. In the example gateway that was ≈ 85 µs of a ≈ 900 µs request; at the
+ * listener it is the HTTP parsing and one write. The shed is counted and reported like
+ * the middleware's (`shed` event, `sturdy_limit_shed_total`).
+ *
+ * Routes are matched on the request line's path (up to `?`), with the limit's own rules:
+ * **give health and readiness probes a `never` rule** — the gate runs before a
+ * lifecycle middleware that would answer them first, and a liveness probe refused under
+ * load gets a busy pod restarted. Requests with another target form (`*`, absolute
+ * URLs) go to the listener.
+ *
+ * @param limit a `concurrencyLimit()` middleware, also mounted in the framework
+ * @param listener the framework's request listener
+ * @returns a listener for `http.createServer()`
+ * @example
+ * import { createServer } from 'node:http'
+ * import { getRequestListener } from '@hono/node-server'
+ * import { sturdy } from '@sturdy/hono'
+ * import { concurrencyLimit } from '@sturdy/limit'
+ * import { shedEarly } from '@sturdy/limit/node'
+ * import { Hono } from 'hono'
+ *
+ * const limit = concurrencyLimit({ routes: [{ route: 'GET /healthz', priority: 'never' }] })
+ * const app = new Hono().use(sturdy(limit))
+ * app.get('/healthz', (c) => c.text('ok'))
+ * app.get('/', (c) => c.text('hello'))
+ * createServer(shedEarly(limit, getRequestListener(app.fetch))).listen(3000)
+ */
+export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
+  limit: ConcurrencyLimitMiddleware,
+  listener: (req: Req, res: Res) => void,
+): (req: Req, res: Res) => void {
+  const decide = (limit as { [EARLY]?: EarlyDecision })[EARLY]
+  if (decide === undefined) {
+    throw new TypeError('shedEarly() needs a middleware made by concurrencyLimit()')
+  }
+  return function sturdyShedEarly(req: Req, res: Res): void {
+    const url = req.url
+    if (url !== undefined && url.charCodeAt(0) === 47 /* / */) {
+      const q = url.indexOf('?')
+      const answer = decide(req.method ?? 'GET', q === -1 ? url : url.slice(0, q), req.headers)
+      if (answer !== undefined) {
+        res.writeHead(answer.status, answer.headers as Record<string, string>)
+        res.end(answer.body)
+        return
+      }
+    }
+    listener(req, res)
+  }
+}
 
 /** Options of `eventLoopPressure()`. */
 export interface EventLoopPressureOptions {

@@ -131,7 +131,12 @@ export function renderOverloadSvg(results: Results): string {
   }
   const seconds = results.settings.seconds
   const x = (sec: number): number => left + ((right - left) * sec) / seconds
-  const colors: Record<string, string> = { none: '#c0392b', limit: '#27ae60', capped: '#2980b9' }
+  const colors: Record<string, string> = {
+    none: '#c0392b',
+    limit: '#27ae60',
+    capped: '#2980b9',
+    'capped-early': '#8e44ad',
+  }
   const top1 = 30
   const top2 = top1 + panel + 50
   const timeout = results.settings.timeoutMs

@@ -15,8 +15,9 @@ import { profileOf } from '../config.ts'
 import { available, type PartContext, rotate, type Unmeasured } from './context.ts'
 
 /**
- * The servers compared: Hono alone, the limit at its defaults, and the limit with the
- * throughput cap for handlers whose CPU runs on the event loop (this one's does).
+ * The servers compared: Hono alone, the limit at its defaults, the limit with the
+ * throughput cap for handlers whose CPU runs on the event loop (this one's does), and the
+ * same with its refusals answered at the `node:http` listener (`shedEarly()`).
  */
 export const OVERLOAD_VARIANTS: readonly { name: string; label: string }[] = [
   { name: 'none', label: 'no limit (Hono alone)' },
@@ -25,6 +26,10 @@ export const OVERLOAD_VARIANTS: readonly { name: string; label: string }[] = [
     name: 'capped',
     label:
       '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4, initialLimit: 4 }) })',
+  },
+  {
+    name: 'capped-early',
+    label: 'the same, and shedEarly(limit, listener) (@sturdy/limit/node) in front of Hono',
   },
 ]
 

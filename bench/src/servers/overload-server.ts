@@ -4,17 +4,24 @@
 // `none` serves it bare; `limit` mounts @sturdy/limit's concurrencyLimit() first, with its
 // defaults (gradientLimit) and /healthz marked never-shed; `capped` the same with
 // gradientLimit({ throughputCap: 1.4, initialLimit: 4 }) (the README's recipe for
-// handlers that use the CPU).
+// handlers that use the CPU); `capped-early` the recipe with shedEarly() from
+// @sturdy/limit/node in front of the listener, so refusals are answered before Hono.
+import { createServer } from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { getRequestListener } from '@hono/node-server'
 import type { Exchange, Middleware } from '@sturdy/core'
 import { sturdy } from '@sturdy/hono'
+import type { ConcurrencyLimitMiddleware } from '@sturdy/limit'
+import { shedEarly } from '@sturdy/limit/node'
 import { Hono } from 'hono'
-import { send } from '../lib/entry.ts'
+import { announce, port, send } from '../lib/entry.ts'
 import { serveHono } from '../lib/hono-app.ts'
 import { Wiring } from '../lib/sturdy.ts'
 
 const variant = process.env.BENCH_VARIANT ?? 'none'
+/** The recipe, with or without the listener gate. */
+const recipe = variant === 'capped' || variant === 'capped-early'
 const cpuMs = Number(process.env.BENCH_CPU_MS ?? 1)
 const ioMs = Number(process.env.BENCH_IO_MS ?? 2)
 
@@ -40,7 +47,7 @@ if (variant !== 'none') {
   if (makeLimit !== undefined) {
     // BENCH_OVERLOAD_LIMIT (set by the part from the same variable): a fixed bulkhead.
     const fixed = variant === 'limit' ? process.env.BENCH_OVERLOAD_LIMIT : undefined
-    const gradient = variant === 'capped' ? wiring.factory('limit', ['gradientLimit']) : undefined
+    const gradient = recipe ? wiring.factory('limit', ['gradientLimit']) : undefined
     limit = makeLimit({
       ...(fixed === undefined ? {} : { limit: Number(fixed) }),
       ...(gradient === undefined
@@ -59,6 +66,7 @@ if (variant !== 'none') {
           ? '@sturdy/limit concurrencyLimit({ limit: gradientLimit({ throughputCap: 1.4, initialLimit: 4 }) })'
           : '@sturdy/limit concurrencyLimit() (gradientLimit defaults)',
     )
+    if (variant === 'capped-early') wiring.use('@sturdy/limit/node shedEarly(limit, listener)')
   }
 }
 app.get('/work', async (c) => {
@@ -135,4 +143,10 @@ function shedCost(): { nsPerShed: number; bytesPerShed: number } {
   return { nsPerShed: ns, bytesPerShed: bytes }
 }
 
-serveHono(app, wiring)
+if (variant === 'capped-early' && limit !== undefined) {
+  const gated = limit as unknown as ConcurrencyLimitMiddleware
+  const server = createServer(shedEarly(gated, getRequestListener(app.fetch)))
+  server.listen(port(), '127.0.0.1', () => announce(server, wiring))
+} else {
+  serveHono(app, wiring)
+}

@@ -112,6 +112,9 @@ describe('shedEarly (node:http)', () => {
       expect(res.status).toBe(503)
       expect(res.headers.get('content-type')).toBe('application/problem+json')
       expect(res.headers.get('retry-after')).toBe('1')
+      // Sized, not chunked: a refusal is one small write.
+      expect(res.headers.get('transfer-encoding')).toBeNull()
+      expect(Number(res.headers.get('content-length'))).toBeGreaterThan(100)
       expect(await res.json()).toMatchObject({
         status: 503,
         code: 'OVERLOADED',

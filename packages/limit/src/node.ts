@@ -8,6 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { ConcurrencyLimitMiddleware, EarlyDecision } from './middleware.ts'
 import { EARLY } from './middleware.ts'
 import type { PressureSignal } from './pressure.ts'
+import type { ShedAnswer } from './shed-answer.ts'
 
 /** What `shedEarly()` reads of a request: `node:http`'s `IncomingMessage` (or HTTP/2's compatibility request). */
 export interface EarlyRequest {
@@ -66,13 +67,24 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
   if (decide === undefined) {
     throw new TypeError('shedEarly() needs a middleware made by concurrencyLimit()')
   }
+  // Each answer's headers with its Content-Length, made once: headers passed to
+  // writeHead() are sent as they are, and without a length the body would go chunked.
+  const sized = new Map<ShedAnswer, Record<string, string>>()
+  const headersOf = (answer: ShedAnswer): Record<string, string> => {
+    let headers = sized.get(answer)
+    if (headers === undefined) {
+      headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) }
+      sized.set(answer, headers)
+    }
+    return headers
+  }
   return function sturdyShedEarly(req: Req, res: Res): void {
     const url = req.url
     if (url !== undefined && url.charCodeAt(0) === 47 /* / */) {
       const q = url.indexOf('?')
       const answer = decide(req.method ?? 'GET', q === -1 ? url : url.slice(0, q), req.headers)
       if (answer !== undefined) {
-        res.writeHead(answer.status, answer.headers as Record<string, string>)
+        res.writeHead(answer.status, headersOf(answer))
         res.end(answer.body)
         return
       }

@@ -3,13 +3,14 @@ import { estimateSeconds } from './cli.ts'
 import { parseConfig } from './config.ts'
 
 describe('estimateSeconds', () => {
-  it('keeps the default suite within the ~14.5 minute budget on 2 cores', () => {
+  it('keeps the default suite within the ~16.5 minute budget on 2 cores', () => {
     const full = estimateSeconds(parseConfig([]))
     expect(full).toBeGreaterThan(300)
-    // ~9 min for the throughput parts plus the overload part (2 rounds × 4 servers × 30 s,
+    // ~11 min for the throughput parts (the per-middleware ratios on Node 20 and 24, as
+    // issue 23's targets are on both) plus the overload part (2 rounds × 4 servers × 30 s,
     // as the issue asks, with the throughput-capped limit, with and without shedEarly(),
     // beside the defaults: ~5 min).
-    expect(full).toBeLessThanOrEqual(870)
+    expect(full).toBeLessThanOrEqual(1000)
   })
 
   it('counts only the parts asked for', () => {

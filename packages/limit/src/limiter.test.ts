@@ -1,11 +1,12 @@
 import type { LimitEventMap } from '@sturdy/core'
 import { ClientClosedError, TimeoutError } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { LimitAlgorithm } from './algorithm.ts'
 import { isOverloadedError, OverloadedError } from './errors.ts'
 import type { LimitPermit } from './limiter.ts'
-import { concurrencyLimiter } from './limiter.ts'
+import { concurrencyLimiter, earlyShedder } from './limiter.ts'
 
 describe('concurrencyLimiter: a fixed limit (bulkhead)', () => {
   it('admits up to the limit, refuses the rest at once, and frees slots on release', () => {
@@ -281,5 +282,82 @@ describe('concurrencyLimiter: admit(), acquire() for hot paths', () => {
     expect(error.stack).toContain('callerOfTheFullLimiter')
     expect(error.stack?.split('\n').filter((l) => l.trimStart().startsWith('at '))).toHaveLength(2)
     expect(Error.stackTraceLimit).toBe(before)
+  })
+})
+
+describe('earlyShedder (what shedEarly asks)', () => {
+  const PRIORITIES = ['critical', 'normal', 'sheddable'] as const
+  type Priority = (typeof PRIORITIES)[number]
+  type Op = { kind: 'admit'; priority: Priority } | { kind: 'release'; index: number }
+
+  it('sheds exactly what admit() would refuse at once (no more, no less), and otherwise changes nothing', () => {
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('admit' as const), priority: fc.constantFrom(...PRIORITIES) }),
+      fc.record({ kind: fc.constant('release' as const), index: fc.nat(40) }),
+    )
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(op, { maxLength: 60 }),
+        (limit, maxQueue, ops) => {
+          // `asked` asks the shedder before admit(); `plain` only calls admit(). Driven
+          // alike, they must agree on every outcome, state and shed event.
+          const make = () => {
+            const l = concurrencyLimiter({ limit, maxQueue, queueTimeoutMs: 60_000 })
+            const shed: string[] = []
+            l.events.on('shed', (e) => shed.push(`${e.reason}/${e.priority}`))
+            const held: LimitPermit[] = []
+            return { l, shed, held }
+          }
+          const asked = make()
+          const plain = make()
+          const shedder = earlyShedder(asked.l)
+          expect(shedder).toBeDefined()
+          const outcome = (
+            side: ReturnType<typeof make>,
+            entered: ReturnType<typeof asked.l.admit>,
+          ): string => {
+            if (typeof entered === 'string') return entered
+            if (entered instanceof Promise) {
+              // Queued: held once granted; a refusal later (evicted) is caught.
+              entered.then((p) => side.held.push(p)).catch(() => {})
+              return 'queued'
+            }
+            side.held.push(entered)
+            return 'admitted'
+          }
+          for (const o of ops) {
+            if (o.kind === 'release') {
+              for (const side of [asked, plain])
+                side.held.splice(o.index % Math.max(1, side.held.length), 1)[0]?.release()
+              continue
+            }
+            const before = asked.l.stats()
+            const shedCount = asked.shed.length
+            const early = shedder?.(o.priority)
+            if (early === undefined) {
+              expect(asked.l.stats()).toEqual(before)
+              expect(asked.shed.length).toBe(shedCount)
+            }
+            const a = early ?? outcome(asked, asked.l.admit(o.priority))
+            // Complete as well as safe: what the shedder let through, admit() did not
+            // refuse at once.
+            if (early === undefined) expect(['admitted', 'queued']).toContain(a)
+            const b = outcome(plain, plain.l.admit(o.priority))
+            expect(a).toBe(b)
+            expect(asked.l.stats()).toEqual(plain.l.stats())
+            expect(asked.shed).toEqual(plain.shed)
+          }
+          for (const side of [asked, plain]) for (const p of side.held.splice(0)) p.release()
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  it("has nothing to ask of a limiter that is not concurrencyLimiter()'s", () => {
+    const own = concurrencyLimiter({ limit: 1 })
+    expect(earlyShedder({ ...own, admit: own.admit.bind(own) } as typeof own)).toBeUndefined()
   })
 })

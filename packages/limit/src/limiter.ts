@@ -430,11 +430,11 @@ class Limiter implements ConcurrencyLimiter {
   }
 
   /**
-   * The refusal `admit(priority)` would give at once right now, counted and reported as
-   * a shed; `undefined`, with nothing changed, when it would admit the work or queue it
-   * (evicting lower-priority work from a full queue included).
+   * Sheds work at once — counted and reported, the reason returned — when
+   * `admit(priority)` would refuse it right now; `undefined`, with nothing changed, when
+   * it would admit the work or queue it (evicting lower-priority work included).
    */
-  refuseAtOnce(priority: LimitPriority): ImmediateRefusal | undefined {
+  shedIfRefused(priority: LimitPriority): ImmediateRefusal | undefined {
     if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return undefined
     return this.#refuseFull(priority)
   }
@@ -491,13 +491,13 @@ export function reportShed(
 }
 
 /**
- * Refuses work at once, counted as a shed, when `admit(priority)` would refuse it right
- * now; `undefined` when it would admit or queue it, or when `limiter` is not one of
- * `concurrencyLimiter()`'s (that limiter then decides in `admit()`, as usual).
+ * For `shedEarly()`: a function that sheds work at once (counted and reported) when
+ * `admit(priority)` would refuse it right now, returning the reason, and otherwise
+ * returns `undefined` and changes nothing; `undefined` itself when `limiter` is not one
+ * of `concurrencyLimiter()`'s (its decisions cannot be asked ahead of `admit()`).
  */
-export function refuseAtOnce(
+export function earlyShedder(
   limiter: ConcurrencyLimiter,
-  priority: LimitPriority,
-): ImmediateRefusal | undefined {
-  return limiter instanceof Limiter ? limiter.refuseAtOnce(priority) : undefined
+): ((priority: LimitPriority) => ImmediateRefusal | undefined) | undefined {
+  return limiter instanceof Limiter ? (priority) => limiter.shedIfRefused(priority) : undefined
 }

@@ -13,7 +13,7 @@ import { isTimeoutError, routeMatcher, systemRandom } from '@sturdy/core'
 import type { IncomingTimeoutOptions } from '@sturdy/timeout'
 import { readIncomingTimeout } from '@sturdy/timeout'
 import type { ConcurrencyLimiter, ConcurrencyLimiterOptions, LimitPermit } from './limiter.ts'
-import { concurrencyLimiter, refuseAtOnce, reportShed } from './limiter.ts'
+import { concurrencyLimiter, earlyShedder, reportShed } from './limiter.ts'
 import type { PressureSignal } from './pressure.ts'
 import { RecentMedian } from './recent-median.ts'
 import type { ShedAnswer } from './shed-answer.ts'
@@ -196,17 +196,20 @@ export function concurrencyLimit(
       ? (sent as LimitPriority)
       : (rule.priority as LimitPriority)
 
-  const early: EarlyDecision = (method, path, headers) => {
-    const rule = ruled ? (rules.match(method, path) ?? unruled) : unruled
-    if (rule.priority === 'never') return undefined
-    const name = headerOf(rule)
-    const sent = name === undefined ? undefined : headers[name]
-    const refused = refuseAtOnce(
-      limiter,
-      priorityOf(rule, typeof sent === 'string' ? sent : undefined),
-    )
-    return refused === undefined ? undefined : answers[refused]
-  }
+  const shedIfRefused = earlyShedder(limiter)
+  const early: EarlyDecision | undefined =
+    shedIfRefused === undefined
+      ? undefined
+      : (method, path, headers) => {
+          const rule = ruled ? (rules.match(method, path) ?? unruled) : unruled
+          if (rule.priority === 'never') return undefined
+          const name = headerOf(rule)
+          const sent = name === undefined ? undefined : headers[name]
+          const refused = shedIfRefused(
+            priorityOf(rule, typeof sent === 'string' ? sent : undefined),
+          )
+          return refused === undefined ? undefined : answers[refused]
+        }
 
   /** Runs the admitted request and reports its outcome to the limiter. */
   const serve = async (
@@ -296,7 +299,8 @@ export function concurrencyLimit(
     events: { value: limiter.events, enumerable: true },
     stats: { value: limiter.stats, enumerable: true },
     limiter: { value: limiter, enumerable: true },
-    [EARLY]: { value: early },
+    // Only for a limiter whose decision can be asked ahead of admit() (shedEarly()).
+    ...(early === undefined ? {} : { [EARLY]: { value: early } }),
   }) as ConcurrencyLimitMiddleware
 }
 

@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { getRequestListener } from '@hono/node-server'
 import type { LimitEventMap } from '@sturdy/core'
 import { manualClock } from '@sturdy/core/testing'
@@ -90,6 +91,16 @@ async function earlyServer(options: ConcurrencyLimitOptions) {
       await once(server, 'close')
     },
   }
+}
+
+/** Sends one raw HTTP/1.1 request line (Connection: close) and waits for the answer's end. */
+async function rawRequest(port: number, line: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1')
+  socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${line}`)))
+  socket.end(`${line}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
+  let answer = ''
+  for await (const chunk of socket) answer += String(chunk)
+  return answer
 }
 
 /** Polls (bounded) until `ok()` holds: requests sent over sockets arrive asynchronously. */
@@ -192,6 +203,92 @@ describe('shedEarly (node:http)', () => {
       s.openAll()
       await s.close()
     }
+  })
+
+  it('with no queue: refuses at the limit, and sheddable work past its share; HEAD gets a sized answer', async () => {
+    const s = await earlyServer({ limit: 2, maxQueue: 0, priorityHeader: 'X-Priority' })
+    try {
+      const first = fetch(`${s.base}/work/1`)
+      await until(() => s.limit.stats().inflight === 1)
+      // In flight 1 of 2: sheddable work's share (half) is used up, normal work's is not.
+      const sheddable = await fetch(`${s.base}/work/2`, { headers: { 'x-priority': 'sheddable' } })
+      expect(sheddable.status).toBe(503)
+      expect(await sheddable.json()).toMatchObject({ reason: 'limit' })
+      expect(s.listened()).toBe(1)
+      const second = fetch(`${s.base}/work/3`)
+      await until(() => s.limit.stats().inflight === 2)
+      const head = await fetch(`${s.base}/work/4`, { method: 'HEAD' })
+      expect(head.status).toBe(503)
+      expect(Number(head.headers.get('content-length'))).toBeGreaterThan(100)
+      expect(await head.text()).toBe('')
+      expect(s.listened()).toBe(2)
+      expect(s.shed).toEqual([
+        { name: 'http-server', reason: 'limit', priority: 'sheddable' },
+        { name: 'http-server', reason: 'limit', priority: 'normal' },
+      ])
+      s.openAll()
+      expect((await first).status).toBe(200)
+      expect((await second).status).toBe(200)
+    } finally {
+      s.openAll()
+      await s.close()
+    }
+  })
+
+  it('leaves to the middleware what the framework may read differently, and a priority sent in the header', async () => {
+    const s = await earlyServer({
+      limit: 1,
+      maxQueue: 1,
+      queueTimeoutMs: 60_000,
+      priorityHeader: 'X-Priority',
+      routes: [{ route: '/healthz', priority: 'never' }],
+    })
+    try {
+      const held = fetch(`${s.base}/work/1`)
+      await until(() => s.limit.stats().inflight === 1)
+      const queued = fetch(`${s.base}/work/2`)
+      await until(() => s.limit.stats().queued === 1)
+      // Full for normal work. A never rule matches with a query string.
+      expect((await fetch(`${s.base}/healthz?probe=1`)).status).toBe(200)
+      // Paths the framework decodes or normalizes, and other target forms, reach the
+      // listener (the middleware then refuses the /work ones itself).
+      const port = new URL(s.base).port
+      for (const line of [
+        'GET /work/%33 HTTP/1.1',
+        'GET /./work/4 HTTP/1.1',
+        `GET http://127.0.0.1:${port}/work/5 HTTP/1.1`,
+        'OPTIONS * HTTP/1.1',
+      ]) {
+        const before = s.listened()
+        await rawRequest(Number(port), line)
+        expect(s.listened(), line).toBe(before + 1)
+      }
+      const viaGate = s.listened()
+      expect((await fetch(`${s.base}/work/6?x=1`)).status).toBe(503)
+      expect(s.listened()).toBe(viaGate)
+      // Critical by its header: the gate lets it through, and it evicts the queued one.
+      const critical = fetch(`${s.base}/work/7`, { headers: { 'x-priority': 'critical' } })
+      expect((await queued).status).toBe(503)
+      expect(s.listened()).toBe(viaGate + 1)
+      s.openAll()
+      expect((await held).status).toBe(200)
+      await until(() => s.limit.stats().inflight === 1 && s.limit.stats().queued === 0)
+      s.openAll()
+      expect(await (await critical).text()).toBe('7')
+    } finally {
+      s.openAll()
+      await s.close()
+    }
+  })
+
+  it('refuses a limit whose limiter it cannot ask ahead of admit()', async () => {
+    const { concurrencyLimiter } = await import('./limiter.ts')
+    const own = concurrencyLimiter({ limit: 1 })
+    expect(() => shedEarly(concurrencyLimit({ limiter: own }), () => {})).not.toThrow()
+    const custom = { ...own, admit: own.admit.bind(own) } as typeof own
+    expect(() => shedEarly(concurrencyLimit({ limiter: custom }), () => {})).toThrow(
+      /concurrencyLimiter/,
+    )
   })
 
   it('refuses a middleware that is not concurrencyLimit()', () => {

@@ -36,15 +36,19 @@ export interface EarlyResponse {
  * listener it is the HTTP parsing and one write. The shed is counted and reported like
  * the middleware's (`shed` event, `sturdy_limit_shed_total`).
  *
- * Routes are matched on the request line's path (up to `?`), with the limit's own rules:
- * **give health and readiness probes a `never` rule** — the gate runs before a
- * lifecycle middleware that would answer them first, and a liveness probe refused under
- * load gets a busy pod restarted. Requests with another target form (`*`, absolute
- * URLs) go to the listener.
+ * The gate treats every request as one the middleware decides. **Give a `never` rule to
+ * whatever the app answers before the limit or outside its mount** — health and
+ * readiness probes above all (a liveness probe refused under load gets a busy pod
+ * restarted), CORS preflights, routes the limit is not mounted on. Routes are matched on
+ * the request line's path up to `?`; a path with `%` or `/.` (which the framework may
+ * decode or normalize first) and another target form (`*`, an absolute URL) go to the
+ * listener. The limit's limiter must be `concurrencyLimiter()`'s (its own, or one given
+ * as `limiter`): another implementation cannot be asked ahead of `admit()`.
  *
  * @param limit a `concurrencyLimit()` middleware, also mounted in the framework
  * @param listener the framework's request listener
  * @returns a listener for `http.createServer()`
+ * @throws TypeError when `limit` is not `concurrencyLimit()`'s, or its limiter not `concurrencyLimiter()`'s
  * @example
  * import { createServer } from 'node:http'
  * import { getRequestListener } from '@hono/node-server'
@@ -53,7 +57,7 @@ export interface EarlyResponse {
  * import { shedEarly } from '@sturdy/limit/node'
  * import { Hono } from 'hono'
  *
- * const limit = concurrencyLimit({ routes: [{ route: 'GET /healthz', priority: 'never' }] })
+ * const limit = concurrencyLimit({ routes: [{ route: '/healthz', priority: 'never' }] })
  * const app = new Hono().use(sturdy(limit))
  * app.get('/healthz', (c) => c.text('ok'))
  * app.get('/', (c) => c.text('hello'))
@@ -65,7 +69,9 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
 ): (req: Req, res: Res) => void {
   const decide = (limit as { [EARLY]?: EarlyDecision })[EARLY]
   if (decide === undefined) {
-    throw new TypeError('shedEarly() needs a middleware made by concurrencyLimit()')
+    throw new TypeError(
+      "shedEarly() needs a middleware made by concurrencyLimit() whose limiter is concurrencyLimiter()'s",
+    )
   }
   // Each answer's headers with its Content-Length, made once: headers passed to
   // writeHead() are sent as they are, and without a length the body would go chunked.
@@ -82,7 +88,11 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
     const url = req.url
     if (url !== undefined && url.charCodeAt(0) === 47 /* / */) {
       const q = url.indexOf('?')
-      const answer = decide(req.method ?? 'GET', q === -1 ? url : url.slice(0, q), req.headers)
+      const path = q === -1 ? url : url.slice(0, q)
+      // A path the framework would decode or normalize first (`%68ealthz`, `/./healthz`)
+      // could match another rule there: the middleware decides it.
+      if (path.includes('%') || path.includes('/.')) return listener(req, res)
+      const answer = decide(req.method ?? 'GET', path, req.headers)
       if (answer !== undefined) {
         res.writeHead(answer.status, headersOf(answer))
         res.end(answer.body)

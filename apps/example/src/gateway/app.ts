@@ -167,9 +167,12 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
  * is 32 because the gateway serves more with more in flight, up to about 64 (its gRPC
  * calls and queries batch: ≈ 650 req/s with 8 clients, 900 with 32, 970 with 64 on 2
  * cores); with a floor of 8 the gradient held 13–19 under overload and served 79–89% of
- * capacity. A short queue (64 requests, 250 ms at most) absorbs ordinary bursts — 20
- * keep-alive clients arriving at once — without shedding them, and keeps the freed slots
- * busy; beyond it the excess is refused at once, at the listener (`shedEarly()` in
+ * capacity. (A floor of 50 once let every request in at 2× capacity and answered almost
+ * all of them 504; then a refusal cost the gateway ≈ 360 µs behind tracing and logging,
+ * so refusing took the CPU the admitted requests needed. Mounted first and at the
+ * listener, the floor of 32 served 88–97% in the reliability suite's overload.) A short
+ * queue (64 requests, 250 ms at most) absorbs ordinary bursts — 20 keep-alive clients
+ * arriving at once — without shedding them, and keeps the freed slots busy; beyond it the excess is refused at once, at the listener (`shedEarly()` in
  * system.ts) before Hono sees it. Orders are shed last, the status page first; a request
  * whose deadline is below its route's recent p50 gets 504 at once.
  */

@@ -4,6 +4,7 @@
  * `node:http` listener before the framework sees the request, and overload signals for
  * `concurrencyLimit({ pressure })`.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { ConcurrencyLimitMiddleware, EarlyDecision } from './middleware.ts'
 import { EARLY } from './middleware.ts'
@@ -63,9 +64,21 @@ export interface EarlyResponse {
  * app.get('/', (c) => c.text('hello'))
  * createServer(shedEarly(limit, getRequestListener(app.fetch))).listen(3000)
  */
+export function shedEarly(
+  limit: ConcurrencyLimitMiddleware,
+  listener: (req: IncomingMessage, res: ServerResponse) => unknown,
+): (req: IncomingMessage, res: ServerResponse) => void
+/**
+ * The same for another request and response pair, named explicitly — HTTP/2's
+ * compatibility API: `shedEarly<Http2ServerRequest, Http2ServerResponse>(limit, listener)`.
+ */
 export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
   limit: ConcurrencyLimitMiddleware,
-  listener: (req: Req, res: Res) => void,
+  listener: (req: Req, res: Res) => unknown,
+): (req: Req, res: Res) => void
+export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
+  limit: ConcurrencyLimitMiddleware,
+  listener: (req: Req, res: Res) => unknown,
 ): (req: Req, res: Res) => void {
   const decide = (limit as { [EARLY]?: EarlyDecision })[EARLY]
   if (decide === undefined) {
@@ -91,7 +104,10 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
       const path = q === -1 ? url : url.slice(0, q)
       // A path the framework would decode or normalize first (`%68ealthz`, `/./healthz`)
       // could match another rule there: the middleware decides it.
-      if (path.includes('%') || path.includes('/.')) return listener(req, res)
+      if (path.includes('%') || path.includes('/.')) {
+        listener(req, res)
+        return
+      }
       const answer = decide(req.method ?? 'GET', path, req.headers)
       if (answer !== undefined) {
         res.writeHead(answer.status, headersOf(answer))

@@ -335,7 +335,10 @@ describe('earlyShedder (what shedEarly asks)', () => {
             }
             const before = asked.l.stats()
             const shedCount = asked.shed.length
-            const early = shedder?.(o.priority)
+            const mayRefuse = shedder?.mayRefuseAtOnce()
+            const early = shedder?.shedIfRefused(o.priority)
+            // The cheap first check is a necessary condition: nothing is refused without it.
+            if (early !== undefined) expect(mayRefuse).toBe(true)
             if (early === undefined) {
               expect(asked.l.stats()).toEqual(before)
               expect(asked.shed.length).toBe(shedCount)

@@ -173,6 +173,8 @@ class Limiter implements ConcurrencyLimiter {
   readonly #maxQueue: number
   readonly #queueTimeoutMs: number
   readonly #shares: Readonly<Record<LimitPriority, number>>
+  /** The smallest share: below `limit × minShare` in flight, every priority is admissible. */
+  readonly #minShare: number
   readonly #retryAfterMs: number
   readonly #isDropped: (error: unknown) => boolean
   readonly #queues: Record<LimitPriority, Waiter[]> = { critical: [], normal: [], sheddable: [] }
@@ -197,6 +199,7 @@ class Limiter implements ConcurrencyLimiter {
       if (!(shares[p] > 0)) throw new RangeError(`shares.${p} must be > 0, got ${shares[p]}`)
     }
     this.#shares = shares
+    this.#minShare = Math.min(shares.critical, shares.normal, shares.sheddable)
     this.#retryAfterMs = Math.max(0, options.retryAfterMs ?? 1000)
     this.#isDropped = options.isDropped ?? isOverloadSignal
   }
@@ -434,6 +437,17 @@ class Limiter implements ConcurrencyLimiter {
    * `admit(priority)` would refuse it right now; `undefined`, with nothing changed, when
    * it would admit the work or queue it (evicting lower-priority work included).
    */
+  /**
+   * False when no work of any priority could be refused at once right now (a queue with
+   * room, or in flight below every share): one comparison, so a caller asking ahead of
+   * `admit()` skips its own work while the limiter has room.
+   */
+  mayRefuseAtOnce(): boolean {
+    return this.#maxQueue === 0
+      ? this.#inflight >= this.#limit * this.#minShare
+      : this.#queued >= this.#maxQueue
+  }
+
   shedIfRefused(priority: LimitPriority): ImmediateRefusal | undefined {
     if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return undefined
     return this.#refuseFull(priority)
@@ -490,14 +504,18 @@ export function reportShed(
   if (limiter instanceof Limiter) limiter.reportShed(reason, priority)
 }
 
+/** What `shedEarly()` asks of a limiter ahead of `admit()` (see `Limiter`). */
+export interface EarlyShedder {
+  /** False when nothing could be refused at once right now (a cheap first check). */
+  mayRefuseAtOnce(): boolean
+  /** Sheds (counted, reported) what `admit(priority)` would refuse at once; else `undefined`, nothing changed. */
+  shedIfRefused(priority: LimitPriority): ImmediateRefusal | undefined
+}
+
 /**
- * For `shedEarly()`: a function that sheds work at once (counted and reported) when
- * `admit(priority)` would refuse it right now, returning the reason, and otherwise
- * returns `undefined` and changes nothing; `undefined` itself when `limiter` is not one
- * of `concurrencyLimiter()`'s (its decisions cannot be asked ahead of `admit()`).
+ * For `shedEarly()`: `limiter` as an `EarlyShedder`, or `undefined` when it is not one of
+ * `concurrencyLimiter()`'s (its decisions cannot be asked ahead of `admit()`).
  */
-export function earlyShedder(
-  limiter: ConcurrencyLimiter,
-): ((priority: LimitPriority) => ImmediateRefusal | undefined) | undefined {
-  return limiter instanceof Limiter ? (priority) => limiter.shedIfRefused(priority) : undefined
+export function earlyShedder(limiter: ConcurrencyLimiter): EarlyShedder | undefined {
+  return limiter instanceof Limiter ? limiter : undefined
 }

@@ -108,18 +108,26 @@ interface Rule {
 const SETTLED: Promise<void> = Promise.resolve()
 
 /**
- * The middleware's early decision, for `shedEarly()` (`@sturdy/limit/node`): the answer
- * for a request the limiter would refuse at once right now (the shed counted and
- * reported), or `undefined` to let the request through to the framework.
+ * The middleware's early decision, for `shedEarly()` (`@sturdy/limit/node`); defined
+ * only when its limiter can be asked ahead of `admit()`.
  */
 export const EARLY: unique symbol = Symbol('sturdy.limit.early')
 
-/** See `EARLY`. `headers`: the request's, by lower-case name (`node:http`'s `req.headers`). */
-export type EarlyDecision = (
-  method: string,
-  path: string,
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-) => ShedAnswer | undefined
+/** See `EARLY`. */
+export interface EarlyDecision {
+  /** False when the limiter could refuse nothing at once right now: no need to look closer. */
+  mayRefuse(): boolean
+  /**
+   * The answer for a request the limiter would refuse at once right now (the shed
+   * counted and reported), or `undefined` to let it through to the framework.
+   * `headers`: the request's, by lower-case name (`node:http`'s `req.headers`).
+   */
+  decide(
+    method: string,
+    path: string,
+    headers: Readonly<Record<string, string | string[] | undefined>>,
+  ): ShedAnswer | undefined
+}
 
 const HEADER_PRIORITIES: ReadonlySet<string> = new Set(['critical', 'normal', 'sheddable'])
 
@@ -196,19 +204,22 @@ export function concurrencyLimit(
       ? (sent as LimitPriority)
       : (rule.priority as LimitPriority)
 
-  const shedIfRefused = earlyShedder(limiter)
+  const shedder = earlyShedder(limiter)
   const early: EarlyDecision | undefined =
-    shedIfRefused === undefined
+    shedder === undefined
       ? undefined
-      : (method, path, headers) => {
-          const rule = ruled ? (rules.match(method, path) ?? unruled) : unruled
-          if (rule.priority === 'never') return undefined
-          const name = headerOf(rule)
-          const sent = name === undefined ? undefined : headers[name]
-          const refused = shedIfRefused(
-            priorityOf(rule, typeof sent === 'string' ? sent : undefined),
-          )
-          return refused === undefined ? undefined : answers[refused]
+      : {
+          mayRefuse: () => shedder.mayRefuseAtOnce(),
+          decide(method, path, headers) {
+            const rule = ruled ? (rules.match(method, path) ?? unruled) : unruled
+            if (rule.priority === 'never') return undefined
+            const name = headerOf(rule)
+            const sent = name === undefined ? undefined : headers[name]
+            const refused = shedder.shedIfRefused(
+              priorityOf(rule, typeof sent === 'string' ? sent : undefined),
+            )
+            return refused === undefined ? undefined : answers[refused]
+          },
         }
 
   /** Runs the admitted request and reports its outcome to the limiter. */

@@ -80,8 +80,8 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
   limit: ConcurrencyLimitMiddleware,
   listener: (req: Req, res: Res) => unknown,
 ): (req: Req, res: Res) => void {
-  const decide = (limit as { [EARLY]?: EarlyDecision })[EARLY]
-  if (decide === undefined) {
+  const early = (limit as { [EARLY]?: EarlyDecision })[EARLY]
+  if (early === undefined) {
     throw new TypeError(
       "shedEarly() needs a middleware made by concurrencyLimit() whose limiter is concurrencyLimiter()'s",
     )
@@ -99,7 +99,9 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
   }
   return function sturdyShedEarly(req: Req, res: Res): void {
     const url = req.url
-    if (url !== undefined && url.charCodeAt(0) === 47 /* / */) {
+    // While the limiter has room (the usual case) nothing else is looked at: the
+    // middleware in the framework matches the route once, as without the gate.
+    if (early.mayRefuse() && url !== undefined && url.charCodeAt(0) === 47 /* / */) {
       const q = url.indexOf('?')
       const path = q === -1 ? url : url.slice(0, q)
       // A path the framework would decode or normalize first (`%68ealthz`, `/./healthz`)
@@ -108,7 +110,7 @@ export function shedEarly<Req extends EarlyRequest, Res extends EarlyResponse>(
         listener(req, res)
         return
       }
-      const answer = decide(req.method ?? 'GET', path, req.headers)
+      const answer = early.decide(req.method ?? 'GET', path, req.headers)
       if (answer !== undefined) {
         res.writeHead(answer.status, headersOf(answer))
         res.end(answer.body)

@@ -241,10 +241,20 @@ describe('chaos: payments 30% 5xx and 10% hangs, the gateway at a 1 s deadline',
   })
 })
 
-// Offered load at twice the gateway's capacity (the most it served back to back, warm, with
-// 8 to 64 clients): arrivals at a fixed rate (an open loop: nobody waits for the server),
-// each with a 1 s deadline.
-// Goodput: 2xx answered within the deadline, per second. The probes are polled meanwhile.
+// Offered load at twice the gateway's capacity, in rounds interleaved with capacity runs:
+// arrivals at a fixed rate (an open loop: nobody waits for the server), each with a 1 s
+// deadline. Goodput: 2xx answered within the deadline, per second. The probes are polled
+// meanwhile.
+
+/** Overload rounds, each followed by a capacity run. */
+const OVERLOAD_ROUNDS = 3
+/** Length of one overload round; the first `OVERLOAD_SKIP_MS` of it (the limit settling) are not counted. */
+const OVERLOAD_MS = 8000
+const OVERLOAD_SKIP_MS = 2000
+/** Length of one capacity run. */
+const CAPACITY_MS = 3000
+/** Load before the capacity survey (the suite's `beforeAll` only sends a few requests). */
+const WARM_MS = 10_000
 
 describe('overload: 2× measured capacity', () => {
   // Goodput as a share of capacity, from the first test's run, for the second.
@@ -252,25 +262,31 @@ describe('overload: 2× measured capacity', () => {
   it('keeps health and readiness answering, with no crash or unhandled error', async () => {
     const G = sys.url.gateway
     const get = () => ({ path: '/users/1', headers: { 'x-request-timeout-ms': '1000' } })
-    // Capacity is the most the gateway served back to back, warm (JIT, pools, the
-    // database's cache), over 8 to 64 clients. Measured cold with 8 clients only, it came
-    // out at half what the same services served under the overload a minute later: a
-    // goodput ratio near 2 that said nothing.
-    await closedLoop({ base: G, concurrency: 32, durationMs: 2000, shot: get })
-    const runs: { clients: number; perSecond: number; p99: number }[] = []
-    // 64 clients twice, first and last: the machine's speed drifts (a shared host), and a
-    // capacity measured in a slow moment would flatter the goodput ratio.
-    for (const clients of [64, 8, 16, 32, 64]) {
-      const m = await closedLoop({ base: G, concurrency: clients, durationMs: 3000, shot: get })
-      runs.push({
+    const capacityRun = async (clients: number) => {
+      const m = await closedLoop({
+        base: G,
+        concurrency: clients,
+        durationMs: CAPACITY_MS,
+        shot: get,
+      })
+      return {
         clients,
         perSecond: (m.statuses[200] ?? 0) / (m.durationMs / 1000),
         p99: quantile(m.latenciesMs, 0.99),
-      })
+      }
     }
-    const best = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a))
-    const capacity = best.perSecond
-    const unloadedP99 = runs[1]!.p99
+    // Capacity is what the gateway serves back to back, warm (JIT, pools, the database's
+    // cache), at its best number of clients. Measured cold with 8 clients only, it came out
+    // at half what the same services served under the overload a minute later: a goodput
+    // ratio near 2 that said nothing. Warming takes tens of seconds of load: in 3 s windows
+    // of 64 clients, the gateway's CPU per request fell from 2,180 µs to about 900, and
+    // users' from 1,770 to about 750, over the first half minute (2026-12-03).
+    await closedLoop({ base: G, concurrency: 64, durationMs: WARM_MS, shot: get })
+    // The survey: 64 clients first and last, as the system is still warming.
+    const survey: { clients: number; perSecond: number; p99: number }[] = []
+    for (const clients of [64, 8, 16, 32, 64]) survey.push(await capacityRun(clients))
+    const best = survey.reduce((a, b) => (b.perSecond > a.perSecond ? b : a))
+    const unloadedP99 = survey[1]!.p99
 
     const probes: Record<
       string,
@@ -306,18 +322,43 @@ describe('overload: 2× measured capacity', () => {
         await new Promise((res) => setTimeout(res, 500))
       }
     })()
-    const LOAD_MS = 10_000
-    const rate = Math.max(20, Math.round(capacity * 2))
-    const load = await openLoop({
-      base: G,
-      ratePerSecond: rate,
-      durationMs: LOAD_MS,
-      maxInFlight: 1000,
-      shot: get,
-      hardTimeoutMs: 5000,
-    })
-    probing = false
-    await Promise.all([probing1, probing2, sampling])
+    // Rounds: overload at twice the capacity last measured, then capacity again, so that
+    // each overload round sits between two capacity runs. The host's speed drifts (on the
+    // shared 2-core machine, capacity read 358 to 876 req/s in runs minutes apart), and a
+    // goodput compared with a capacity measured at another moment measures the drift. A
+    // round's ratio is its goodput over the mean of the capacities on either side (the first
+    // round's "before" being the survey's best); the check is the median round.
+    const capacities = [best.perSecond]
+    const rounds: {
+      rate: number
+      goodput: number
+      capacity: number
+      ratio: number
+      load: Awaited<ReturnType<typeof openLoop>>
+    }[] = []
+    try {
+      for (let r = 0; r < OVERLOAD_ROUNDS; r++) {
+        const before = capacities[r]!
+        const rate = Math.max(20, Math.round(before * 2))
+        const load = await openLoop({
+          base: G,
+          ratePerSecond: rate,
+          durationMs: OVERLOAD_MS,
+          maxInFlight: 1000,
+          shot: get,
+          hardTimeoutMs: 5000,
+        })
+        const ok = load.okAtMs.filter((t) => t >= OVERLOAD_SKIP_MS && t < OVERLOAD_MS).length
+        const goodput = ok / ((OVERLOAD_MS - OVERLOAD_SKIP_MS) / 1000)
+        const after = (await capacityRun(best.clients)).perSecond
+        capacities.push(after)
+        const capacity = (before + after) / 2
+        rounds.push({ rate, goodput, capacity, ratio: goodput / capacity, load })
+      }
+    } finally {
+      probing = false
+      await Promise.all([probing1, probing2, sampling])
+    }
     const after = await sys.metrics('gateway')
     const shedBy: Record<string, number> = {}
     for (const reason of ['limit', 'queue-full', 'queue-timeout', 'deadline', 'pressure']) {
@@ -328,33 +369,45 @@ describe('overload: 2× measured capacity', () => {
       )
       if (n > 0) shedBy[reason] = n
     }
-
-    // Goodput over the steady part (after the first 2 s), 2xx within the deadline.
-    const steady = load.okAtMs.filter((t) => t >= 2000 && t < LOAD_MS).length
-    const goodput = steady / ((LOAD_MS - 2000) / 1000)
-    const ratio = goodput / capacity
+    const add = (into: Record<string, number>, from: Record<string, number>) => {
+      for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v
+      return into
+    }
+    const statuses = rounds.reduce((a, r) => add(a, r.load.statuses), {} as Record<string, number>)
+    const errors = rounds.reduce((a, r) => add(a, r.load.errors), {} as Record<string, number>)
+    const sent = rounds.reduce((a, r) => a + r.load.sent, 0)
+    const skipped = rounds.reduce((a, r) => a + r.load.skipped, 0)
+    // The median round (an odd number of rounds: the middle one).
+    const ratio = quantile(
+      rounds.map((r) => r.ratio),
+      0.5,
+    )
+    // The figure the check used before the rounds: all goodput against the survey's best.
+    const againstBest = rounds.reduce((a, r) => a + r.goodput, 0) / rounds.length / best.perSecond
+    const pct = (x: number) => `${(x * 100).toFixed(0)}%`
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity measured first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), 3 s each, after 2 s to warm up. Then arrivals at a fixed rate of twice that for ${LOAD_MS / 1000} s (open loop, at most 1000 in flight), each with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms meanwhile.`,
+      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients, so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout.`,
       rows: [
         [
-          'measured capacity',
-          `${capacity.toFixed(0)} req/s with ${best.clients} clients (${runs.map((r) => `${r.clients}: ${r.perSecond.toFixed(0)}`).join(', ')}); p99 with 8 clients ${unloadedP99.toFixed(0)} ms`,
+          'capacity survey',
+          `${best.perSecond.toFixed(0)} req/s with ${best.clients} clients (${survey.map((r) => `${r.clients}: ${r.perSecond.toFixed(0)}`).join(', ')}); p99 with 8 clients ${unloadedP99.toFixed(0)} ms`,
           '—',
         ],
+        ...rounds.map((r, i): [string, string, string] => [
+          `round ${i + 1}: goodput (2xx/s within the deadline) / capacity on either side`,
+          `${r.goodput.toFixed(0)} / ${r.capacity.toFixed(0)} req/s (${capacities[i]!.toFixed(0)} before, ${capacities[i + 1]!.toFixed(0)} after) = ${pct(r.ratio)}; offered ${r.rate} req/s`,
+          '—',
+        ]),
         [
-          'offered',
-          `${rate} req/s, ${load.sent} sent, ${load.skipped} not sent (1000 in flight)`,
-          '2× capacity',
-        ],
-        ['statuses', JSON.stringify(load.statuses), '200, or 503/504 problem+json'],
-        ['requests lost (no response, reset)', JSON.stringify(load.errors), '—'],
-        [
-          'goodput (2xx/s, after the first 2 s)',
-          `${goodput.toFixed(0)} req/s = ${(ratio * 100).toFixed(0)}% of capacity`,
+          'goodput, median round',
+          `${pct(ratio)} of capacity (all rounds against the survey's best: ${pct(againstBest)})`,
           "≥ 90% of capacity (the limit issue's target)",
         ],
+        ['offered', `${sent} sent, ${skipped} not sent (1000 in flight)`, '2× capacity'],
+        ['statuses', JSON.stringify(statuses), '200, or 503/504 problem+json'],
+        ['requests lost (no response, reset)', JSON.stringify(errors), '—'],
         [
           '/healthz answered',
           `${probes['/healthz']!.answered} (${JSON.stringify(probes['/healthz']!.statuses)}), ${probes['/healthz']!.failed} unanswered within 2 s, slowest ${probes['/healthz']!.maxMs.toFixed(0)} ms`,
@@ -370,14 +423,15 @@ describe('overload: 2× measured capacity', () => {
     })
     console.log(
       JSON.stringify({
-        capacity,
-        runs: runs.map((r) => Math.round(r.perSecond)),
-        rate,
-        goodput,
+        survey: survey.map((r) => Math.round(r.perSecond)),
+        capacities: capacities.map(Math.round),
+        goodputs: rounds.map((r) => Math.round(r.goodput)),
+        ratios: rounds.map((r) => Number(r.ratio.toFixed(3))),
         ratio,
-        statuses: load.statuses,
-        errors: load.errors,
-        skipped: load.skipped,
+        againstBest,
+        statuses,
+        errors,
+        skipped,
         limits: limits.map((l) => Math.round(l)),
         shedBy,
         probes,

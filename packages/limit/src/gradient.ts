@@ -80,8 +80,10 @@ export interface GradientLimitOptions extends LimitBounds {
  * keeps the service busy without queueing. The limit does not grow while fewer than
  * half of it are in use (nothing says it would be safe). The minimum RTT is measured
  * from calls admitted at low concurrency (pinning the limit low when the service is too
- * busy to yield them), at start and every `probeIntervalMs`, so it cannot creep up with
- * the latency it is meant to bound (Vegas' and Gradient2's weakness).
+ * busy to yield them), at start and every `probeIntervalMs`, so while the limit is
+ * reached it cannot creep up with the latency it is meant to bound (Vegas' and
+ * Gradient2's weakness). While it is not reached, a probe takes the calls it saw, and the
+ * minimum can follow the latency up until load reaches the limit again.
  *
  * The default algorithm of `concurrencyLimiter()` and `concurrencyLimit()`.
  *

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Postgres } from '@sturdy/example/src/testing.ts'
 import { startPostgres } from '@sturdy/example/src/testing.ts'
 import { keepAliveLoad } from '@sturdy/lifecycle/testing'
@@ -253,6 +254,15 @@ const OVERLOAD_MS = 8000
 const OVERLOAD_SKIP_MS = 2000
 /** Length of one capacity run. */
 const CAPACITY_MS = 3000
+/**
+ * The probes as the deploy's kubelet judges them (deploy/k8s/base/gateway.yaml): one
+ * unanswered within `timeoutSeconds: 2` is a failure, and the kubelet acts after
+ * `failureThreshold` failures in a row, 2 for readiness (3 for liveness: the stricter one
+ * is used for both). Polled every 200 ms here, 25 times as often as its 5 s period. Every
+ * unanswered probe is reported.
+ */
+const PROBE_TIMEOUT_MS = 2000
+const PROBE_FAILURES_ACTED_ON = 2
 /** Load before the capacity survey (the suite's `beforeAll` only sends a few requests). */
 const WARM_MS = 10_000
 
@@ -290,22 +300,49 @@ describe('overload: 2× measured capacity', () => {
 
     const probes: Record<
       string,
-      { answered: number; statuses: Record<number, number>; maxMs: number; failed: number }
+      {
+        answered: number
+        statuses: Record<number, number>
+        maxMs: number
+        failed: number
+        /** Why each unanswered probe failed (the error's name or code). */
+        reasons: Record<string, number>
+        /** The most unanswered in a row. */
+        mostInARow: number
+      }
     > = {}
     let probing = true
+    // The suite's own event loop: a stall here delays the probes' answers too.
+    const suiteDelay = monitorEventLoopDelay({ resolution: 20 })
+    suiteDelay.enable()
     const probe = async (path: string) => {
-      const r = { answered: 0, statuses: {} as Record<number, number>, maxMs: 0, failed: 0 }
+      const r = {
+        answered: 0,
+        statuses: {} as Record<number, number>,
+        maxMs: 0,
+        failed: 0,
+        reasons: {} as Record<string, number>,
+        mostInARow: 0,
+      }
       probes[path] = r
+      let inARow = 0
       while (probing) {
         const t0 = performance.now()
         try {
-          const res = await fetch(`${G}${path}`, { signal: AbortSignal.timeout(2000) })
+          const res = await fetch(`${G}${path}`, {
+            signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+          })
           await res.arrayBuffer()
           r.answered++
           r.statuses[res.status] = (r.statuses[res.status] ?? 0) + 1
           r.maxMs = Math.max(r.maxMs, performance.now() - t0)
-        } catch {
+          inARow = 0
+        } catch (error) {
           r.failed++
+          const e = error as { name?: string; cause?: { code?: string } }
+          const reason = e.cause?.code ?? e.name ?? 'unknown'
+          r.reasons[reason] = (r.reasons[reason] ?? 0) + 1
+          r.mostInARow = Math.max(r.mostInARow, ++inARow)
         }
         await new Promise((res) => setTimeout(res, 200))
       }
@@ -358,7 +395,9 @@ describe('overload: 2× measured capacity', () => {
     } finally {
       probing = false
       await Promise.all([probing1, probing2, sampling])
+      suiteDelay.disable()
     }
+    const suiteStallMs = suiteDelay.max / 1e6
     const after = await sys.metrics('gateway')
     const shedBy: Record<string, number> = {}
     for (const reason of ['limit', 'queue-full', 'queue-timeout', 'deadline', 'pressure']) {
@@ -388,7 +427,7 @@ describe('overload: 2× measured capacity', () => {
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients, so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout.`,
+      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients, so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout: one unanswered within ${PROBE_TIMEOUT_MS / 1000} s is a failure, and the kubelet of \`deploy/k8s\` acts on ${PROBE_FAILURES_ACTED_ON} in a row.`,
       rows: [
         [
           'capacity survey',
@@ -408,15 +447,18 @@ describe('overload: 2× measured capacity', () => {
         ['offered', `${sent} sent, ${skipped} not sent (1000 in flight)`, '2× capacity'],
         ['statuses', JSON.stringify(statuses), '200, or 503/504 problem+json'],
         ['requests lost (no response, reset)', JSON.stringify(errors), '—'],
+        ...(['/healthz', '/readyz'] as const).map((path): [string, string, string] => {
+          const p = probes[path]!
+          return [
+            `${path} answered`,
+            `${p.answered} (${JSON.stringify(p.statuses)}), ${p.failed} unanswered within ${PROBE_TIMEOUT_MS / 1000} s${p.failed > 0 ? ` (${JSON.stringify(p.reasons)}, at most ${p.mostInARow} in a row)` : ''}, slowest ${p.maxMs.toFixed(0)} ms`,
+            `${path === '/healthz' ? 'all 200; ' : ''}never ${PROBE_FAILURES_ACTED_ON} in a row unanswered`,
+          ]
+        }),
         [
-          '/healthz answered',
-          `${probes['/healthz']!.answered} (${JSON.stringify(probes['/healthz']!.statuses)}), ${probes['/healthz']!.failed} unanswered within 2 s, slowest ${probes['/healthz']!.maxMs.toFixed(0)} ms`,
-          'all 200',
-        ],
-        [
-          '/readyz answered',
-          `${probes['/readyz']!.answered} (${JSON.stringify(probes['/readyz']!.statuses)}), ${probes['/readyz']!.failed} unanswered within 2 s, slowest ${probes['/readyz']!.maxMs.toFixed(0)} ms`,
-          'all answered within 2 s',
+          "the suite's own event loop (load generator and probes)",
+          `longest delay ${suiteStallMs.toFixed(0)} ms`,
+          '—',
         ],
         ['unhandled rejections, uncaught exceptions, warnings', troubleFigure(trouble), '0'],
       ],
@@ -432,15 +474,16 @@ describe('overload: 2× measured capacity', () => {
         statuses,
         errors,
         skipped,
+        suiteStallMs,
         limits: limits.map((l) => Math.round(l)),
         shedBy,
         probes,
       }),
     )
     goodputRatio = ratio
-    expect(probes['/healthz']!.failed).toBe(0)
+    expect(probes['/healthz']!.mostInARow).toBeLessThan(PROBE_FAILURES_ACTED_ON)
     expect(Object.keys(probes['/healthz']!.statuses)).toEqual(['200'])
-    expect(probes['/readyz']!.failed).toBe(0)
+    expect(probes['/readyz']!.mostInARow).toBeLessThan(PROBE_FAILURES_ACTED_ON)
     expect(trouble).toEqual([])
   })
 

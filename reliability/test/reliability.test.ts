@@ -361,7 +361,7 @@ describe('overload: 2× measured capacity', () => {
     })()
     // Rounds: overload at twice the capacity last measured, then capacity again, so that
     // each overload round sits between two capacity runs. The host's speed drifts (on the
-    // shared 2-core machine, capacity read 358 to 876 req/s in runs minutes apart), and a
+    // shared 2-core machine, capacity read 358 to 931 req/s in runs minutes apart), and a
     // goodput compared with a capacity measured at another moment measures the drift. A
     // round's ratio is its goodput over the mean of the capacities on either side (the first
     // round's "before" being the survey's best); the check is the median round.

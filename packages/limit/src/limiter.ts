@@ -433,11 +433,6 @@ class Limiter implements ConcurrencyLimiter {
   }
 
   /**
-   * Sheds work at once — counted and reported, the reason returned — when
-   * `admit(priority)` would refuse it right now; `undefined`, with nothing changed, when
-   * it would admit the work or queue it (evicting lower-priority work included).
-   */
-  /**
    * False when no work of any priority could be refused at once right now (a queue with
    * room, or in flight below every share): one comparison, so a caller asking ahead of
    * `admit()` skips its own work while the limiter has room.
@@ -448,6 +443,11 @@ class Limiter implements ConcurrencyLimiter {
       : this.#queued >= this.#maxQueue
   }
 
+  /**
+   * Sheds work at once — counted and reported, the reason returned — when
+   * `admit(priority)` would refuse it right now; `undefined`, with nothing changed, when
+   * it would admit the work or queue it (evicting lower-priority work included).
+   */
   shedIfRefused(priority: LimitPriority): ImmediateRefusal | undefined {
     if (this.#admissible(priority) && !this.#waitingAtOrAbove(priority)) return undefined
     return this.#refuseFull(priority)

@@ -248,7 +248,7 @@ describe('chaos: payments 30% 5xx and 10% hangs, the gateway at a 1 s deadline',
 // meanwhile.
 
 /** Overload rounds, each followed by a capacity run. */
-const OVERLOAD_ROUNDS = 3
+const OVERLOAD_ROUNDS = 5
 /** Length of one overload round; the first `OVERLOAD_SKIP_MS` of it (the limit settling) are not counted. */
 const OVERLOAD_MS = 8000
 const OVERLOAD_SKIP_MS = 2000

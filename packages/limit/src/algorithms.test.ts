@@ -181,6 +181,37 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
     expect(algo.limit).toBe(20)
   })
 
+  it('below the limit, the calls it saw may lower a known minimum but never raise it', () => {
+    // Something in front (a proxy's or a client's connections) holds 30 in flight below a
+    // limit of 40, and latency at 30 in flight is 3× the unloaded one. Were the stand-in
+    // taken as the minimum, the limit would grow to twice what is in flight and stay there.
+    const algo = gradientLimit({
+      initialLimit: 40,
+      probeLimit: 4,
+      probeSamples: 10,
+      probeIntervalMs: 1000,
+      probeJitter: 0,
+      windowMs: 0,
+      minWindowSamples: 1,
+      smoothing: 1,
+      headroom: 0,
+      tolerance: 1,
+    })
+    let now = 0
+    const sample = (rttMs: number, inflight: number) =>
+      algo.onSample({ now: now++, rttMs, inflight, dropped: false })
+    for (let i = 0; i < 10; i++) sample(10, 2) // measured at low concurrency: 10 ms
+    expect(algo.limit).toBe(40)
+    now = 2000 // the next probe is due
+    for (let i = 0; i < 11; i++) sample(30, 30) // not reached, no call at <= 4 in flight
+    sample(30, 30) // a window: the gradient against the minimum of 10 ms, not 30
+    expect(algo.limit).toBe(20) // 40 × clamp(10 / 30, 0.5, 2)
+    now = 4000
+    for (let i = 0; i < 11; i++) sample(5, 15) // a stand-in below the minimum lowers it
+    sample(10, 15)
+    expect(algo.limit).toBe(10) // 20 × 5 / 10
+  })
+
   it('from a low start, grows 1.3× a window while calls finish at the minimum RTT (4 to 20 in 7)', () => {
     // The README's "start low" promise: a service with room pays well under a second.
     const algo = gradientLimit({ initialLimit: 4, probeSamples: 1 })

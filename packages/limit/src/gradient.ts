@@ -36,8 +36,10 @@ export interface GradientLimitOptions extends LimitBounds {
    * of the next `probeSamples` calls admitted at `probeLimit` or fewer in flight becomes
    * the new minimum. When such calls do not come by themselves and the limit is reached
    * (the service is overloaded), the limit is pinned to `probeLimit` until they do; when
-   * the limit is not reached, the median of the calls seen is taken instead (higher than
-   * the true minimum, so only more lenient). Also happens at start, and
+   * the limit is not reached, the median of the calls seen stands in, but only where it
+   * is lower than the known minimum (or none is known yet): measured at the concurrency
+   * in flight, it would otherwise raise the minimum, then the limit, then the next
+   * stand-in. Also happens at start, and
    * early when the limit sits at `minLimit` for 3 windows with latency still too high
    * (the service got slower for good). Only these measurements set the minimum: a
    * lucky quiet window must not lower it (on a noisy machine that ratchets the minimum
@@ -82,8 +84,8 @@ export interface GradientLimitOptions extends LimitBounds {
  * from calls admitted at low concurrency (pinning the limit low when the service is too
  * busy to yield them), at start and every `probeIntervalMs`, so while the limit is
  * reached it cannot creep up with the latency it is meant to bound (Vegas' and
- * Gradient2's weakness). While it is not reached, a probe takes the calls it saw, and the
- * minimum can follow the latency up until load reaches the limit again.
+ * Gradient2's weakness). While it is not reached, a probe takes the calls it saw in their
+ * place only to lower the minimum, so it cannot creep up then either.
  *
  * The default algorithm of `concurrencyLimiter()` and `concurrencyLimit()`.
  *
@@ -168,9 +170,9 @@ class GradientLimit implements LimitAlgorithm {
       else if (++this.#probeSeen >= this.#probeSamples && this.limit !== this.#probeLimit) {
         // No unloaded calls came by themselves. At the limit, pin it low to get them;
         // below it the limit binds nobody, so the calls seen (an over-estimate of the
-        // minimum, which only makes the limit more lenient) will do until the next probe.
+        // minimum) will do until the next probe, where they do not raise a known one.
         if (this.#probeSaturated) this.limit = this.#probeLimit
-        else this.#endProbe(s.now, this.#probeOthers)
+        else this.#endProbe(s.now, this.#probeOthers, true)
       }
       return
     }
@@ -246,8 +248,18 @@ class GradientLimit implements LimitAlgorithm {
     this.#window.clear()
   }
 
-  #endProbe(now: number, measured: SampleWindow): void {
-    this.#minRtt = measured.median()
+  /**
+   * Ends a measurement of the minimum RTT. A stand-in (the calls seen at more than
+   * `probeLimit` in flight, the limit not reached) may lower a known minimum but never
+   * raise it: below the limit, latency measured at the concurrency that is in flight
+   * would let the limit grow, and the next stand-in with it, until the limit is twice
+   * whatever caps the calls in front of it (a proxy's or a client's connections), where
+   * it protects nothing. A service that got slower for good is re-measured once the
+   * limit, shrinking on the stale minimum, is reached and a probe is pinned.
+   */
+  #endProbe(now: number, measured: SampleWindow, standIn = false): void {
+    const median = measured.median()
+    this.#minRtt = standIn && this.#minRtt < median ? this.#minRtt : median
     this.#window.clear()
     this.#probeOthers.clear()
     this.#probing = false

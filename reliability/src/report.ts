@@ -61,7 +61,7 @@ export function writeReport(resultsDir: string, out = join(REPO, 'docs/reliabili
     'Reproduce every figure:',
     '',
     '```sh',
-    'pnpm install && pnpm --filter @sturdy/reliability test',
+    'pnpm install && pnpm test:reliability',
     '```',
     '',
     "One part: `pnpm --filter @sturdy/reliability exec vitest run -t '<part>'` (the report is",

@@ -212,6 +212,38 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
     expect(algo.limit).toBe(10) // 20 × 5 / 10
   })
 
+  it('a service that got slower below its limit is re-measured once the shrinking limit is reached', () => {
+    const algo = gradientLimit({
+      initialLimit: 40,
+      probeLimit: 4,
+      probeSamples: 10,
+      probeIntervalMs: 1000,
+      probeJitter: 0,
+      windowMs: 0,
+      minWindowSamples: 1,
+      smoothing: 1,
+      headroom: 0,
+      tolerance: 1,
+    })
+    let now = 0
+    // 15 calls want in at once; the limiter lets in at most the limit.
+    const sample = (rttMs: number, wanted: number) =>
+      algo.onSample({ now: now++, rttMs, inflight: Math.min(wanted, algo.limit), dropped: false })
+    for (let i = 0; i < 10; i++) sample(10, 2) // the minimum: 10 ms
+    now = 2000 // the service is 3× slower from here on
+    for (let i = 0; i < 12; i++) sample(30, 15) // the stand-in keeps 10 ms; one window
+    expect(algo.limit).toBe(20)
+    sample(30, 15)
+    expect(algo.limit).toBe(10) // now the 15 reach it
+    now = 4000
+    for (let i = 0; i < 11; i++) sample(30, 15) // the next probe is saturated: pinned
+    expect(algo.limit).toBe(4)
+    for (let i = 0; i < 10; i++) sample(30, 4) // measured at <= 4 in flight: 30 ms
+    expect(algo.limit).toBe(10)
+    sample(30, 15) // the gradient against the new minimum is 1: the limit holds
+    expect(algo.limit).toBe(10)
+  })
+
   it('from a low start, grows 1.3× a window while calls finish at the minimum RTT (4 to 20 in 7)', () => {
     // The README's "start low" promise: a service with room pays well under a second.
     const algo = gradientLimit({ initialLimit: 4, probeSamples: 1 })

@@ -185,18 +185,7 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
     // Something in front (a proxy's or a client's connections) holds 30 in flight below a
     // limit of 40, and latency at 30 in flight is 3× the unloaded one. Were the stand-in
     // taken as the minimum, the limit would grow to twice what is in flight and stay there.
-    const algo = gradientLimit({
-      initialLimit: 40,
-      probeLimit: 4,
-      probeSamples: 10,
-      probeIntervalMs: 1000,
-      probeJitter: 0,
-      windowMs: 0,
-      minWindowSamples: 1,
-      smoothing: 1,
-      headroom: 0,
-      tolerance: 1,
-    })
+    const algo = probingGradient()
     let now = 0
     const sample = (rttMs: number, inflight: number) =>
       algo.onSample({ now: now++, rttMs, inflight, dropped: false })
@@ -213,18 +202,7 @@ describe('gradientLimit against a simulated service', { timeout: 60_000 }, () =>
   })
 
   it('a service that got slower below its limit is re-measured once the shrinking limit is reached', () => {
-    const algo = gradientLimit({
-      initialLimit: 40,
-      probeLimit: 4,
-      probeSamples: 10,
-      probeIntervalMs: 1000,
-      probeJitter: 0,
-      windowMs: 0,
-      minWindowSamples: 1,
-      smoothing: 1,
-      headroom: 0,
-      tolerance: 1,
-    })
+    const algo = probingGradient()
     let now = 0
     // 15 calls want in at once; the limiter lets in at most the limit.
     const sample = (rttMs: number, wanted: number) =>
@@ -432,3 +410,23 @@ it('the manual clock drives everything: no timer is left behind by a simulation'
   const clock = manualClock()
   expect(clock.pending()).toBe(0)
 })
+
+/**
+ * A gradient limit of 40 whose arithmetic a test can follow: probes of 10 calls at most 4
+ * in flight, due every 1000 ms exactly; a window per sample; the limit moves by the bare
+ * gradient (`limit × minRtt / medianRtt`, clamped to [0.5, 2]).
+ */
+function probingGradient() {
+  return gradientLimit({
+    initialLimit: 40,
+    probeLimit: 4,
+    probeSamples: 10,
+    probeIntervalMs: 1000,
+    probeJitter: 0,
+    windowMs: 0,
+    minWindowSamples: 1,
+    smoothing: 1,
+    headroom: 0,
+    tolerance: 1,
+  })
+}

@@ -57,6 +57,7 @@ export const DEFAULT_INSTRUCTION_CONTENDERS: readonly string[] = [
   'sturdy-hono-stack',
   'anchor-hono-stack',
   'node-stack',
+  'hono-handwritten-stack',
   'sturdy-hono-deadline',
   'anchor-hono-deadline',
   'sturdy-hono-metrics',

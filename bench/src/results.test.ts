@@ -100,12 +100,13 @@ describe('ratiosFor', () => {
     })
   })
 
-  it('compares against the hand-written node:http ceiling as a reference, not a target', () => {
+  it('compares against the hand-written ceilings (node:http, one Hono middleware) as references, not targets', () => {
     const m: Measurements = {
       http: record({
         node24: {
           'bare-hono': server([1000], 50),
           'node-stack': server([800], 50),
+          'hono-handwritten-stack': server([500], 50),
           'sturdy-hono-stack': server([400], 60),
         },
       }),
@@ -114,6 +115,9 @@ describe('ratiosFor', () => {
     expect(values.node_stack_vs_bare_hono).toBe(0.8)
     expect(values.sturdy_hono_stack_vs_node_stack).toBe(0.5)
     expect(details.sturdy_hono_stack_vs_node_stack).not.toHaveProperty('target')
+    expect(values.hono_handwritten_stack_vs_bare_hono).toBe(0.5)
+    expect(values.sturdy_hono_stack_vs_hono_handwritten_stack).toBe(0.8)
+    expect(details.sturdy_hono_stack_vs_hono_handwritten_stack).not.toHaveProperty('target')
   })
 
   it('refuses a ratio for an incomplete Sturdy stack or a contender that answered errors', () => {

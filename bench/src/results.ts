@@ -277,6 +277,19 @@ export const REFERENCE_RATIOS: readonly RatioDef[] = [
     cpu: httpCpu('node-stack', 'bare-hono'),
   },
   {
+    // The same work as one hand-written Hono middleware: what any middleware on Hono can reach.
+    key: 'hono_handwritten_stack_vs_bare_hono',
+    describe: 'req/s, the full stack hand-written as one Hono middleware / bare Hono',
+    compute: http('hono-handwritten-stack', 'bare-hono'),
+    cpu: httpCpu('hono-handwritten-stack', 'bare-hono'),
+  },
+  {
+    key: 'sturdy_hono_stack_vs_hono_handwritten_stack',
+    describe: 'req/s, Hono + full Sturdy stack / the same work hand-written as one Hono middleware',
+    compute: http('sturdy-hono-stack', 'hono-handwritten-stack'),
+    cpu: httpCpu('sturdy-hono-stack', 'hono-handwritten-stack'),
+  },
+  {
     key: 'sturdy_hono_stack_vs_node_stack',
     describe: 'req/s, Hono + full Sturdy stack / the hand-written node:http stack',
     compute: http('sturdy-hono-stack', 'node-stack'),

@@ -33,6 +33,11 @@ export const HTTP_CONTENDERS: readonly HttpContender[] = [
     group: 'core',
   },
   {
+    name: 'hono-handwritten-stack',
+    label: 'hand-written full stack as one Hono middleware',
+    group: 'core',
+  },
+  {
     name: 'express-sturdy',
     label: 'Express 5 + Sturdy (logger, metrics)',
     group: 'core',

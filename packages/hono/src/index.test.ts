@@ -336,6 +336,25 @@ describe('sturdy() on Hono', () => {
     expect(signal?.reason).toBe(why)
   })
 
+  it("a middleware that throws synchronously reaches Hono's onError, as a rejection would", async () => {
+    const seen: unknown[] = []
+    const app = new Hono()
+    app.onError((err, c) => {
+      seen.push(err)
+      return c.text('handled', 500)
+    })
+    app.use(
+      sturdy(((_ex: Exchange) => {
+        throw new Error('sync throw')
+      }) as Middleware),
+    )
+    app.get('/', (c) => c.text('ok'))
+    const res = await app.request('/')
+    expect(res.status).toBe(500)
+    expect(await res.text()).toBe('handled')
+    expect((seen[0] as Error).message).toBe('sync throw')
+  })
+
   it('rejects a second next() call from one middleware', async () => {
     let second: unknown
     const app = new Hono()

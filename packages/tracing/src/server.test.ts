@@ -1,6 +1,6 @@
 import type { TextMapPropagator } from '@opentelemetry/api'
 import { propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
-import type { Middleware, TraceContext } from '@sturdy/core'
+import type { Exchange, Middleware, TraceContext } from '@sturdy/core'
 import { ClientClosedError, TimeoutError, UNMATCHED_ROUTE } from '@sturdy/core'
 import { sturdy } from '@sturdy/hono'
 import fc from 'fast-check'
@@ -319,6 +319,23 @@ describe('tracing(): options and aborts', () => {
     )
     expect(await res.json()).toEqual({ trace: null })
     expect(otel.spans()).toEqual([])
+  })
+
+  it('a skip() that throws rejects the returned promise (never a synchronous throw)', async () => {
+    const mw = tracing({
+      skip: () => {
+        throw new Error('broken skip')
+      },
+    })
+    let next = 0
+    let result: Promise<void> | undefined
+    expect(() => {
+      result = mw({} as Exchange, async () => {
+        next++
+      })
+    }).not.toThrow()
+    await expect(result).rejects.toThrow('broken skip')
+    expect(next).toBe(0)
   })
 
   it('rejects an unknown mode', () => {

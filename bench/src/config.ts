@@ -52,7 +52,7 @@ export interface BenchConfig {
   readonly logMode: 'default' | 'sync' | 'buffered'
 }
 
-/** The defaults: the whole suite in about 16.5 minutes on 2 cores. */
+/** The defaults: the whole suite in about 17 minutes on 2 cores. */
 export const DEFAULTS: BenchConfig = {
   parts: PARTS,
   rounds: 3,

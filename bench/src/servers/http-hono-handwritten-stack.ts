@@ -7,26 +7,15 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api'
 import { Hono } from 'hono'
-import { Histogram, Registry } from 'prom-client'
+import { HEADER_GETTER, requestDuration, SAFE_ID } from '../lib/handwritten.ts'
 import { addRoute, serveHono } from '../lib/hono-app.ts'
 import { fileLogger, logBytes } from '../lib/log.ts'
 import { startSdk } from '../lib/otel.ts'
 
-const SAFE_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/
 const sdk = startSdk()
 const tracer = sdk.provider.getTracer('hono-handwritten-stack')
 const log = fileLogger()
-const duration = new Histogram({
-  name: 'http_server_request_duration_seconds',
-  help: 'Duration of HTTP server requests.',
-  labelNames: ['method', 'route', 'status_code'],
-  buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
-  registers: [new Registry()],
-})
-const getter = {
-  keys: (h: Record<string, unknown>) => Object.keys(h),
-  get: (h: Record<string, string | string[] | undefined>, k: string) => h[k],
-}
+const duration = requestDuration()
 
 const app = new Hono<{ Bindings: { incoming: IncomingMessage } }>()
 app.use(async (c, next) => {
@@ -34,7 +23,7 @@ app.use(async (c, next) => {
   const headers = c.env.incoming.headers
   const incoming = headers['x-request-id']
   const id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID()
-  const parent = propagation.extract(context.active(), headers, getter)
+  const parent = propagation.extract(context.active(), headers, HEADER_GETTER)
   const span = tracer.startSpan(
     c.req.method,
     {

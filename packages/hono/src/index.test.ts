@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { Exchange, Middleware } from '@sturdy/core'
 import { ClientClosedError, respondProblem, UNMATCHED_ROUTE, ValidationError } from '@sturdy/core'
-import { Hono } from 'hono'
+import { Context, Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { exchangeOf, sturdy } from './index.ts'
 
@@ -353,6 +353,18 @@ describe('sturdy() on Hono', () => {
     expect(res.status).toBe(500)
     expect(await res.text()).toBe('handled')
     expect((seen[0] as Error).message).toBe('sync throw')
+  })
+
+  it('called directly, the mount rejects for a synchronous throw instead of throwing', async () => {
+    const mount = sturdy(((_ex: Exchange) => {
+      throw new Error('sync throw')
+    }) as Middleware)
+    const c = new Context(new Request('http://localhost/'))
+    let result: Promise<unknown> | undefined
+    expect(() => {
+      result = mount(c as never, async () => {}) as Promise<unknown>
+    }).not.toThrow()
+    await expect(result).rejects.toThrow('sync throw')
   })
 
   it('rejects a second next() call from one middleware', async () => {

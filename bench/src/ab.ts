@@ -4,11 +4,14 @@
  * side by side and loaded in alternating rounds. Reports server CPU µs per request (and
  * req/s) per side and the per-round ratio, the figure a change is accepted or reverted by
  * when the machine is too busy for req/s (see bench/README.md, "Accepting a change").
+ * A `policy:<name>[:path]` contender runs the policies worker from both builds instead,
+ * sampled in alternating turns, and reports CPU ns per call.
  */
 import { join, resolve } from 'node:path'
 import { BENCH_DIR, BUILD_DIR } from './build.ts'
 import { type Child, startChild } from './child.ts'
 import type { PartContext } from './parts/context.ts'
+import { type PolicyPath, parsePolicyName } from './parts/policies.ts'
 import { summarize } from './stats.ts'
 
 interface Side {
@@ -31,6 +34,11 @@ export async function runAb(
     const rt = ctx.runtimes[runtime]
     if (!('node' in rt)) continue
     for (const name of names) {
+      const policy = parsePolicyName(name)
+      if (policy !== undefined) {
+        await abPolicy(ctx, rt.node, runtime, name, policy, base)
+        continue
+      }
       const sides: Side[] = []
       try {
         for (const [label, dir] of [
@@ -85,5 +93,65 @@ export async function runAb(
         await Promise.all(sides.map((s) => s.child.stop()))
       }
     }
+  }
+}
+
+/** Samples per side per round of a policy A/B: one 300 ms sample is one op count. */
+const POLICY_SAMPLES_PER_ROUND = 5
+
+/**
+ * A/B of one policy contender: the policies worker of each build on the load CPU (one
+ * runs at a time), warmed up, then sampled in alternating turns. The figure is CPU ns per
+ * call, the median of each side's samples, and the median of the paired ratios.
+ */
+async function abPolicy(
+  ctx: PartContext,
+  node: string,
+  runtime: string,
+  name: string,
+  policy: { readonly contender: string; readonly path: PolicyPath },
+  baseDir: string,
+): Promise<void> {
+  const { config } = ctx
+  const sides: { label: 'base' | 'new'; child: Child; cpu: number[] }[] = []
+  try {
+    for (const [label, dir] of [
+      ['base', baseDir],
+      ['new', BUILD_DIR],
+    ] as const) {
+      const child = startChild(node, join(dir, 'policies.mjs'), config.loadCpu, {
+        BENCH_CONTENDER: policy.contender,
+        BENCH_PATH: policy.path,
+      })
+      sides.push({ label, child, cpu: [] })
+      const ready = await child.next<{ type: 'ready'; available: boolean; missing: string[] }>(
+        'ready',
+      )
+      if (!ready.available) throw new Error(`${label}: ${ready.missing.join('; ')}`)
+    }
+    const ms = config.policySampleMs
+    const sample = (child: Child) =>
+      child.ask<{ type: 'sample'; cpuNsPerOp: number }>(
+        { type: 'sample', ms },
+        'sample',
+        ms * 50 + 30_000,
+      )
+    for (const s of sides) await sample(s.child)
+    for (let turn = 0; turn < config.rounds * POLICY_SAMPLES_PER_ROUND; turn++) {
+      for (const s of turn % 2 === 0 ? sides : [...sides].reverse()) {
+        s.cpu.push((await sample(s.child)).cpuNsPerOp)
+      }
+    }
+    const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]]
+    const ratio = summarize(a.cpu.map((x, i) => x / (b.cpu[i] as number)))
+    const med = (xs: number[]): string => (summarize(xs)?.median ?? Number.NaN).toFixed(0)
+    const wins = a.cpu.filter((x, i) => x > (b.cpu[i] as number)).length
+    ctx.log(
+      `ab ${runtime} ${name}: CPU ns/call base ${med(a.cpu)} → new ${med(b.cpu)}; ` +
+        `base/new ${ratio?.median.toFixed(3)} (${ratio?.min.toFixed(3)}–${ratio?.max.toFixed(3)}); ` +
+        `new cheaper in ${wins} of ${a.cpu.length} pairs`,
+    )
+  } finally {
+    await Promise.all(sides.map((s) => s.child.stop()))
   }
 }

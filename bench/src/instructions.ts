@@ -27,7 +27,7 @@ import { BENCH_DIR, BUILD_DIR } from './build.ts'
 import type { RuntimeName } from './config.ts'
 import type { PartContext } from './parts/context.ts'
 import { HTTP_CONTENDERS } from './parts/http.ts'
-import { contendersOf, POLICY_PATHS, type PolicyPath } from './parts/policies.ts'
+import { type PolicyPath, parsePolicyName } from './parts/policies.ts'
 
 const exec = promisify(execFile)
 
@@ -193,20 +193,9 @@ type Parsed =
   | { kind: 'policy'; file: string; contender: string; path: PolicyPath }
 
 function parseContender(name: string): Parsed {
-  if (name.startsWith('policy:')) {
-    const [, contender = '', path = 'success'] = name.split(':')
-    if (!(POLICY_PATHS as readonly string[]).includes(path)) {
-      throw new Error(`unknown policy path ${path} in ${name}`)
-    }
-    if (!contendersOf(path as PolicyPath).some((c) => c.name === contender)) {
-      throw new Error(`unknown policy contender ${contender} on the ${path} path`)
-    }
-    return {
-      kind: 'policy',
-      file: join(BUILD_DIR, 'policies.mjs'),
-      contender,
-      path: path as PolicyPath,
-    }
+  const policy = parsePolicyName(name)
+  if (policy !== undefined) {
+    return { kind: 'policy', file: join(BUILD_DIR, 'policies.mjs'), ...policy }
   }
   if (!HTTP_CONTENDERS.some((c) => c.name === name)) {
     throw new Error(

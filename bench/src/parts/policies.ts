@@ -47,6 +47,25 @@ export function contendersOf(path: PolicyPath): readonly { name: string; label: 
     : POLICY_CONTENDERS
 }
 
+/**
+ * Reads `policy:<contender>[:success|failure|open]` (the name `pnpm bench instructions` and
+ * `pnpm bench ab` take for a policy contender); `undefined` for any other name.
+ * @throws Error for an unknown path, or a contender the path does not run
+ */
+export function parsePolicyName(
+  name: string,
+): { readonly contender: string; readonly path: PolicyPath } | undefined {
+  if (!name.startsWith('policy:')) return undefined
+  const [, contender = '', path = 'success'] = name.split(':')
+  if (!(POLICY_PATHS as readonly string[]).includes(path)) {
+    throw new Error(`unknown policy path ${path} in ${name}`)
+  }
+  if (!contendersOf(path as PolicyPath).some((c) => c.name === contender)) {
+    throw new Error(`unknown policy contender ${contender} on the ${path} path`)
+  }
+  return { contender, path: path as PolicyPath }
+}
+
 export type PolicyResult =
   | {
       status: 'ok'

@@ -14,7 +14,7 @@ import type { Counts } from './counts.ts'
 import { RollingCounts, snapshotCounts } from './counts.ts'
 import { rejection } from './errors.ts'
 import type { Outcome, Settled } from './outcome.ts'
-import { callerAborted } from './outcome.ts'
+import { callerAborted, defaultOutcome } from './outcome.ts'
 import { SharedLink } from './shared-link.ts'
 import type { SharedTransition } from './shared-state.ts'
 import type { Transition } from './transition.ts'
@@ -213,7 +213,10 @@ class Breaker implements CircuitBreaker {
       this.#after(permit, this.#classify(settled), undefined, error)
       throw error
     }
-    this.#after(permit, this.#classify({ ok: true, value }), undefined, undefined)
+    // The default predicate calls every value a success: skip building its argument.
+    const outcome =
+      this.#s.outcome === defaultOutcome ? 'success' : this.#classify({ ok: true, value })
+    this.#after(permit, outcome, undefined, undefined)
     return value
   }
 

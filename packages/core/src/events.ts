@@ -51,6 +51,8 @@ export function createEmitter<M>(): Emitter<M> {
         }
       }
     },
-    has: (event) => listeners.has(event),
+    // Hot paths ask this several times per call, nearly always of an emitter nobody
+    // listens to: the size check skips hashing the event name.
+    has: (event) => listeners.size !== 0 && listeners.has(event),
   }
 }

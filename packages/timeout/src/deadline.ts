@@ -20,7 +20,7 @@ import type { IncomingTimeoutOptions } from './headers.ts'
 import { readIncomingTimeout } from './headers.ts'
 import type { RouteBudgets } from './routes.ts'
 import { compileRoutes } from './routes.ts'
-import type { TimerWheel, WheelTimer } from './timer-wheel.ts'
+import type { TimerWheel, WheelTarget, WheelTimer } from './timer-wheel.ts'
 import { timerWheel } from './timer-wheel.ts'
 
 /**
@@ -303,8 +303,8 @@ class DeadlineState {
   }
 }
 
-/** One request racing its deadline. */
-class Flight {
+/** One request racing its deadline; the wheel calls `onDeadline` itself (no closure). */
+class Flight implements WheelTarget {
   readonly #state: DeadlineState
   readonly #ex: Exchange
   readonly #budget: number
@@ -324,8 +324,7 @@ class Flight {
       this.#resolve = resolve
       this.#reject = reject
     })
-    if (at !== Number.POSITIVE_INFINITY)
-      this.#timer = this.#state.wheel.schedule(at, this.#onDeadline)
+    if (at !== Number.POSITIVE_INFINITY) this.#timer = this.#state.wheel.schedule(at, this)
     this.#state.enter(this)
     let work: Promise<void>
     try {
@@ -346,7 +345,8 @@ class Flight {
     this.#resolve()
   }
 
-  readonly #onDeadline = (): void => {
+  /** The budget ran out (called by the wheel). */
+  onDeadline(): void {
     this.#timer = undefined
     this.trip(this.#state.timeoutError(this.#budget, this.#ex))
   }

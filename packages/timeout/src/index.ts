@@ -44,5 +44,5 @@ export {
 export type { RouteBudgets } from './routes.ts'
 export type { TimeoutBudget, TimeoutMode, TimeoutOptions, TimeoutPolicy } from './timeout.ts'
 export { timeout } from './timeout.ts'
-export type { TimerWheel, TimerWheelOptions, WheelTimer } from './timer-wheel.ts'
+export type { TimerWheel, TimerWheelOptions, WheelTarget, WheelTimer } from './timer-wheel.ts'
 export { timerWheel } from './timer-wheel.ts'

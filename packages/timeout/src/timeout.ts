@@ -10,7 +10,7 @@ import type {
 } from '@sturdy/core'
 import { AbortFanout, createEmitter, neverAborts, TimeoutError } from '@sturdy/core'
 import { SETTLED } from './settled.ts'
-import type { TimerWheel, WheelTimer } from './timer-wheel.ts'
+import type { TimerWheel, WheelTarget, WheelTimer } from './timer-wheel.ts'
 import { timerWheel } from './timer-wheel.ts'
 
 /**
@@ -143,7 +143,7 @@ const NOT_ABORTED: unique symbol = Symbol('not aborted')
  * never looks at it costs no AbortController and no abort (each abort costs tens of µs
  * on Node 20).
  */
-class Call<T> implements AbortSubscriber {
+class Call<T> implements AbortSubscriber, WheelTarget {
   readonly #s: Settings
   readonly #budget: number
   readonly #caller: AbortSignal | undefined
@@ -168,13 +168,13 @@ class Call<T> implements AbortSubscriber {
     })
     if (this.#budget <= 0) {
       // Nothing left to spend: like Go's WithTimeout(0), fail without starting the work.
-      this.#onDeadline()
+      this.onDeadline()
       return promise
     }
     if (this.#caller !== undefined) this.#s.callers.add(this.#caller, this)
     if (this.#budget !== Number.POSITIVE_INFINITY) {
       const wheel = this.#s.wheel
-      this.#timer = wheel.schedule(wheel.clock.now() + this.#budget, this.#onDeadline)
+      this.#timer = wheel.schedule(wheel.clock.now() + this.#budget, this)
     }
     let pending: PromiseLike<T> | T
     try {
@@ -206,7 +206,8 @@ class Call<T> implements AbortSubscriber {
     this.#controller?.abort(reason)
   }
 
-  readonly #onDeadline = (): void => {
+  /** The budget ran out (called by the wheel). */
+  onDeadline(): void {
     this.#timer = undefined
     const s = this.#s
     const error = new TimeoutError(`Timed out after ${this.#budget} ms`, this.#budget)

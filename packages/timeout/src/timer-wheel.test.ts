@@ -107,6 +107,43 @@ describe('timerWheel()', () => {
     expect(clock.pending()).toBe(0)
   })
 
+  it('a deadline for a tick that already fired (or emptied) gets a fresh bucket and fires', () => {
+    const clock = manualClock()
+    const wheel = timerWheel({ clock, resolutionMs: 10 })
+    const fired: string[] = []
+    // Tick 10 fires and its bucket is dropped; the next deadline lands in tick 10 again.
+    wheel.schedule(100, () => fired.push('first'))
+    clock.advance(100)
+    wheel.schedule(95, () => fired.push('same tick, after it fired'))
+    clock.advance(0)
+    expect(fired).toEqual(['first', 'same tick, after it fired'])
+    // A bucket emptied by cancellation is dropped when the timer passes it.
+    wheel.schedule(205, () => fired.push('cancelled')).cancel()
+    wheel.schedule(300, () => fired.push('later'))
+    clock.advance(110)
+    wheel.schedule(205, () => fired.push('tick 21 again'))
+    clock.advance(0)
+    expect(fired).toEqual(['first', 'same tick, after it fired', 'tick 21 again'])
+    clock.advance(100)
+    expect(fired.at(-1)).toBe('later')
+    expect(wheel.size).toBe(0)
+  })
+
+  it("runs a target object's onDeadline, as it runs a callback", () => {
+    const clock = manualClock()
+    const wheel = timerWheel({ clock, resolutionMs: 5 })
+    const calls: unknown[] = []
+    const target = {
+      onDeadline(this: unknown): void {
+        calls.push(this)
+      },
+    }
+    wheel.schedule(10, target)
+    wheel.schedule(10, target).cancel()
+    clock.advance(10)
+    expect(calls).toEqual([target])
+  })
+
   it('rejects a nonsensical resolution', () => {
     expect(() => timerWheel({ resolutionMs: 0 })).toThrow(RangeError)
     expect(() => timerWheel({ resolutionMs: Number.NaN })).toThrow(RangeError)

@@ -38,7 +38,16 @@ export interface TimerWheel {
    * Runs `fn` once the clock reaches `at` (absolute, on `clock`'s scale), rounded up to
    * the next tick. A deadline already past fires on the next timer turn, never inline.
    */
-  schedule(at: number, fn: () => void): WheelTimer
+  schedule(at: number, fn: (() => void) | WheelTarget): WheelTimer
+}
+
+/**
+ * What a deadline runs, as an object: a per-call state object can be its own target
+ * instead of allocating a callback closure for each deadline it schedules.
+ */
+export interface WheelTarget {
+  /** Called once, when the deadline passes. */
+  onDeadline(): void
 }
 
 /**
@@ -75,10 +84,10 @@ class Entry implements WheelTimer {
   prev: Entry | undefined = undefined
   next: Entry | undefined = undefined
   bucket: Bucket | undefined
-  readonly fn: () => void
+  readonly fn: (() => void) | WheelTarget
   readonly wheel: Wheel
 
-  constructor(fn: () => void, bucket: Bucket, wheel: Wheel) {
+  constructor(fn: (() => void) | WheelTarget, bucket: Bucket, wheel: Wheel) {
     this.fn = fn
     this.bucket = bucket
     this.wheel = wheel
@@ -128,6 +137,9 @@ class Wheel implements TimerWheel {
   #armedTick = Number.POSITIVE_INFINITY
   #handle: TimerHandle | undefined
   #firing = false
+  /** The bucket `schedule` used last, while it is still in `#buckets`. */
+  #lastTick = Number.NaN
+  #lastBucket: Bucket | undefined
   readonly #onTimer = (): void => this.#fire()
 
   constructor(clock: Clock, resolutionMs: number) {
@@ -139,15 +151,18 @@ class Wheel implements TimerWheel {
     return this.live
   }
 
-  schedule(at: number, fn: () => void): WheelTimer {
+  schedule(at: number, fn: (() => void) | WheelTarget): WheelTimer {
     // Round up: a deadline may fire up to one tick late, never early.
     const tick = Math.ceil(at / this.resolutionMs)
-    let bucket = this.#buckets.get(tick)
+    // Calls that start together mostly share a tick: skip the map for a repeat.
+    let bucket = tick === this.#lastTick ? this.#lastBucket : this.#buckets.get(tick)
     if (bucket === undefined) {
       bucket = new Bucket()
       this.#buckets.set(tick, bucket)
       heapPush(this.#ticks, tick)
     }
+    this.#lastTick = tick
+    this.#lastBucket = bucket
     const entry = new Entry(fn, bucket, this)
     bucket.append(entry)
     this.live++
@@ -165,6 +180,14 @@ class Wheel implements TimerWheel {
     )
   }
 
+  #drop(tick: number): void {
+    this.#buckets.delete(tick)
+    if (tick === this.#lastTick) {
+      this.#lastTick = Number.NaN
+      this.#lastBucket = undefined
+    }
+  }
+
   #fire(): void {
     this.#handle = undefined
     this.#armedTick = Number.POSITIVE_INFINITY
@@ -177,13 +200,15 @@ class Wheel implements TimerWheel {
       while (ticks.length > 0 && (ticks[0] as number) <= nowTick) {
         const tick = heapPop(ticks)
         const bucket = this.#buckets.get(tick)
-        this.#buckets.delete(tick)
+        this.#drop(tick)
         if (bucket === undefined) continue
         for (let entry = bucket.head; entry !== undefined; entry = bucket.head) {
           bucket.unlink(entry)
           this.live--
           try {
-            entry.fn()
+            const fn = entry.fn
+            if (typeof fn === 'function') fn()
+            else fn.onDeadline()
           } catch (error) {
             // One throwing callback must not strand the deadlines after it; the first
             // error is rethrown once the wheel is consistent again, like a timer would.
@@ -204,7 +229,7 @@ class Wheel implements TimerWheel {
           break
         }
         heapPop(ticks)
-        this.#buckets.delete(tick)
+        this.#drop(tick)
       }
     } finally {
       this.#firing = false

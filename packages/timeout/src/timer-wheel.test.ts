@@ -117,16 +117,17 @@ describe('timerWheel()', () => {
     wheel.schedule(95, () => fired.push('same tick, after it fired'))
     clock.advance(0)
     expect(fired).toEqual(['first', 'same tick, after it fired'])
-    // A bucket emptied by cancellation is dropped when the timer passes it.
-    wheel.schedule(205, () => fired.push('cancelled')).cancel()
-    wheel.schedule(300, () => fired.push('later'))
+    // A later bucket emptied by cancellation is dropped when an earlier tick fires; the
+    // next deadline in that tick (the last one scheduled) must not land in the dropped one.
+    wheel.schedule(205, () => fired.push('tick 21'))
+    wheel.schedule(250, () => fired.push('cancelled')).cancel()
     clock.advance(110)
-    wheel.schedule(205, () => fired.push('tick 21 again'))
-    clock.advance(0)
-    expect(fired).toEqual(['first', 'same tick, after it fired', 'tick 21 again'])
-    clock.advance(100)
-    expect(fired.at(-1)).toBe('later')
+    expect(fired.at(-1)).toBe('tick 21')
+    wheel.schedule(250, () => fired.push('tick 25 again'))
+    clock.advance(50)
+    expect(fired).toEqual(['first', 'same tick, after it fired', 'tick 21', 'tick 25 again'])
     expect(wheel.size).toBe(0)
+    expect(clock.pending()).toBe(0)
   })
 
   it("runs a target object's onDeadline, as it runs a callback", () => {

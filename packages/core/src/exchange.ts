@@ -132,7 +132,10 @@ export type CombinedVariables<L extends readonly Middleware<object>[]> = [L[numb
 
 /**
  * Composes middleware into one onion. The last `next()` calls `last` (the framework's
- * own continuation). Calling `next()` twice from one middleware is an error.
+ * own continuation). Calling `next()` twice from one middleware is an error. A
+ * middleware (or `last`) that throws synchronously instead of returning a promise makes
+ * the chain reject, as an `async` one would: every adapter gets a promise, never a throw
+ * out of the server's request listener.
  *
  * @example
  * const run = chain([requestLogger(), deadline({ budgetMs: 2000 })])
@@ -143,20 +146,40 @@ export function chain(
 ): (ex: Exchange, last: Next) => Promise<void> {
   const list = [...middleware]
   const n = list.length
-  if (n === 0) return (_ex, last) => last()
+  if (n === 0) return (_ex, last) => settle(last)
   if (n === 1) {
     const only = list[0] as Middleware<object>
-    return (ex, last) => only(ex, onceNext(last))
+    return (ex, last) => {
+      try {
+        return only(ex, onceNext(last))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
   }
   return function runChain(ex, last) {
-    const dispatch = (i: number): Promise<void> =>
-      i === n
-        ? last()
-        : (list[i] as Middleware<object>)(
-            ex,
-            onceNext(() => dispatch(i + 1)),
-          )
+    const dispatch = (i: number): Promise<void> => {
+      try {
+        return i === n
+          ? last()
+          : (list[i] as Middleware<object>)(
+              ex,
+              onceNext(() => dispatch(i + 1)),
+            )
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
     return dispatch(0)
+  }
+}
+
+/** `fn()`, with a synchronous throw turned into a rejection. */
+function settle(fn: Next): Promise<void> {
+  try {
+    return fn()
+  } catch (error) {
+    return Promise.reject(error)
   }
 }
 

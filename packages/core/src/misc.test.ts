@@ -83,6 +83,29 @@ describe('chain', () => {
     })
     expect(ran).toBe(1)
   })
+
+  it('a middleware or continuation that throws synchronously rejects the chain, never throws', async () => {
+    const boom: Middleware = () => {
+      throw new Error('sync')
+    }
+    const pass: Middleware = (_ex, next) => next()
+    const throwing = (): Promise<void> => {
+      throw new Error('last')
+    }
+    const ok = async (): Promise<void> => {}
+    for (const [list, last, message] of [
+      [[boom], ok, 'sync'],
+      [[pass, boom], ok, 'sync'],
+      [[], throwing, 'last'],
+      [[pass, pass], throwing, 'last'],
+    ] as const) {
+      let result: Promise<void> | undefined
+      expect(() => {
+        result = chain(list)(ex, last)
+      }).not.toThrow()
+      await expect(result).rejects.toThrow(message)
+    }
+  })
 })
 
 describe('test seams', () => {

@@ -284,6 +284,40 @@ export const coreScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a middleware that throws synchronously (not async) answers 500 and the server lives on',
+    async run(adapter) {
+      let calls = 0
+      let reached = 0
+      const strict: Middleware = function strict(_ex, next) {
+        // A plain function, not `async`, and outermost: nothing async around it catches
+        // its throw but the chain itself.
+        if (calls++ === 0) throw new Error('checked synchronously')
+        return next()
+      }
+      const inner: Middleware = async function inner(_ex, next) {
+        reached++
+        await next()
+      }
+      await withServer(
+        adapter,
+        {
+          middleware: [strict, inner],
+          routes: [{ method: 'GET', path: '/', handler: () => ({ text: 'ok' }) }],
+        },
+        async (url) => {
+          const first = await fetch(url)
+          await first.arrayBuffer()
+          expect(first.status).toBe(adapter.errorStatus)
+          expect(reached).toBe(0)
+          // The same server answers the next request: nothing escaped the listener.
+          const second = await fetch(url)
+          expect(await second.text()).toBe('ok')
+          expect(reached).toBe(1)
+        },
+      )
+    },
+  },
+  {
     name: 'a client disconnect aborts the request signal with ClientClosedError and unwinds the onion',
     async run(adapter) {
       const seen: Seen[] = []

@@ -11,7 +11,12 @@ import { join, resolve } from 'node:path'
 import { BENCH_DIR, BUILD_DIR } from './build.ts'
 import { type Child, startChild } from './child.ts'
 import type { PartContext } from './parts/context.ts'
-import { type PolicyPath, parsePolicyName } from './parts/policies.ts'
+import {
+  type PolicyPath,
+  parsePolicyName,
+  samplePolicy,
+  startPolicyWorker,
+} from './parts/policies.ts'
 import { summarize } from './stats.ts'
 
 interface Side {
@@ -119,27 +124,21 @@ async function abPolicy(
       ['base', baseDir],
       ['new', BUILD_DIR],
     ] as const) {
-      const child = startChild(node, join(dir, 'policies.mjs'), config.loadCpu, {
-        BENCH_CONTENDER: policy.contender,
-        BENCH_PATH: policy.path,
-      })
-      sides.push({ label, child, cpu: [] })
-      const ready = await child.next<{ type: 'ready'; available: boolean; missing: string[] }>(
-        'ready',
+      const { child, ready } = await startPolicyWorker(
+        node,
+        join(dir, 'policies.mjs'),
+        config.loadCpu,
+        policy.contender,
+        policy.path,
       )
+      sides.push({ label, child, cpu: [] })
       if (!ready.available) throw new Error(`${label}: ${ready.missing.join('; ')}`)
     }
     const ms = config.policySampleMs
-    const sample = (child: Child) =>
-      child.ask<{ type: 'sample'; cpuNsPerOp: number }>(
-        { type: 'sample', ms },
-        'sample',
-        ms * 50 + 30_000,
-      )
-    for (const s of sides) await sample(s.child)
+    for (const s of sides) await samplePolicy(s.child, ms)
     for (let turn = 0; turn < config.rounds * POLICY_SAMPLES_PER_ROUND; turn++) {
       for (const s of turn % 2 === 0 ? sides : [...sides].reverse()) {
-        s.cpu.push((await sample(s.child)).cpuNsPerOp)
+        s.cpu.push((await samplePolicy(s.child, ms)).cpuNsPerOp)
       }
     }
     const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]]

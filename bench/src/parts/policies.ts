@@ -66,6 +66,41 @@ export function parsePolicyName(
   return { contender, path: path as PolicyPath }
 }
 
+/**
+ * Starts the policies worker (`file`, a bundle of `workers/policies.ts`) for one
+ * contender on one path, pinned to `cpu`, and waits for its `ready`.
+ */
+export async function startPolicyWorker(
+  node: string,
+  file: string,
+  cpu: string,
+  contender: string,
+  path: PolicyPath,
+): Promise<{ child: Child; ready: { available: boolean; missing: string[] } }> {
+  const child = startChild(node, file, cpu, { BENCH_CONTENDER: contender, BENCH_PATH: path })
+  try {
+    const ready = await child.next<{ type: 'ready'; available: boolean; missing: string[] }>(
+      'ready',
+    )
+    return { child, ready }
+  } catch (error) {
+    await child.stop()
+    throw error
+  }
+}
+
+/** One sample of about `ms` from a policies worker: wall-clock and CPU ns per op. */
+export function samplePolicy(
+  child: Child,
+  ms: number,
+): Promise<{ nsPerOp: number; cpuNsPerOp: number }> {
+  return child.ask<{ type: 'sample'; nsPerOp: number; cpuNsPerOp: number }>(
+    { type: 'sample', ms },
+    'sample',
+    ms * 50 + 30_000,
+  )
+}
+
 export type PolicyResult =
   | {
       status: 'ok'
@@ -112,12 +147,12 @@ export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
       try {
         for (const c of contendersOf(path)) {
           if (!selected(ctx, c.name)) continue
-          const child = startChild(runtime.node, file, config.loadCpu, {
-            BENCH_CONTENDER: c.name,
-            BENCH_PATH: path,
-          })
-          const ready = await child.next<{ type: 'ready'; available: boolean; missing: string[] }>(
-            'ready',
+          const { child, ready } = await startPolicyWorker(
+            runtime.node,
+            file,
+            config.loadCpu,
+            c.name,
+            path,
           )
           if (!ready.available) {
             await child.stop()
@@ -130,16 +165,10 @@ export async function runPolicies(ctx: PartContext): Promise<PolicyResults> {
           }
           workers.push({ ...c, child, missing: ready.missing, samples: [], cpu: [] })
         }
-        const ask = (w: (typeof workers)[number], ms: number) =>
-          w.child.ask<{ type: 'sample'; nsPerOp: number; cpuNsPerOp: number }>(
-            { type: 'sample', ms },
-            'sample',
-            ms * 50 + 30_000,
-          )
-        for (const w of workers) await ask(w, config.policySampleMs)
+        for (const w of workers) await samplePolicy(w.child, config.policySampleMs)
         for (let round = 0; round < config.rounds; round++) {
           for (const w of rotate(workers, round)) {
-            const r = await ask(w, config.policySampleMs)
+            const r = await samplePolicy(w.child, config.policySampleMs)
             w.samples.push(r.nsPerOp)
             w.cpu.push(r.cpuNsPerOp)
           }

@@ -436,7 +436,7 @@ describe('overload: 2× measured capacity', () => {
         ],
         ...rounds.map((r, i): [string, string, string] => [
           `round ${i + 1}: goodput (2xx/s within the deadline) / capacity on either side`,
-          `${r.goodput.toFixed(0)} / ${r.capacity.toFixed(0)} req/s (${capacities[i]!.toFixed(0)} before, ${capacities[i + 1]!.toFixed(0)} after) = ${pct(r.ratio)}; offered ${r.rate} req/s`,
+          `${r.goodput.toFixed(0)} / ${r.capacity.toFixed(0)} req/s (${capacities[i]!.toFixed(0)} before, ${capacities[i + 1]!.toFixed(0)} after) = ${pct(r.ratio)}; offered ${r.rate} req/s, ${r.load.skipped} of ${r.load.sent + r.load.skipped} arrivals not sent`,
           '—',
         ]),
         [

@@ -161,30 +161,40 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
 
 /**
  * The gateway's in-flight work, limited adaptively (`@sturdy/limit`'s gradient limit,
- * between 32 and 1000 requests at once): when latency climbs — a slow dependency, a
+ * between 64 and 128 requests at once): when latency climbs — a slow dependency, a
  * saturated CPU — the limit comes down and the excess is refused with 503 `OVERLOADED` +
- * `Retry-After` instead of piling up until every request misses its deadline. The floor
- * is 32 because the gateway serves more with more in flight, up to about 64 (its gRPC
- * calls and queries batch: ≈ 650 req/s with 8 clients, 900 with 32, 970 with 64 on 2
- * cores); with a floor of 8 the gradient held 13–19 under overload and served 79–89% of
- * capacity. (A floor of 50 once let every request in at 2× capacity and answered almost
- * all of them 504; then a refusal cost the gateway ≈ 360 µs behind tracing and logging,
- * so refusing took the CPU the admitted requests needed. Mounted first and at the
- * listener, the floor of 32 served 88–97% in the reliability suite's overload.) The
- * default tolerance stays: 2 held 60–140 in flight and read a point or two more goodput,
- * but only because the latency it let through held back 1–40% of the load generator's
- * arrivals behind its 256 connections. A fixed limit of 64 read 92.5% on average over six
- * rounds against 91.0% over twelve with this one: what is left is what the refused half
- * costs the two cores, not where the limit sits. A short
- * queue (64 requests, 250 ms at most) absorbs ordinary bursts — 20 keep-alive clients
- * arriving at once — without shedding them, and keeps the freed slots busy; beyond it the excess is refused at once, at the listener (`shedEarly()` in
+ * `Retry-After` instead of piling up until every request misses its deadline. The bounds
+ * come from where this gateway's throughput stops rising: it serves more with more in
+ * flight up to about 64 (its gRPC calls and queries batch: ≈ 650 req/s with 8 clients,
+ * 900 with 32, 970 with 64 on 2 cores) and no more with 128. So the floor sits at that
+ * knee, and the ceiling at twice it, so what is admitted stays at about 140 ms of work
+ * at that capacity (128 / 900 req/s), whatever the gradient reads.
+ * - In the reliability suite's overload (2× capacity; 2026-12-03, runs in pairs back to
+ *   back), the median round read 90.0–99.7% with 64–128 against 87.2–92.9% with the floor
+ *   of 32 and no ceiling, higher in each of four pairs. In rounds where the load generator
+ *   sent every arrival, 88.7–108.7% (mean 98%, six rounds) against 74.4–106.2% (mean 92%,
+ *   sixteen). In the others, up to 23% of a round's arrivals waited past the generator's
+ *   1000 in flight and were not sent (at most 3% with 32), so the gateway saw less than 2×.
+ * - 64 with no ceiling let the limit run away to 220–512 and held back up to 45% of a
+ *   round's arrivals.
+ * - With a floor of 8 the gradient held 13–19 under overload and served 79–89%.
+ * - A floor of 50 once let every request in at 2× capacity and answered almost all of them
+ *   504, when a refusal still cost ≈ 360 µs behind tracing and logging; the limit is now
+ *   mounted first and at the listener, where a refusal is at `node:http`'s own floor.
+ * - The default tolerance stays: 2 held 60–140 in flight and read a point or two more
+ *   goodput, but only because the latency it let through held back 1–40% of the load
+ *   generator's arrivals behind its 256 connections.
+ *
+ * A short queue (64 requests, 250 ms at most) absorbs ordinary bursts — 20 keep-alive
+ * clients arriving at once — without shedding them, and keeps the freed slots busy;
+ * beyond it the excess is refused at once, at the listener (`shedEarly()` in
  * system.ts) before Hono sees it. Orders are shed last, the status page first; a request
  * whose deadline is below its route's recent p50 gets 504 at once.
  */
 export function overloadLimit(ctx: ServiceContext): ConcurrencyLimitMiddleware {
   const limit = concurrencyLimit({
     name: 'gateway-inflight',
-    limit: gradientLimit({ initialLimit: 32, minLimit: 32, maxLimit: 1000 }),
+    limit: gradientLimit({ initialLimit: 64, minLimit: 64, maxLimit: 128 }),
     maxQueue: 64,
     queueTimeoutMs: 250,
     routes: [

@@ -160,6 +160,31 @@ describe('openLoop', () => {
     await expect.poll(openSockets).toBe(0)
   })
 
+  it('sends every arrival of its duration, those due within a tick together', async () => {
+    const at: number[] = []
+    const track = () => at.push(performance.now())
+    server.on('request', track)
+    try {
+      const stats = await openLoop({
+        base,
+        ratePerSecond: 1000,
+        durationMs: 200,
+        tickMs: 50,
+        shot: () => ({ path: '/length' }),
+      })
+      expect(stats.sent).toBe(200)
+      expect(stats.statuses).toEqual({ 200: 200 })
+    } finally {
+      server.off('request', track)
+    }
+    // Bursts: about 200 / 50 = 4 of them (a late timer merges two, never splits one).
+    let bursts = 1
+    for (let k = 1; k < at.length; k++) if (at[k]! - at[k - 1]! > 20) bursts++
+    expect(bursts).toBeGreaterThanOrEqual(2)
+    expect(bursts).toBeLessThanOrEqual(5)
+    await expect.poll(openSockets).toBe(0)
+  })
+
   it('opens at most maxConnections; the rest wait for one, bounded and abortable as any', async () => {
     let open = 0
     let most = 0

@@ -368,9 +368,12 @@ describe('overload: 2× measured capacity', () => {
     // each overload round sits between two capacity runs. The host's speed drifts (on the
     // shared 2-core machine, capacity read 358 to 931 req/s in runs minutes apart), and a
     // goodput compared with a capacity measured at another moment measures the drift. A
-    // round's ratio is its goodput over the mean of the capacities on either side (the first
-    // round's "before" being the survey's best); the check is the median round.
-    const capacities = [best.perSecond]
+    // round's ratio is its goodput over the mean of the capacities on either side; the
+    // check is the median round. The first round's "before" is a capacity run of its own,
+    // not the survey's best: the most of five noisy windows reads high, and against it the
+    // first round was the lowest of seven in 6 of 15 runs (2026-12-03; about 2 by chance),
+    // 89% on average.
+    const capacities: number[] = []
     const rounds: {
       rate: number
       goodput: number
@@ -379,6 +382,7 @@ describe('overload: 2× measured capacity', () => {
       load: Awaited<ReturnType<typeof openLoop>>
     }[] = []
     try {
+      capacities.push((await capacityRun(best.clients)).perSecond)
       for (let r = 0; r < OVERLOAD_ROUNDS; r++) {
         const before = capacities[r]!
         const rate = Math.max(20, Math.round(before * 2))
@@ -432,7 +436,7 @@ describe('overload: 2× measured capacity', () => {
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, sent on a 5 ms tick, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients, so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout: one unanswered within ${PROBE_TIMEOUT_MS / 1000} s is a failure, and the kubelet of \`deploy/k8s\` acts on ${PROBE_FAILURES_ACTED_ON} in a row.`,
+      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, sent on a 5 ms tick, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients (and one before the first), so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout: one unanswered within ${PROBE_TIMEOUT_MS / 1000} s is a failure, and the kubelet of \`deploy/k8s\` acts on ${PROBE_FAILURES_ACTED_ON} in a row.`,
       rows: [
         [
           'capacity survey',

@@ -102,7 +102,7 @@ export interface OpenLoopOptions extends Common {
    * The arrival clock's tick: arrivals fall due on their exact schedule, and those due
    * within one tick go out together. Each wakeup of the generator costs CPU on the cores
    * it shares with the server (≈ 70 µs for a 1 ms timer on the 2-core CI host, as much as
-   * five requests), so a tick of 1 ms cost 7% of a core at any rate. @default 5
+   * five requests), so a tick of 1 ms cost ≈ 8% of a core at any rate. @default 5
    */
   tickMs?: number
 }

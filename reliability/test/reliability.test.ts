@@ -254,6 +254,8 @@ describe('chaos: payments 30% 5xx and 10% hangs, the gateway at a 1 s deadline',
  * changed (87–106% over 17 runs); the median of seven moves less, for 24 s more.
  */
 const OVERLOAD_ROUNDS = 7
+/** The open loop's clock (`openLoop({ tickMs })`): arrivals due within one tick go out together. */
+const TICK_MS = 5
 /** Length of one overload round; the first `OVERLOAD_SKIP_MS` of it (the limit settling) are not counted. */
 const OVERLOAD_MS = 8000
 const OVERLOAD_SKIP_MS = 2000
@@ -391,6 +393,7 @@ describe('overload: 2× measured capacity', () => {
           ratePerSecond: rate,
           durationMs: OVERLOAD_MS,
           maxInFlight: 1000,
+          tickMs: TICK_MS,
           shot: get,
           hardTimeoutMs: 5000,
         })
@@ -436,7 +439,7 @@ describe('overload: 2× measured capacity', () => {
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
-      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, sent on a 5 ms tick, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients (and one before the first), so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout: one unanswered within ${PROBE_TIMEOUT_MS / 1000} s is a failure, and the kubelet of \`deploy/k8s\` acts on ${PROBE_FAILURES_ACTED_ON} in a row.`,
+      setup: `Capacity surveyed first: the most served by 64, 8, 16, 32, then 64 clients again, back to back on \`GET /users/1\` (gateway → users over gRPC → ${pg === undefined ? 'PGlite' : 'PostgreSQL'}), ${CAPACITY_MS / 1000} s each, after ${WARM_MS / 1000} s of 64 clients to warm up. Then ${OVERLOAD_ROUNDS} rounds, each arrivals at a fixed rate of twice the capacity last measured for ${OVERLOAD_MS / 1000} s (open loop, sent on a ${TICK_MS} ms tick, at most 1000 in flight; goodput counted after the first ${OVERLOAD_SKIP_MS / 1000} s) followed by a capacity run with the best number of clients (and one before the first), so that each round is compared with the capacity measured on either side of it (the host's speed drifts). Each request with \`x-request-timeout-ms: 1000\`; \`/healthz\` and \`/readyz\` polled every 200 ms throughout: one unanswered within ${PROBE_TIMEOUT_MS / 1000} s is a failure, and the kubelet of \`deploy/k8s\` acts on ${PROBE_FAILURES_ACTED_ON} in a row.`,
       rows: [
         [
           'capacity survey',
@@ -494,8 +497,7 @@ describe('overload: 2× measured capacity', () => {
     expect(Object.keys(probes['/healthz']!.statuses)).toEqual(['200'])
     expect(probes['/readyz']!.mostInARow).toBeLessThan(PROBE_FAILURES_ACTED_ON)
     expect(trouble).toEqual([])
-    // About 110 s: a slow host stretches each round's drain and capacity run.
-  }, 240_000)
+  }, 240_000) // about 110 s; a slow host stretches each round's drain and capacity run
 
   // The limit issue's target. On 2 cores shared by the load generator, four services and
   // PostgreSQL, each refused request still costs its HTTP parsing and answer (and twice

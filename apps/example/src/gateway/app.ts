@@ -182,7 +182,7 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
  *   504, when a refusal still cost ≈ 360 µs behind tracing and logging; the limit is now
  *   mounted first and at the listener, where a refusal is at `node:http`'s own floor.
  * - The queue was 64 until 2026-12-04. Under sustained overload it only added latency
- *   (every shed was `queue-full`, never a queue timeout) and held up to 7,367 of a run's
+ *   (every shed was `queue-full`, never a queue timeout) and held up to 18,925 of a run's
  *   arrivals back behind the load generator's 1000 in flight. Three pairs of runs of the
  *   suite's overload part, back to back (2026-12-04, capacity 772–1,098 req/s): 16 read
  *   89.6, 88.0 and 92.0% with at most 47 arrivals not sent; 64 read 83.3, 83.9 and 85.7%
@@ -193,8 +193,8 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
  *
  * A short queue (16 requests, 250 ms at most) keeps the freed slots busy between one
  * request and the next; ordinary bursts — 20 keep-alive clients arriving at once — fit in
- * the floor of 64 itself. Beyond it the excess is refused at once, at the listener (`shedEarly()` in
- * system.ts) before Hono sees it. Orders are shed last, the status page first; a request
+ * the floor of 64 itself. Beyond the limit and the queue the excess is refused at once,
+ * at the listener (`shedEarly()` in system.ts) before Hono sees it. Orders are shed last, the status page first; a request
  * whose deadline is below its route's recent p50 gets 504 at once.
  */
 export function overloadLimit(ctx: ServiceContext): ConcurrencyLimitMiddleware {

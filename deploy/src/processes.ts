@@ -16,17 +16,8 @@ import type {
 } from 'node:http2'
 import { connect, constants, createServer as createHttp2Server } from 'node:http2'
 import type { AddressInfo } from 'node:net'
-import { createServer as createNetServer } from 'node:net'
 
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
+export { freePort } from '../../scripts/free-port.ts'
 
 /** A running process and its JSON log lines. */
 export interface Proc {

@@ -16,7 +16,6 @@ import {
   rmSync,
   statSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -28,16 +27,10 @@ export const APP_DIR: string = resolve(import.meta.dirname, '..')
 /** The repository root. */
 export const REPO_DIR: string = resolve(APP_DIR, '../..')
 
-/** A port nobody listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
+import { freePort } from '../../../scripts/free-port.ts'
+
+/** A free 127.0.0.1 port below the kernel's ephemeral range (see scripts/free-port.ts). */
+export { freePort }
 
 /**
  * Installs Debian packages when missing (`scripts/ensure-apt.sh`). Resolves false —

@@ -25,11 +25,13 @@ export async function freePort(): Promise<number> {
   const below = ephemeralLow()
   if (below !== undefined && below - LOWEST >= 1_000) {
     for (let i = 0; i < ATTEMPTS; i++) {
-      const port = LOWEST + Math.floor(Math.random() * (below - LOWEST))
-      if (await bindable(port)) return port
+      const port = await bound(LOWEST + Math.floor(Math.random() * (below - LOWEST)))
+      if (port !== undefined) return port
     }
   }
-  return osPick()
+  const port = await bound(0)
+  if (port === undefined) throw new Error('no free port on 127.0.0.1')
+  return port
 }
 
 /** The first port of the kernel's ephemeral range, when it can be read. */
@@ -44,24 +46,16 @@ function ephemeralLow(): number | undefined {
   }
 }
 
-async function bindable(port: number): Promise<boolean> {
+/** Listens on `port` (0: the OS's pick) and closes again: the port it got, or undefined when it was taken. */
+async function bound(port: number): Promise<number | undefined> {
   const server = createServer()
-  const result = await new Promise<boolean>((resolve) => {
+  const listening = await new Promise<boolean>((resolve) => {
     server.once('error', () => resolve(false))
     server.listen(port, '127.0.0.1', () => resolve(true))
   })
-  if (result) {
-    server.close()
-    await once(server, 'close')
-  }
-  return result
-}
-
-async function osPick(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
+  if (!listening) return undefined
+  const got = (server.address() as AddressInfo).port
   server.close()
   await once(server, 'close')
-  return port
+  return got
 }

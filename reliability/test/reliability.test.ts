@@ -302,9 +302,9 @@ describe('overload: 2× measured capacity', () => {
       }
     }
     // Capacity is what the gateway serves back to back, warm (JIT, pools, the database's
-    // cache), with enough clients to keep it busy (CAPACITY_CLIENTS). Measured cold with 8 clients only, it came out
-    // at half what the same services served under the overload a minute later: a goodput
-    // ratio near 2 that said nothing. Warming takes tens of seconds of load: in 3 s windows
+    // cache), with enough clients to keep it busy (CAPACITY_CLIENTS). Measured cold with 8
+    // clients only, it came out at half what the same services served under the overload a
+    // minute later: a goodput ratio near 2 that said nothing. Warming takes tens of seconds of load: in 3 s windows
     // of 64 clients, the gateway's CPU per request fell from 2,180 µs to about 900, and
     // users' from 1,770 to about 750, over the first half minute (2026-12-03).
     await closedLoop({ base: G, concurrency: 64, durationMs: WARM_MS, shot: get })

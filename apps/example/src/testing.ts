@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from '../../../scripts/free-port.ts'
 
 const run = promisify(execFile)
 
@@ -26,8 +27,6 @@ const run = promisify(execFile)
 export const APP_DIR: string = resolve(import.meta.dirname, '..')
 /** The repository root. */
 export const REPO_DIR: string = resolve(APP_DIR, '../..')
-
-import { freePort } from '../../../scripts/free-port.ts'
 
 /** A free 127.0.0.1 port below the kernel's ephemeral range (see scripts/free-port.ts). */
 export { freePort }

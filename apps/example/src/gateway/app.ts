@@ -194,8 +194,9 @@ export function gatewayApp(ctx: ServiceContext, deps: GatewayDeps): Hono<AppEnv>
  * A short queue (16 requests, 250 ms at most) keeps the freed slots busy between one
  * request and the next; ordinary bursts — 20 keep-alive clients arriving at once — fit in
  * the floor of 64 itself. Beyond the limit and the queue the excess is refused at once,
- * at the listener (`shedEarly()` in system.ts) before Hono sees it. Orders are shed last, the status page first; a request
- * whose deadline is below its route's recent p50 gets 504 at once.
+ * at the listener (`shedEarly()` in system.ts) before Hono sees it. Orders are shed last,
+ * the status page first; a request whose deadline is below its route's recent p50 gets
+ * 504 at once.
  */
 export function overloadLimit(ctx: ServiceContext): ConcurrencyLimitMiddleware {
   const limit = concurrencyLimit({

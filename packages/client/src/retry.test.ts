@@ -193,14 +193,15 @@ describe('breaker', () => {
     })
     // Ten callers with nearly spent budgets: their deadlines are theirs, not the origin's.
     for (let i = 0; i < 10; i++) {
-      const error = await c.fetch('/', { timeoutMs: 5 }).catch((e: unknown) => e)
+      const error = await c.fetch('/', { timeoutMs: 20 }).catch((e: unknown) => e)
       expect(error).toMatchObject({ status: 504 })
     }
     expect(c.breakers.peek(s.origin)?.state).toBe('closed')
-    expect(c.breakers.peek(s.origin)?.counts).toMatchObject({
-      totalFailures: 0,
-      totalExclusions: 10,
-    })
+    // A call whose budget ran out before its attempt (a pause on a busy host) never
+    // reaches the breaker: every call the breaker saw is an exclusion, none a failure.
+    const counts = c.breakers.peek(s.origin)?.counts
+    expect(counts?.requests).toBeGreaterThan(0)
+    expect(counts).toMatchObject({ totalFailures: 0, totalExclusions: counts?.requests })
     // Six calls given a fair budget that the origin still lets run out: it is unhealthy.
     for (let i = 0; i < 6; i++) await c.fetch('/', { timeoutMs: 60 }).catch(() => {})
     expect(c.breakers.peek(s.origin)?.state).toBe('open')

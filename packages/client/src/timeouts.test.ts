@@ -76,13 +76,17 @@ describe('timeouts', () => {
       res.writeHead(503, { 'content-length': '0' })
       res.end()
     })
-    const c = createClient({ retry: { baseDelayMs: 60, jitter: 'none', maxAttempts: 10 } })
+    const c = createClient({
+      retry: { baseDelayMs: 60, jitter: 'none', maxAttempts: 10, minAttemptMs: 300 },
+    })
     cleanup.push(() => c.close())
     const started = performance.now()
     const res = await c.fetch(`${s.url}/`, { timeoutMs: 1000 })
-    // The retry stops when the next sleep would run past the deadline, and answers with
-    // the last response (not a deadline error). Ten attempts with this backoff would take
-    // over 30 s; the budget and bound are loose so a loaded machine's scheduling delays cannot fail it.
+    // The retry stops when the next sleep would leave less than minAttemptMs before the
+    // deadline, and answers with the last response (not a deadline error): after the
+    // fourth attempt (≈ 420 ms in), well before the deadline, so a pause of a loaded
+    // machine cannot put an attempt in flight at the deadline. Ten attempts with this
+    // backoff would take over 30 s; the bound is loose for the same machine.
     expect(res.status).toBe(503)
     expect(performance.now() - started).toBeLessThan(1000 + 1500)
     const slow = await server(() => {})

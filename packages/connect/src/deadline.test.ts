@@ -32,14 +32,14 @@ describe('serverDeadline + clientDeadline over a real HTTP/2 server', () => {
       EchoService,
       createGrpcTransport({
         baseUrl: server.baseUrl,
-        interceptors: [clientDeadline({ marginMs: 30 })],
+        interceptors: [clientDeadline({ marginMs: 100 })],
       }),
     )
     // With the connection up, the server's deadline (the client's minus the margin)
     // comes first: the handler sees a TimeoutError, not the client hanging up.
     await client.echo({ text: 'warm-up' })
     const started = performance.now()
-    const error = await client.echo({ text: 'hi' }, { timeoutMs: 150 }).catch((e: unknown) => e)
+    const error = await client.echo({ text: 'hi' }, { timeoutMs: 300 }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConnectError)
     expect((error as ConnectError).code).toBe(Code.DeadlineExceeded)
     expect(performance.now() - started).toBeLessThan(2000)

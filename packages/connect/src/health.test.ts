@@ -125,8 +125,10 @@ describe('grpcHealth', () => {
 describe('grpcHealth with @sturdy/lifecycle', () => {
   it('follows a real lifecycle: NOT_SERVING from the first moment of a drain', async () => {
     const { lifecycle } = await import('@sturdy/lifecycle')
+    // The check after drain() must answer before the delay ends and the signal aborts
+    // the server's calls: a delay a busy host cannot outlast.
     const life = lifecycle({
-      drainDelayMs: 50,
+      drainDelayMs: 1000,
       drainTimeoutMs: 50,
       abortGraceMs: 10,
       exit: () => {},

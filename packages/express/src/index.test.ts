@@ -229,13 +229,17 @@ describe('sturdy() on Express', () => {
         settled()
       }),
     )
+    let reached!: () => void
+    const arrived = new Promise<void>((resolve) => {
+      reached = resolve
+    })
     app.get('/hang', () => {
-      // never answers
+      reached() // and never answers
     })
     const url = await serve(app)
     const client = new AbortController()
     const pending = fetch(`${url}/hang`, { signal: client.signal }).catch(() => 'aborted')
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await arrived
     client.abort()
     expect(await pending).toBe('aborted')
     await unwound

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { keepAliveLoad } from './testing.ts'
 
 const CHILD = fileURLToPath(new URL('./sigterm-child.ts', import.meta.url))
@@ -103,7 +103,11 @@ describe('SIGTERM to a running service', () => {
   it('a request longer than the bound is answered 503 with Retry-After; the process still exits 0', async () => {
     const service = await start({ DRAIN_DELAY_MS: '0', DRAIN_TIMEOUT_MS: '300' })
     const slow = fetch(`${service.url}/slow`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // In flight once its handler runs (a fixed sleep could signal first on a busy host).
+    await vi.waitFor(() => expect(service.lines.some((l) => l.msg === 'slow started')).toBe(true), {
+      timeout: 10_000,
+      interval: 10,
+    })
     service.child.kill('SIGTERM')
     const res = await slow
     expect([res.status, res.headers.get('retry-after')]).toEqual([503, '1'])

@@ -27,6 +27,7 @@ app.get('/users/:id', async (c) => {
   return c.json({ id: c.req.param('id') })
 })
 app.get('/slow', async (c) => {
+  log.info({}, 'slow started')
   await new Promise((resolve) => setTimeout(resolve, 60_000))
   return c.text('too late')
 })

@@ -76,11 +76,12 @@ describe('policyMetrics with the real @sturdy/chaos and hedge()', () => {
     expect(m.value('sturdy_hedges_total', { name: 'users-api', trigger: 'delay' })).toBe(0)
     expect(m.value('sturdy_hedge_wins_total', { name: 'users-api' })).toBe(0)
 
-    const slowFirst = () =>
+    // A first attempt of 30 s outlasts any pause of a busy host: only a hedge can win it.
+    const slowFirst = (firstMs = 30_000) =>
       policy.execute(
         ({ attempt, signal }) =>
           new Promise<number>((resolve, reject) => {
-            const t = setTimeout(() => resolve(attempt), attempt === 1 ? 200 : 1)
+            const t = setTimeout(() => resolve(attempt), attempt === 1 ? firstMs : 1)
             signal.addEventListener('abort', () => {
               clearTimeout(t)
               reject(signal.reason)
@@ -92,7 +93,7 @@ describe('policyMetrics with the real @sturdy/chaos and hedge()', () => {
       if (attempt === 1) throw new Error('down')
       return attempt
     })
-    expect(await slowFirst()).toBe(1) // budget spent: no hedge
+    expect(await slowFirst(200)).toBe(1) // budget spent: no hedge
     m = await scrape(registry)
     expect(m.value('sturdy_hedges_total', { name: 'users-api', trigger: 'delay' })).toBe(1)
     expect(m.value('sturdy_hedges_total', { name: 'users-api', trigger: 'failure' })).toBe(1)

@@ -158,10 +158,12 @@ describe('deadline() on a real server', () => {
     expect(answer.status).toBe(504)
     expect(answer.type).toBe(PROBLEM_CONTENT_TYPE)
     expect(JSON.parse(answer.body)).toMatchObject({ status: 504, code: 'TIMEOUT' })
-    // Never early. "Within a few ms" is the design (5 ms wheel ticks); the bound here
-    // is loose because this 2-core machine runs other suites at the same time.
+    // Never early. "Within a few ms" is the design (5 ms wheel ticks, proven on a manual
+    // clock in the wheel's tests); the bound here only says "not seconds late", because
+    // this 2-core machine runs other suites at the same time and can pause for hundreds
+    // of ms.
     expect(answer.ms).toBeGreaterThanOrEqual(BUDGET_MS)
-    expect(answer.ms).toBeLessThan(BUDGET_MS + 400)
+    expect(answer.ms).toBeLessThan(BUDGET_MS + 2000)
     const firedLate = (tripped ?? Number.NaN) - (due ?? Number.NaN)
     expect(firedLate).toBeGreaterThanOrEqual(0)
     console.info(

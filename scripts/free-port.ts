@@ -46,7 +46,10 @@ function ephemeralLow(): number | undefined {
   }
 }
 
-/** Listens on `port` (0: the OS's pick) and closes again: the port it got, or undefined when it was taken. */
+/**
+ * Listens on `port` (0: the OS's pick) and closes again: the port it got, or undefined
+ * when it was taken.
+ */
 async function bound(port: number): Promise<number | undefined> {
   const server = createServer()
   const listening = await new Promise<boolean>((resolve) => {

@@ -262,8 +262,8 @@ const OVERLOAD_SKIP_MS = 2000
 /** Length of one capacity run. */
 const CAPACITY_MS = 3000
 /**
- * Clients of the capacity runs around the rounds: the survey's largest count, whichever
- * count served the most in it. Served requests stop rising at about 64 (the gateway's
+ * Clients of the capacity runs around the rounds: the survey's largest count, not
+ * whichever count served the most in it. Served requests stop rising at about 64 (the gateway's
  * limit floor sits there, so under overload it has at least as many in flight), and a
  * survey window is noisy: once in eleven runs (2026-12-04) 32 clients read best, left the
  * host 20% idle in every capacity run that followed (≈ 700 µs of idle CPU per request
@@ -304,9 +304,10 @@ describe('overload: 2× measured capacity', () => {
     // Capacity is what the gateway serves back to back, warm (JIT, pools, the database's
     // cache), with enough clients to keep it busy (CAPACITY_CLIENTS). Measured cold with 8
     // clients only, it came out at half what the same services served under the overload a
-    // minute later: a goodput ratio near 2 that said nothing. Warming takes tens of seconds of load: in 3 s windows
-    // of 64 clients, the gateway's CPU per request fell from 2,180 µs to about 900, and
-    // users' from 1,770 to about 750, over the first half minute (2026-12-03).
+    // minute later: a goodput ratio near 2 that said nothing. Warming takes tens of seconds
+    // of load: in 3 s windows of 64 clients, the gateway's CPU per request fell from
+    // 2,180 µs to about 900, and users' from 1,770 to about 750, over the first half
+    // minute (2026-12-03).
     await closedLoop({ base: G, concurrency: 64, durationMs: WARM_MS, shot: get })
     // The survey: 64 clients first and last, as the system is still warming.
     const survey: { clients: number; perSecond: number; p99: number }[] = []

@@ -5,6 +5,7 @@ import type { Postgres } from '@sturdy/example/src/testing.ts'
 import { startPostgres } from '@sturdy/example/src/testing.ts'
 import { keepAliveLoad } from '@sturdy/lifecycle/testing'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { CpuTally, cpuMeter } from '../src/cpu.ts'
 import type { ProcessSnapshot } from '../src/inspector.ts'
 import { closedLoop, openLoop, quantile } from '../src/load.ts'
 import { rawRequest } from '../src/raw.ts'
@@ -297,6 +298,7 @@ describe('overload: 2× measured capacity', () => {
       })
       return {
         clients,
+        served: m.statuses[200] ?? 0,
         perSecond: (m.statuses[200] ?? 0) / (m.durationMs / 1000),
         p99: quantile(m.latenciesMs, 0.99),
       }
@@ -310,7 +312,7 @@ describe('overload: 2× measured capacity', () => {
     // minute (2026-12-03).
     await closedLoop({ base: G, concurrency: 64, durationMs: WARM_MS, shot: get })
     // The survey: 64 clients first and last, as the system is still warming.
-    const survey: { clients: number; perSecond: number; p99: number }[] = []
+    const survey: Awaited<ReturnType<typeof capacityRun>>[] = []
     for (const clients of [64, 8, 16, 32, 64]) survey.push(await capacityRun(clients))
     const best = survey.reduce((a, b) => (b.perSecond > a.perSecond ? b : a))
     const unloadedP99 = survey[1]!.p99
@@ -393,23 +395,56 @@ describe('overload: 2× measured capacity', () => {
       ratio: number
       load: Awaited<ReturnType<typeof openLoop>>
     }[] = []
+    // The CPU each part of the system spent (from /proc) in the capacity runs and in the
+    // rounds, per request served: where the refused half's cost lands.
+    const meter = cpuMeter({
+      gateway: [sys.procs.gateway.pid],
+      users: [sys.procs.users.pid],
+      ...(pg === undefined ? {} : { postgres: [pg.pid] }),
+      'payments and delivery': [sys.procs.payments.pid, sys.procs.delivery.pid],
+      // Last: the suite's own process, without the services it started.
+      suite: [process.pid],
+    })
+    const cpu = { capacity: new CpuTally(), rounds: new CpuTally() }
+    const measured = async <T>(
+      into: CpuTally,
+      run: () => Promise<T>,
+      served: (t: T) => number,
+    ): Promise<T> => {
+      const a = meter?.sample()
+      const t = await run()
+      const b = meter?.sample()
+      if (a !== undefined && b !== undefined) into.add(a, b, served(t))
+      return t
+    }
+    const capacityMeasured = () =>
+      measured(
+        cpu.capacity,
+        () => capacityRun(CAPACITY_CLIENTS),
+        (c) => c.served,
+      )
     try {
-      capacities.push((await capacityRun(CAPACITY_CLIENTS)).perSecond)
+      capacities.push((await capacityMeasured()).perSecond)
       for (let r = 0; r < OVERLOAD_ROUNDS; r++) {
         const before = capacities[r]!
         const rate = Math.max(20, Math.round(before * 2))
-        const load = await openLoop({
-          base: G,
-          ratePerSecond: rate,
-          durationMs: OVERLOAD_MS,
-          maxInFlight: 1000,
-          tickMs: TICK_MS,
-          shot: get,
-          hardTimeoutMs: 5000,
-        })
+        const load = await measured(
+          cpu.rounds,
+          () =>
+            openLoop({
+              base: G,
+              ratePerSecond: rate,
+              durationMs: OVERLOAD_MS,
+              maxInFlight: 1000,
+              tickMs: TICK_MS,
+              shot: get,
+              hardTimeoutMs: 5000,
+            }),
+          (l) => l.statuses[200] ?? 0,
+        )
         const ok = load.okAtMs.filter((t) => t >= OVERLOAD_SKIP_MS && t < OVERLOAD_MS).length
         const goodput = ok / ((OVERLOAD_MS - OVERLOAD_SKIP_MS) / 1000)
-        const after = (await capacityRun(CAPACITY_CLIENTS)).perSecond
+        const after = (await capacityMeasured()).perSecond
         capacities.push(after)
         const capacity = (before + after) / 2
         rounds.push({ rate, goodput, capacity, ratio: goodput / capacity, load })
@@ -446,6 +481,20 @@ describe('overload: 2× measured capacity', () => {
     // The figure the check used before the rounds: all goodput against the survey's best.
     const againstBest = rounds.reduce((a, r) => a + r.goodput, 0) / rounds.length / best.perSecond
     const pct = (x: number) => `${(x * 100).toFixed(0)}%`
+    const cpuCapacity = cpu.capacity.perRequestUs()
+    const cpuRounds = cpu.rounds.perRequestUs()
+    const cpuLabel: Record<string, string> = {
+      postgres: 'PostgreSQL',
+      suite: 'the suite (load generator, probes)',
+      other: 'the kernel and the rest',
+      total: 'the machine in all',
+    }
+    const cpuFigure =
+      meter === undefined
+        ? 'not measured: no /proc on this machine'
+        : Object.keys(cpuRounds)
+            .map((k) => `${cpuLabel[k] ?? k} ${cpuCapacity[k]} → ${cpuRounds[k]}`)
+            .join(', ')
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
@@ -478,6 +527,11 @@ describe('overload: 2× measured capacity', () => {
           ]
         }),
         [
+          'CPU per request served, µs (`/proc`): in the capacity runs → in the rounds',
+          cpuFigure,
+          '—',
+        ],
+        [
           "the suite's own event loop (load generator and probes)",
           `longest delay ${suiteStallMs.toFixed(0)} ms`,
           '—',
@@ -491,6 +545,8 @@ describe('overload: 2× measured capacity', () => {
         capacities: capacities.map(Math.round),
         goodputs: rounds.map((r) => Math.round(r.goodput)),
         ratios: rounds.map((r) => Number(r.ratio.toFixed(3))),
+        cpuCapacity,
+        cpuRounds,
         ratio,
         againstBest,
         statuses,

@@ -12,7 +12,6 @@ export interface CpuSample {
   idle: number
   steal: number
   total: number
-  at: number
 }
 
 /** Reads the CPU times of named groups of processes (each a root and its descendants). */
@@ -90,7 +89,6 @@ export function cpuMeter(roots: Record<string, number[]>): CpuMeter | undefined 
         idle: (ticks[3]! + ticks[4]!) * msPerTick,
         steal: ticks[7]! * msPerTick,
         total: ticks.reduce((a, b) => a + b, 0) * msPerTick,
-        at: performance.now(),
       }
     },
   }

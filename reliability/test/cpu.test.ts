@@ -9,7 +9,6 @@ const sample = (groups: Record<string, number>, idle: number, total: number): Cp
   idle,
   steal: 0,
   total,
-  at: 0,
 })
 
 describe('cpuMeter', () => {

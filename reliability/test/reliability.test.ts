@@ -264,11 +264,12 @@ const OVERLOAD_SKIP_MS = 2000
 const CAPACITY_MS = 3000
 /**
  * Clients of the capacity runs around the rounds: the survey's largest count, not
- * whichever count served the most in it. Served requests stop rising at about 64 (the gateway's
- * limit floor sits there, so under overload it has at least as many in flight), and a
- * survey window is noisy: once in eleven runs (2026-12-04) 32 clients read best, left the
- * host 20% idle in every capacity run that followed (≈ 700 µs of idle CPU per request
- * served, against ≈ 200 µs with 64), under-read capacity and flattered the rounds (104.9%).
+ * whichever count served the most in it. Served requests stop rising at about 64 (the
+ * gateway's limit floor sits there, so under overload it has at least as many in flight),
+ * and a survey window is noisy: once in eleven runs (2026-12-04) 32 clients read best,
+ * left the host 20% idle in every capacity run that followed (≈ 700 µs of idle CPU per
+ * request served, against ≈ 200 µs with 64), under-read capacity and flattered the rounds
+ * (104.9%).
  */
 const CAPACITY_CLIENTS = 64
 /**
@@ -492,9 +493,11 @@ describe('overload: 2× measured capacity', () => {
     const cpuFigure =
       meter === undefined
         ? 'not measured: no /proc on this machine'
-        : Object.keys(cpuRounds)
-            .map((k) => `${cpuLabel[k] ?? k} ${cpuCapacity[k]} → ${cpuRounds[k]}`)
-            .join(', ')
+        : cpu.capacity.served === 0 || cpu.rounds.served === 0
+          ? 'not measured: no request served'
+          : Object.keys(cpuRounds)
+              .map((k) => `${cpuLabel[k] ?? k} ${cpuCapacity[k]} → ${cpuRounds[k]}`)
+              .join(', ')
     const trouble = troubleLines(sys.procs.gateway)
     recordFigures(inject('resultsDir'), 'overload', {
       title: 'Overload: twice the measured capacity',
